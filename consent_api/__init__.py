@@ -1,0 +1,17 @@
+"""The Consent Wallet domain and its HTTP face, one package per resource."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Wire OAuth and register every resource's blueprint."""
+    from consent_api.auth.routes import bp as oauth_bp
+    from consent_api.oauth import config_oauth
+    from consent_api.orgs.routes import bp as orgs_bp
+    from consent_api.patients.routes import bp as patients_bp
+
+    config_oauth(app)
+    for blueprint in (oauth_bp, patients_bp, orgs_bp):
+        app.register_blueprint(blueprint)

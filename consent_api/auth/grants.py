@@ -1,0 +1,190 @@
+"""The grants we allow, tightened past authlib's defaults where the issue asks."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+from authlib.integrations.flask_oauth2 import AuthorizationServer
+from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc7009 import RevocationEndpoint
+from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
+from authlib.oauth2.rfc7636 import CodeChallenge
+from flask import current_app
+from joserfc.jwk import KeySet
+from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from consent_api.auth.models import (
+    AuthorizationCode,
+    OAuthClient,
+    OAuthToken,
+    UsedAssertion,
+    digest,
+    expiry,
+)
+from consent_api.patients.models import Patient
+from server.db import db, keep_changes_on_error, utcnow
+
+
+def new_secret() -> str:
+    """Return a fresh 256-bit opaque secret for tokens, codes and client secrets."""
+    return secrets.token_urlsafe(32)
+
+
+class S256CodeChallenge(CodeChallenge):
+    """PKCE, required and S256 only (authlib alone would accept no challenge, or `plain`)."""
+
+    SUPPORTED_CODE_CHALLENGE_METHOD = ["S256"]
+
+    def validate_code_challenge(self, grant, redirect_uri):
+        data = grant.request.payload.data
+        if not data.get("code_challenge"):
+            raise InvalidRequestError("PKCE is required: send 'code_challenge'.")
+        if data.get("code_challenge_method") != "S256":
+            raise InvalidRequestError("'code_challenge_method' must be 'S256'.")
+        super().validate_code_challenge(grant, redirect_uri)
+
+
+class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
+    """Authorization code for the public patient app; codes are one-time and stored hashed."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
+
+    def validate_authorization_request(self):
+        if not self.request.payload.redirect_uri:
+            raise InvalidRequestError("'redirect_uri' is required and must match exactly.")
+        return super().validate_authorization_request()
+
+    def save_authorization_code(self, code: str, request) -> None:
+        data = request.payload.data
+        db.session.add(
+            AuthorizationCode(
+                code_hash=digest(code),
+                client_pk=request.client.id,
+                patient_id=request.user.id,
+                redirect_uri=request.payload.redirect_uri,
+                scope=request.scope or "",
+                code_challenge=data["code_challenge"],
+                code_challenge_method=data["code_challenge_method"],
+                expires_at=expiry(current_app.config["AUTH_CODE_TTL"]),
+            )
+        )
+        db.session.flush()
+
+    def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
+        found = db.session.scalar(
+            select(AuthorizationCode).where(
+                AuthorizationCode.code_hash == digest(code),
+                AuthorizationCode.client_pk == client.id,
+            )
+        )
+        return found if found is not None and not found.is_expired() else None
+
+    def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
+        db.session.delete(authorization_code)
+        db.session.flush()
+
+    def authenticate_user(self, authorization_code: AuthorizationCode) -> Patient | None:
+        return db.session.get(Patient, authorization_code.patient_id)
+
+
+class RefreshTokenGrant(grants.RefreshTokenGrant):
+    """Rotating refresh tokens; replaying a spent one revokes its whole family (RFC 9700 4.14)."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["none"]
+    INCLUDE_NEW_REFRESH_TOKEN = True
+
+    def authenticate_refresh_token(self, refresh_token: str) -> OAuthToken | None:
+        token = db.session.scalar(
+            select(OAuthToken).where(OAuthToken.refresh_token_hash == digest(refresh_token))
+        )
+        if token is None:
+            return None
+        if token.refresh_usable():
+            return token
+        if token.refresh_revoked_at is not None:
+            revoke_family(token.family_id)
+            keep_changes_on_error()  # the answer is an error, the revocation must stand
+        return None
+
+    def authenticate_user(self, refresh_token: OAuthToken) -> Patient | None:
+        return refresh_token.patient
+
+    def revoke_old_credential(self, refresh_token: OAuthToken) -> None:
+        now = utcnow()
+        refresh_token.refresh_revoked_at = now
+        refresh_token.revoked_at = now
+        db.session.flush()
+
+
+class ClientCredentialsGrant(grants.ClientCredentialsGrant):
+    """Organisations authenticate with a client secret or a signed JWT (SMART Backend Services)."""
+
+    TOKEN_ENDPOINT_AUTH_METHODS = ["client_secret_basic", "private_key_jwt"]
+
+
+class PrivateKeyJWT(JWTBearerClientAssertion):
+    """RFC 7523 client authentication with the organisation's registered public keys."""
+
+    CLIENT_AUTH_METHOD = "private_key_jwt"
+
+    def get_audiences(self) -> list[str]:
+        from consent_api.oauth import issuer
+
+        return [issuer() + "/oauth/token", issuer()]
+
+    def resolve_client_public_key(self, client: OAuthClient):
+        return KeySet.import_key_set(client.jwks or {"keys": []})
+
+    def validate_jti(self, claims, jti: str) -> bool:
+        row = UsedAssertion(
+            jti_hash=digest(f"{claims['iss']}\n{jti}"),
+            expires_at=datetime.fromtimestamp(int(claims["exp"]), UTC),
+        )
+        try:
+            with db.session.begin_nested():
+                db.session.add(row)
+        except IntegrityError:
+            return False
+        return True
+
+
+class TokenRevocation(RevocationEndpoint):
+    """RFC 7009: revoking either token of a pair ends both."""
+
+    CLIENT_AUTH_METHODS = ["none", "client_secret_basic", "private_key_jwt"]
+
+    def query_token(self, token_string: str, token_type_hint: str | None) -> OAuthToken | None:
+        hashed = digest(token_string)
+        columns = {
+            "access_token": [OAuthToken.access_token_hash],
+            "refresh_token": [OAuthToken.refresh_token_hash],
+        }.get(token_type_hint or "", [OAuthToken.access_token_hash, OAuthToken.refresh_token_hash])
+        return db.session.scalar(select(OAuthToken).where(or_(*(c == hashed for c in columns))))
+
+    def revoke_token(self, token: OAuthToken, request) -> None:
+        now = utcnow()
+        token.revoked_at = token.revoked_at or now
+        token.refresh_revoked_at = token.refresh_revoked_at or now
+        db.session.flush()
+
+
+def revoke_family(family_id) -> None:
+    """Revoke every token descended from one authorization."""
+    now = utcnow()
+    db.session.execute(
+        update(OAuthToken)
+        .where(OAuthToken.family_id == family_id)
+        .values(revoked_at=now, refresh_revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+
+
+def register(server: AuthorizationServer) -> None:
+    """Register our grants, client authentication methods and endpoints on the server."""
+    server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
+    server.register_grant(RefreshTokenGrant)
+    server.register_grant(ClientCredentialsGrant)
+    server.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT())
+    server.register_endpoint(TokenRevocation)

@@ -1,0 +1,105 @@
+"""OAuth 2.0 endpoints: authorize (login form), token, revoke, and server metadata."""
+
+from __future__ import annotations
+
+from authlib.oauth2 import OAuth2Error
+from flask import Blueprint, Response, jsonify, render_template, request
+from flask_wtf.csrf import generate_csrf, validate_csrf
+from wtforms import ValidationError
+
+from consent_api import scopes
+from consent_api.oauth import authorization, issuer, public
+from consent_api.patients import service as patients
+from server.errors import Problem
+from server.ratelimit import configured, limiter
+
+bp = Blueprint("oauth", __name__, template_folder="templates")
+
+
+def _authorize_error(error: OAuth2Error) -> Response:
+    # Once client and redirect URI are verified, errors go back to the app (RFC 6749 4.1.2.1);
+    # before that, redirecting would make us an open redirector, so we answer here.
+    if error.redirect_uri:
+        return authorization.handle_error_response(request, error)
+    raise Problem(
+        error.description or error.error, code="invalid_authorization_request", oauth_error=error.error
+    )
+
+
+def _login_page(grant, error: str | None = None) -> str:
+    return render_template(
+        "login.html",
+        client_name=grant.client.name,
+        scope=grant.request.scope,
+        action=request.full_path,
+        csrf_token=generate_csrf(),
+        error=error,
+    )
+
+
+@bp.get("/oauth/authorize")
+@public
+def authorize_form():
+    """Validate the authorization request and show the login form."""
+    try:
+        grant = authorization.get_consent_grant(end_user=None)
+    except OAuth2Error as error:
+        return _authorize_error(error)
+    return _login_page(grant)
+
+
+@bp.post("/oauth/authorize")
+@public
+@limiter.limit(configured("RATELIMIT_LOGIN"))
+def authorize_submit():
+    """Check the CSRF token and the patient's credentials, then redirect with a code."""
+    try:
+        grant = authorization.get_consent_grant(end_user=None)
+    except OAuth2Error as error:
+        return _authorize_error(error)
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError:
+        raise Problem("The form expired or did not come from us; reload it.", code="csrf_failed")
+    patient = patients.authenticate(request.form.get("email", ""), request.form.get("password", ""))
+    if patient is None:
+        return _login_page(grant, error="Wrong e-mail or password.")
+    return authorization.create_authorization_response(grant_user=patient, grant=grant)
+
+
+@bp.post("/oauth/token")
+@public
+def token():
+    """Issue tokens (authorization_code, refresh_token, client_credentials)."""
+    return authorization.create_token_response()
+
+
+@bp.post("/oauth/revoke")
+@public
+def revoke():
+    """Revoke an access or refresh token (RFC 7009)."""
+    return authorization.create_endpoint_response("revocation")
+
+
+@bp.get("/.well-known/oauth-authorization-server")
+@public
+def metadata():
+    """Describe this authorization server (RFC 8414)."""
+    base = issuer()
+    return jsonify(
+        issuer=base,
+        authorization_endpoint=f"{base}/oauth/authorize",
+        token_endpoint=f"{base}/oauth/token",
+        revocation_endpoint=f"{base}/oauth/revoke",
+        scopes_supported=list(scopes.ALL),
+        response_types_supported=["code"],
+        grant_types_supported=["authorization_code", "refresh_token", "client_credentials"],
+        token_endpoint_auth_methods_supported=["none", "client_secret_basic", "private_key_jwt"],
+        token_endpoint_auth_signing_alg_values_supported=["RS256", "RS384", "ES256", "ES384"],
+        revocation_endpoint_auth_methods_supported=[
+            "none",
+            "client_secret_basic",
+            "private_key_jwt",
+        ],
+        code_challenge_methods_supported=["S256"],
+    )

@@ -1,0 +1,27 @@
+"""The patient: owner of the wallet and of the data its consents govern."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db import db, utcnow, uuid_pk
+
+
+class Patient(db.Model):
+    """A patient account; the e-mail is stored lower-cased and unique."""
+
+    __tablename__ = "patients"
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    display_name: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def get_user_id(self) -> str:
+        """Return the id authlib records as the resource owner."""
+        return str(self.id)

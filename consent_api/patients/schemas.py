@@ -1,0 +1,19 @@
+"""Input and output shapes of the patient resource."""
+
+from marshmallow import Schema, fields, validate
+
+
+class PatientIn(Schema):
+    """Sign-up body."""
+
+    email = fields.Email(required=True, validate=validate.Length(max=254))
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=10, max=256))
+    display_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class PatientOut(Schema):
+    """The patient's profile, as the patient sees it."""
+
+    id = fields.UUID()
+    email = fields.String()
+    display_name = fields.String()

@@ -1,0 +1,1 @@
+"""Notices to patients: outbox, push senders and the scheduled jobs that drain them."""

@@ -1,0 +1,86 @@
+"""Every periodic job, declared in one list with fixed ids, and the worker that runs them."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from apscheduler.schedulers.blocking import BlockingScheduler
+from flask import Flask
+
+from server.db import db, utcnow
+
+log = logging.getLogger(__name__)
+
+
+def purge_expired_oauth() -> dict[str, int]:
+    """Delete expired authorization codes, assertion ids and long-dead tokens."""
+    from consent_api.auth.service import purge_expired
+
+    return purge_expired(now=utcnow())
+
+
+@dataclass(frozen=True)
+class Job:
+    """A periodic job: a fixed id, a function run in its own transaction, and a trigger."""
+
+    id: str
+    func: Callable[[], Any]
+    trigger: str
+    trigger_args: dict[str, Any] = field(default_factory=dict)
+
+
+JOBS: tuple[Job, ...] = (
+    Job("purge-expired-oauth", purge_expired_oauth, "interval", {"minutes": 10}),
+)
+
+
+def run_job(app: Flask, job: Job) -> Any:
+    """Run one job in its own app context and transaction: commit, or roll back and log."""
+    with app.app_context():
+        try:
+            result = job.func()
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("job %s failed", job.id)
+            return None
+        finally:
+            db.session.remove()
+    log.info("job %s done: %s", job.id, result)
+    return result
+
+
+def build_scheduler(app: Flask) -> BlockingScheduler:
+    """Create the scheduler with every job in JOBS; nothing starts until .start()."""
+    scheduler = BlockingScheduler(timezone="UTC")
+    for job in JOBS:
+        scheduler.add_job(
+            run_job,
+            job.trigger,
+            args=(app, job),
+            id=job.id,
+            coalesce=True,
+            max_instances=1,
+            replace_existing=True,
+            next_run_time=utcnow(),
+            **job.trigger_args,
+        )
+    return scheduler
+
+
+def run_worker(app: Flask) -> None:
+    """Run the scheduler until SIGINT or SIGTERM, then stop cleanly."""
+    scheduler = build_scheduler(app)
+
+    def _stop(signum: int, _frame: Any) -> None:
+        log.info("worker stopping on signal %s", signum)
+        scheduler.shutdown(wait=False)
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    log.info("worker started with jobs: %s", ", ".join(job.id for job in JOBS))
+    scheduler.start()

@@ -1,0 +1,1 @@
+"""Push senders behind one interface (arrives with the notifications issue)."""

@@ -1,0 +1,48 @@
+"""Wiring of the Consent Wallet service: app factory, config, database, errors, CLI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from server import config as config_module
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Create and configure an instance of the application."""
+    import consent_api
+    from server import db, errors, health, http, ratelimit
+    from consent_api.oauth import check_routes_declare_scopes
+
+    app = Flask(__name__, static_folder=None)
+    app.config.from_mapping(config_module.from_env())
+    if config:
+        app.config.from_mapping(config)
+    config_module.check_production(app.config)
+    _configure_logging(app)
+
+    http.init_app(app)
+    errors.init_app(app)
+    db.init_app(app)
+    ratelimit.init_app(app)
+    consent_api.init_app(app)
+    app.register_blueprint(health.bp)
+    check_routes_declare_scopes(app)
+    return app
+
+
+def _configure_logging(app: Flask) -> None:
+    from server.http import RequestIdFilter
+
+    handler = logging.StreamHandler()
+    handler.setFormatter(
+        logging.Formatter("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+    )
+    handler.addFilter(RequestIdFilter())
+    root = logging.getLogger()
+    if not any(isinstance(f, RequestIdFilter) for h in root.handlers for f in h.filters):
+        root.addHandler(handler)
+    root.setLevel(app.config["LOG_LEVEL"])

@@ -1,0 +1,167 @@
+"""The `consent-wallet` command: operator tasks, demo seed, web server and worker."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import click
+from flask.cli import FlaskGroup, with_appcontext
+
+from server import create_app
+from server.db import db
+from server.errors import Problem
+
+
+def emit(payload: Any) -> None:
+    """Print one JSON object on stdout, the CLI's only output format."""
+    click.echo(json.dumps(payload, default=str, sort_keys=True))
+
+
+def transactional(command: Callable) -> Callable:
+    """Run a command as one transaction: commit on success, roll back and exit 2 on a problem."""
+
+    @functools.wraps(command)
+    @with_appcontext
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            result = command(*args, **kwargs)
+            db.session.commit()
+        except Problem as problem:
+            db.session.rollback()
+            emit({"error": problem.code, "detail": problem.detail, "errors": problem.errors})
+            sys.exit(2)
+        except BaseException:
+            db.session.rollback()
+            raise
+        return result
+
+    return wrapper
+
+
+@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False)
+def main() -> None:
+    """Consent Wallet service and operator commands."""
+
+
+@main.group()
+def orgs() -> None:
+    """Register, suspend and resume organisations."""
+
+
+@orgs.command("create")
+@click.option("--name", required=True)
+@click.option(
+    "--type",
+    "org_type",
+    required=True,
+    type=click.Choice(["hospital", "pharma", "insurer", "research", "operator"]),
+)
+@click.option("--scope", "scope_list", multiple=True, help="Narrow the client to these scopes.")
+@click.option(
+    "--jwks",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Public JWK Set: the client authenticates with private_key_jwt instead of a secret.",
+)
+@transactional
+def orgs_create(name: str, org_type: str, scope_list: tuple[str, ...], jwks: Path | None) -> None:
+    """Register an organisation; prints its client credentials once."""
+    from consent_api.orgs import service
+
+    keys = json.loads(jwks.read_text()) if jwks else None
+    registration = service.register(
+        name=name, type=org_type, scopes=list(scope_list) or None, jwks=keys
+    )
+    emit(registration.as_dict())
+
+
+def _org_command(action: str) -> Callable:
+    @click.argument("org_id", type=click.UUID)
+    @transactional
+    def command(org_id: uuid.UUID) -> None:
+        from consent_api.orgs import service
+
+        org = getattr(service, action)(org_id)
+        emit({"id": org.id, "name": org.name, "type": org.type, "status": org.status})
+
+    command.__doc__ = f"{action.capitalize()} an organisation."
+    return command
+
+
+orgs.command("suspend")(_org_command("suspend"))
+orgs.command("resume")(_org_command("resume"))
+
+
+@orgs.command("list")
+@with_appcontext
+def orgs_list() -> None:
+    """List organisations, one JSON object per line."""
+    from consent_api.orgs import service
+
+    for org in service.list_all():
+        emit({"id": org.id, "name": org.name, "type": org.type, "status": org.status})
+
+
+@main.group()
+def apps() -> None:
+    """Register public (patient) apps."""
+
+
+@apps.command("create")
+@click.option("--name", required=True)
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True)
+@transactional
+def apps_create(name: str, redirect_uris: tuple[str, ...]) -> None:
+    """Register a public app using authorization code + PKCE."""
+    from consent_api.auth import service
+
+    client = service.create_app_client(name=name, redirect_uris=list(redirect_uris))
+    emit({"client_id": client.client_id, "name": client.name, "redirect_uris": client.redirect_uris})
+
+
+@main.command("demo")
+@click.option("--base-url", default=None, help="Where the API will listen, for the printed curl.")
+@transactional
+def demo(base_url: str | None) -> None:
+    """Seed the demo data (idempotent) and print its credentials and a curl that works."""
+    from server import demo as demo_module
+
+    base = base_url or f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+    click.echo(demo_module.describe(demo_module.seed(), base), err=True)
+
+
+@main.command("serve", context_settings={"ignore_unknown_options": True})
+@click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
+def serve(gunicorn_args: tuple[str, ...]) -> None:
+    """Serve the API with gunicorn (HOST, PORT, WEB_CONCURRENCY)."""
+    bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+    argv = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--bind",
+        bind,
+        "--workers",
+        os.environ.get("WEB_CONCURRENCY", "2"),
+        "--worker-class",
+        "sync",
+        "--access-logfile",
+        "-",
+        *gunicorn_args,
+        "server.wsgi:app",
+    ]
+    os.execv(sys.executable, argv)  # noqa: S606 - replace this process with gunicorn, same venv
+
+
+@main.command("worker")
+def worker() -> None:
+    """Run the background scheduler: the one process that runs periodic jobs."""
+    from notifications.jobs import run_worker
+
+    run_worker(create_app())

@@ -1,0 +1,71 @@
+"""Configuration read from the environment (12-factor), with overrides for tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105 - the sentinel production refuses
+DEFAULT_DATABASE_URL = f"sqlite:///{ROOT / 'var' / 'consent-wallet.db'}"
+
+
+class ConfigError(RuntimeError):
+    """Raised when the configuration is unsafe or inconsistent."""
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        return int(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
+
+
+def _database_url(raw: str) -> str:
+    # Plain postgresql:// may select psycopg2, which we do not ship: always mean psycopg 3.
+    for prefix in ("postgres://", "postgresql://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix) :]
+    return raw
+
+
+def from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """Build the application configuration from environment variables."""
+    env = os.environ if env is None else env
+    access_ttl = _int(env, "ACCESS_TOKEN_TTL", 900)
+    return {
+        "APP_ENV": env.get("APP_ENV", "development"),
+        "SECRET_KEY": env.get("SECRET_KEY", DEV_SECRET_KEY),
+        "SQLALCHEMY_DATABASE_URI": _database_url(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "MAX_CONTENT_LENGTH": _int(env, "MAX_BODY_BYTES", 1_048_576),
+        "ACCESS_TOKEN_TTL": access_ttl,
+        "REFRESH_TOKEN_TTL": _int(env, "REFRESH_TOKEN_TTL", 30 * 24 * 3600),
+        "AUTH_CODE_TTL": _int(env, "AUTH_CODE_TTL", 120),
+        "ISSUER": env.get("ISSUER", ""),
+        "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
+        "RATELIMIT_SIGNUP": env.get("RATELIMIT_SIGNUP", "10 per minute;100 per hour"),
+        "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN", "10 per minute;100 per hour"),
+        "RATELIMIT_HEADERS_ENABLED": True,
+        "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        "WTF_CSRF_TIME_LIMIT": 3600,
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": env.get("APP_ENV", "development") == "production",
+    }
+
+
+def check_production(config: Mapping[str, Any]) -> None:
+    """Refuse to run in production with development secrets or an embedded database."""
+    if config.get("APP_ENV") != "production":
+        return
+    secret = config.get("SECRET_KEY") or ""
+    if secret == DEV_SECRET_KEY or len(secret) < 32:
+        raise ConfigError("production needs SECRET_KEY set to a random value of 32+ characters")
+    if not config.get("ISSUER", "").startswith("https://"):
+        raise ConfigError("production needs ISSUER set to the public https:// base URL")

@@ -1,0 +1,108 @@
+"""The demo seed behind `make run`: fixed, known credentials for local use only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from sqlalchemy import select
+
+from consent_api.auth.models import OAuthClient, digest
+from consent_api.orgs.models import Organisation
+from consent_api.patients.models import Patient
+from consent_api import scopes
+from server.db import db
+from server.errors import Problem
+
+DEMO = {
+    "operator": ("Consent Wallet Trust (demo operator)", "operator", "demo-operator", "demo-operator-secret"),
+    "hospital": ("St. Demo Hospital", "hospital", "demo-hospital", "demo-hospital-secret"),
+    "pharma": ("Demo Pharma Research", "pharma", "demo-pharma", "demo-pharma-secret"),
+}
+DEMO_PATIENT = ("demo@patient.example", "demo-patient-password", "Dana Demo")
+DEMO_APP = ("Consent Wallet app (demo)", "demo-app", "http://127.0.0.1:8765/callback")
+
+
+@dataclass
+class DemoSeed:
+    """What the seed made, for printing."""
+
+    clients: dict[str, tuple[str, str]]
+    patient: tuple[str, str]
+    app_client_id: str
+    redirect_uri: str
+
+
+def _org_client(name: str, org_type: str, client_id: str, secret: str) -> None:
+    client = db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
+    if client is None:
+        org = Organisation(name=name, type=org_type, status="active")
+        db.session.add(org)
+        db.session.flush()
+        client = OAuthClient(
+            client_id=client_id,
+            name=name,
+            org_id=org.id,
+            auth_method="client_secret_basic",
+            grant_types=["client_credentials"],
+            redirect_uris=[],
+            scope=" ".join(scopes.BY_ORG_TYPE[org_type]),
+        )
+        db.session.add(client)
+    client.secret_hash = digest(secret)
+
+
+def seed() -> DemoSeed:
+    """Create (or reset) the demo operator, organisations, patient and app; idempotent."""
+    from flask import current_app
+
+    if current_app.config["APP_ENV"] == "production":
+        raise Problem("The demo seed never runs in production.", code="demo_in_production")
+    for name, org_type, client_id, secret in DEMO.values():
+        _org_client(name, org_type, client_id, secret)
+    email, password, display_name = DEMO_PATIENT
+    patient = db.session.scalar(select(Patient).where(Patient.email == email))
+    if patient is None:
+        db.session.add(Patient(email=email, display_name=display_name, password_hash=""))
+        patient = db.session.scalar(select(Patient).where(Patient.email == email))
+    patient.password_hash = PasswordHasher().hash(password)
+    app_name, app_client_id, redirect_uri = DEMO_APP
+    if db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == app_client_id)) is None:
+        db.session.add(
+            OAuthClient(
+                client_id=app_client_id,
+                name=app_name,
+                auth_method="none",
+                grant_types=["authorization_code", "refresh_token"],
+                redirect_uris=[redirect_uri],
+                scope=scopes.PATIENT,
+            )
+        )
+    db.session.flush()
+    return DemoSeed(
+        clients={role: (cid, secret) for role, (_, _, cid, secret) in DEMO.items()},
+        patient=(email, password),
+        app_client_id=app_client_id,
+        redirect_uri=redirect_uri,
+    )
+
+
+def describe(seeded: DemoSeed, base_url: str) -> str:
+    """Return the text `make run` prints: credentials and a copy-paste curl."""
+    hospital_id, hospital_secret = seeded.clients["hospital"]
+    lines = ["", "Consent Wallet demo", "===================", ""]
+    for role, (client_id, secret) in seeded.clients.items():
+        lines.append(f"  {role:<9} client_id={client_id}  client_secret={secret}")
+    lines += [
+        f"  patient   e-mail={seeded.patient[0]}  password={seeded.patient[1]}",
+        f"  app       client_id={seeded.app_client_id}  redirect_uri={seeded.redirect_uri}"
+        "  (authorization code + PKCE S256)",
+        "",
+        "Try it (a hospital token, then the hospital's own profile):",
+        "",
+        f"  TOKEN=$(curl -s -u {hospital_id}:{hospital_secret} -d grant_type=client_credentials \\",
+        f"    {base_url}/oauth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
+        f'  curl -s -H "Authorization: Bearer $TOKEN" {base_url}/v1/org',
+        "",
+    ]
+    return "\n".join(lines)

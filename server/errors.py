@@ -1,0 +1,156 @@
+"""One error contract: every error is application/problem+json (RFC 9457) with a stable code."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask, Response, g, json
+from werkzeug.exceptions import HTTPException, InternalServerError
+
+log = logging.getLogger(__name__)
+
+PROBLEM_JSON = "application/problem+json"
+
+# Stable machine codes for the HTTP errors Werkzeug raises on our behalf.
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "rate_limited",
+    500: "internal_error",
+    503: "unavailable",
+}
+# Headers an error must keep: Allow on 405, Retry-After on 429/503, the challenge on 401/403.
+KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+
+
+class Problem(Exception):
+    """A domain or protocol error that the boundary renders as a problem document."""
+
+    status = 400
+    code = "bad_request"
+    title = "Bad request"
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        code: str | None = None,
+        status: int | None = None,
+        errors: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+        **extra: Any,
+    ) -> None:
+        super().__init__(detail or self.title)
+        self.detail = detail or self.title
+        self.code = code or self.code
+        self.status = status or self.status
+        self.errors = errors
+        self.headers = dict(headers or {})
+        self.extra = extra
+
+
+class Unauthorized(Problem):
+    """The request carries no valid credentials."""
+
+    status, code, title = 401, "unauthorized", "Unauthorized"
+
+
+class Forbidden(Problem):
+    """The caller is known but not allowed to do this."""
+
+    status, code, title = 403, "forbidden", "Forbidden"
+
+
+class NotFound(Problem):
+    """The resource does not exist, or the caller may not know that it does."""
+
+    status, code, title = 404, "not_found", "Not found"
+
+
+class Conflict(Problem):
+    """The request conflicts with the current state of the resource."""
+
+    status, code, title = 409, "conflict", "Conflict"
+
+
+class ValidationFailed(Problem):
+    """The body or query string failed validation; `errors` names each field."""
+
+    status, code, title = 422, "validation_failed", "Validation failed"
+
+
+def problem_response(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    errors: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """Render one problem document."""
+    body: dict[str, Any] = {
+        "type": f"urn:consent-wallet:problem:{code}",
+        "title": title,
+        "status": status,
+        "code": code,
+    }
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    if g.get("request_id"):
+        body["request_id"] = g.request_id
+    body.update(extra)
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def _from_problem(exc: Problem) -> Response:
+    return problem_response(
+        exc.status,
+        exc.code,
+        type(exc).title,
+        exc.detail,
+        errors=exc.errors,
+        headers=exc.headers,
+        **exc.extra,
+    )
+
+
+def _from_http(exc: HTTPException) -> Response:
+    if isinstance(exc, InternalServerError):
+        return _from_unexpected(exc.original_exception or exc)
+    status = exc.code or 500
+    kept = {k: v for k, v in exc.get_headers() if k in KEPT_HEADERS}
+    return problem_response(
+        status, HTTP_CODES.get(status, "http_error"), exc.name, exc.description, headers=kept
+    )
+
+
+def _from_unexpected(exc: BaseException) -> Response:
+    # Log the whole story server-side, keyed by request id; tell the client nothing.
+    log.error("unhandled exception (request_id=%s)", g.get("request_id"), exc_info=exc)
+    return problem_response(
+        500, "internal_error", "Internal server error", "The error was logged; quote request_id."
+    )
+
+
+def init_app(app: Flask) -> None:
+    """Render every error, expected or not, through the one problem contract."""
+    app.register_error_handler(Problem, _from_problem)
+    app.register_error_handler(HTTPException, _from_http)
+    app.register_error_handler(Exception, _from_unexpected)

@@ -1,0 +1,1 @@
+"""Consent Wallet tests."""

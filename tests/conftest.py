@@ -1,0 +1,273 @@
+"""Shared fixtures: one migrated database per run, each test inside a rolled-back transaction.
+
+CW_TEST_DB chooses the database: unset or "sqlite" for a throw-away SQLite file, or a
+PostgreSQL URL. An unreachable PostgreSQL is a failure, never a skip.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import re
+import secrets
+from collections.abc import Iterator
+from urllib.parse import parse_qs, urlsplit
+
+import flask_migrate
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import create_engine, text
+from sqlalchemy.orm import scoped_session, sessionmaker
+
+from server import create_app
+from server.db import db
+from server.ratelimit import limiter
+from tests import factories
+
+TEST_PASSWORD = factories.PASSWORD
+
+
+def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    chosen = os.environ.get("CW_TEST_DB", "sqlite")
+    if chosen == "sqlite":
+        return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+    return chosen.replace("postgresql://", "postgresql+psycopg://", 1)
+
+
+def _reset_postgres(url: str) -> None:
+    engine = create_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            connection.execute(text("CREATE SCHEMA public"))
+    except Exception as exc:  # unreachable or refused: fail the run loudly
+        pytest.exit(f"PostgreSQL at {engine.url!r} is not usable: {exc}", returncode=3)
+    finally:
+        engine.dispose()
+
+
+def app_config(url: str, **overrides) -> dict:
+    """Return the configuration every test app uses."""
+    return {
+        "APP_ENV": "testing",
+        "TESTING": True,
+        "SECRET_KEY": "test-secret-key-" + "x" * 32,
+        "SQLALCHEMY_DATABASE_URI": url,
+        "RATELIMIT_SIGNUP": "1000 per minute",
+        "RATELIMIT_LOGIN": "1000 per minute",
+        "ISSUER": "http://localhost",
+        **overrides,
+    }
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """The migrated test database's URL."""
+    url = _database_url(tmp_path_factory)
+    if url.startswith("postgresql"):
+        _reset_postgres(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+def app(database_url: str) -> Iterator[Flask]:
+    """The application, with the schema built by the real migrations (once per run)."""
+    application = create_app(app_config(database_url))
+    application.test_client_class = CommittingClient
+    with application.app_context():
+        flask_migrate.upgrade()
+    yield application
+    with application.app_context():
+        db.engine.dispose()
+
+
+class CommittingClient(FlaskClient):
+    """A test client that commits the test's own setup before each request.
+
+    Fixtures only flush; committing here means a request that rolls back (an error answer)
+    rolls back its own writes only, as it would in production.
+    """
+
+    def open(self, *args, **kwargs):
+        db.session.commit()
+        return super().open(*args, **kwargs)
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[None]:
+    """Run the test in one outer transaction that is rolled back; commits become savepoints."""
+    with app.app_context():
+        connection = db.engine.connect()
+        outer = connection.begin()
+        original = db.session
+        db.session = scoped_session(
+            sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
+        )
+        limiter.reset()
+        try:
+            yield
+        finally:
+            db.session.remove()
+            db.session = original
+            outer.rollback()
+            connection.close()
+
+
+@pytest.fixture
+def client(app: Flask, session) -> FlaskClient:
+    """An HTTP client for the app, inside the test's transaction."""
+    return app.test_client()
+
+
+@pytest.fixture
+def org_credentials(session):
+    """Register an organisation through the real service; return (registration, secret)."""
+
+    def make(org_type: str = "hospital", *, name: str | None = None, scopes=None, jwks=None):
+        from consent_api.orgs import service
+
+        return service.register(
+            name=name or f"{org_type.title()} {secrets.token_hex(3)}",
+            type=org_type,
+            scopes=scopes,
+            jwks=jwks,
+        )
+
+    return make
+
+
+def basic_auth(client_id: str, secret: str) -> dict[str, str]:
+    """Return an HTTP Basic Authorization header."""
+    raw = base64.b64encode(f"{client_id}:{secret}".encode()).decode()
+    return {"Authorization": f"Basic {raw}"}
+
+
+def bearer(token: str) -> dict[str, str]:
+    """Return a bearer Authorization header."""
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def token_for(client: FlaskClient, org_credentials):
+    """Get a real access token for a new organisation of a type, via client_credentials."""
+
+    def make(org_type: str = "hospital", *, scopes: str | None = None, registration=None):
+        registration = registration or org_credentials(org_type)
+        form = {"grant_type": "client_credentials"}
+        if scopes:
+            form["scope"] = scopes
+        response = client.post(
+            "/oauth/token",
+            data=form,
+            headers=basic_auth(registration.client.client_id, registration.client_secret),
+        )
+        assert response.status_code == 200, response.json
+        return response.json["access_token"]
+
+    return make
+
+
+@pytest.fixture
+def admin_token(token_for) -> str:
+    """An operator token with the admin scope."""
+    return token_for("operator")
+
+
+# --- the patient app and the authorization code + PKCE flow -----------------------------
+
+REDIRECT_URI = "https://app.example/callback"
+
+
+@pytest.fixture
+def patient_app(session):
+    """The public patient app client."""
+    from consent_api.auth import service
+
+    return service.create_app_client(name="Wallet app", redirect_uris=[REDIRECT_URI])
+
+
+def pkce_pair() -> tuple[str, str]:
+    """Return a (verifier, S256 challenge) pair."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    return verifier, challenge.rstrip(b"=").decode()
+
+
+def csrf_from(html: str) -> str:
+    """Pull the CSRF token out of the login form."""
+    match = re.search(r'name="csrf_token" value="([^"]+)"', html)
+    assert match, "login form has no CSRF token"
+    return match.group(1)
+
+
+class PatientLogin:
+    """Drive the authorization code + PKCE flow through the real login form."""
+
+    def __init__(self, client: FlaskClient, app_client) -> None:
+        self.client = client
+        self.app_client = app_client
+
+    def authorize_params(self, challenge: str, **extra) -> dict[str, str]:
+        params = {
+            "response_type": "code",
+            "client_id": self.app_client.client_id,
+            "redirect_uri": REDIRECT_URI,
+            "scope": "patient",
+            "state": "xyz",
+            "code_challenge": challenge,
+            "code_challenge_method": "S256",
+        }
+        params.update(extra)
+        return {k: v for k, v in params.items() if v is not None}
+
+    def code(self, email: str, password: str = TEST_PASSWORD, **extra) -> tuple[str, str]:
+        """Log in and return (code, verifier)."""
+        verifier, challenge = pkce_pair()
+        params = self.authorize_params(challenge, **extra)
+        form = self.client.get("/oauth/authorize", query_string=params)
+        assert form.status_code == 200, form.get_data(as_text=True)
+        response = self.client.post(
+            "/oauth/authorize",
+            query_string=params,
+            data={"email": email, "password": password, "csrf_token": csrf_from(form.text)},
+        )
+        assert response.status_code == 302, response.get_data(as_text=True)
+        query = parse_qs(urlsplit(response.headers["Location"]).query)
+        assert query["state"] == ["xyz"]
+        return query["code"][0], verifier
+
+    def tokens(self, email: str, password: str = TEST_PASSWORD) -> dict:
+        """Log in and exchange the code; return the token response."""
+        code, verifier = self.code(email, password)
+        response = self.client.post(
+            "/oauth/token",
+            data={
+                "grant_type": "authorization_code",
+                "code": code,
+                "redirect_uri": REDIRECT_URI,
+                "client_id": self.app_client.client_id,
+                "code_verifier": verifier,
+            },
+        )
+        assert response.status_code == 200, response.json
+        return response.json
+
+
+@pytest.fixture
+def login(client: FlaskClient, patient_app) -> PatientLogin:
+    """The PKCE login driver for the test patient app."""
+    return PatientLogin(client, patient_app)
+
+
+@pytest.fixture
+def patient(session):
+    """A patient with the known test password."""
+    return factories.PatientFactory()
+
+
+@pytest.fixture
+def patient_token(login: PatientLogin, patient) -> str:
+    """A real patient access token obtained through the login form and PKCE."""
+    return login.tokens(patient.email)["access_token"]
