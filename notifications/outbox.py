@@ -1,1 +1,1 @@
-"""Outbox: notice rows written in the caller's transaction (arrives with the notifications issue)."""
+"""Outbox: notice rows written in the caller's transaction (with the notifications issue)."""

@@ -14,13 +14,14 @@ from server import config as config_module
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Create and configure an instance of the application."""
     import consent_api
-    from server import db, errors, health, http, ratelimit
     from consent_api.oauth import check_routes_declare_scopes
+    from server import db, errors, health, http, ratelimit
 
     app = Flask(__name__, static_folder=None)
     app.config.from_mapping(config_module.from_env())
     if config:
         app.config.from_mapping(config)
+    app.config["SESSION_COOKIE_SECURE"] = app.config["APP_ENV"] == "production"
     config_module.check_production(app.config)
     _configure_logging(app)
 

@@ -122,7 +122,9 @@ def apps_create(name: str, redirect_uris: tuple[str, ...]) -> None:
     from consent_api.auth import service
 
     client = service.create_app_client(name=name, redirect_uris=list(redirect_uris))
-    emit({"client_id": client.client_id, "name": client.name, "redirect_uris": client.redirect_uris})
+    emit(
+        {"client_id": client.client_id, "name": client.name, "redirect_uris": client.redirect_uris}
+    )
 
 
 @main.command("demo")
@@ -132,7 +134,9 @@ def demo(base_url: str | None) -> None:
     """Seed the demo data (idempotent) and print its credentials and a curl that works."""
     from server import demo as demo_module
 
-    base = base_url or f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+    base = (
+        base_url or f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+    )
     click.echo(demo_module.describe(demo_module.seed(), base), err=True)
 
 
@@ -165,3 +169,7 @@ def worker() -> None:
     from notifications.jobs import run_worker
 
     run_worker(create_app())
+
+
+if __name__ == "__main__":
+    main()

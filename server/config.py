@@ -56,7 +56,6 @@ def from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "WTF_CSRF_TIME_LIMIT": 3600,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
-        "SESSION_COOKIE_SECURE": env.get("APP_ENV", "development") == "production",
     }
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from flask import Flask, g
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, MetaData, TypeDecorator, Uuid
+from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, Uuid, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 
 from server.config import ROOT
@@ -73,10 +73,31 @@ def keep_changes_on_error() -> None:
     g.commit_on_error = True
 
 
+def _tune_sqlite(engine: Engine) -> None:
+    # pysqlite defers BEGIN and mishandles SAVEPOINT; take transaction control ourselves
+    # (SQLAlchemy's documented recipe), enforce foreign keys, and let the web process and
+    # the worker share the file (WAL, wait on locks instead of failing).
+    @event.listens_for(engine, "connect")
+    def _connect(dbapi_connection, _record) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=5000")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection) -> None:
+        connection.exec_driver_sql("BEGIN")
+
+
 def init_app(app: Flask) -> None:
     """Bind the database and make each request one transaction, committed in one place."""
     db.init_app(app)
     migrate.init_app(app, db)
+    with app.app_context():
+        if db.engine.dialect.name == "sqlite":
+            _tune_sqlite(db.engine)
 
     @app.after_request
     def _transaction_boundary(response):

@@ -7,18 +7,25 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from sqlalchemy import select
 
+from consent_api import scopes
 from consent_api.auth.models import OAuthClient, digest
 from consent_api.orgs.models import Organisation
 from consent_api.patients.models import Patient
-from consent_api import scopes
 from server.db import db
 from server.errors import Problem
 
 DEMO = {
-    "operator": ("Consent Wallet Trust (demo operator)", "operator", "demo-operator", "demo-operator-secret"),
+    "operator": (
+        "Consent Wallet Trust (demo operator)",
+        "operator",
+        "demo-operator",
+        "demo-operator-secret",
+    ),
     "hospital": ("St. Demo Hospital", "hospital", "demo-hospital", "demo-hospital-secret"),
     "pharma": ("Demo Pharma Research", "pharma", "demo-pharma", "demo-pharma-secret"),
 }
+# Shell snippet that prints the access_token field of a token response.
+PRINT_TOKEN_FIELD = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"  # noqa: S105 - code, not a secret
 DEMO_PATIENT = ("demo@patient.example", "demo-patient-password", "Dana Demo")
 DEMO_APP = ("Consent Wallet app (demo)", "demo-app", "http://127.0.0.1:8765/callback")
 
@@ -101,7 +108,7 @@ def describe(seeded: DemoSeed, base_url: str) -> str:
         "Try it (a hospital token, then the hospital's own profile):",
         "",
         f"  TOKEN=$(curl -s -u {hospital_id}:{hospital_secret} -d grant_type=client_credentials \\",
-        f"    {base_url}/oauth/token | python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])')",
+        f"    {base_url}/oauth/token | {PRINT_TOKEN_FIELD})",
         f'  curl -s -H "Authorization: Bearer $TOKEN" {base_url}/v1/org',
         "",
     ]

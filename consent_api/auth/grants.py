@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import secrets
+import time
 from datetime import UTC, datetime
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, grants
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
 from flask import current_app
+from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import KeySet
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
@@ -128,6 +131,20 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     """RFC 7523 client authentication with the organisation's registered public keys."""
 
     CLIENT_AUTH_METHOD = "private_key_jwt"
+    # SMART Backend Services asks servers to accept RS384 and ES384; joserfc's default
+    # registry only takes its "recommended" set, so name the accepted algorithms.
+    ALGORITHMS = ("RS256", "RS384", "ES256", "ES384")
+    MAX_LIFETIME = 300  # seconds; also bounds how long a spent jti must be remembered
+
+    def process_assertion_claims(self, assertion, resolve_key):
+        try:
+            token = jwt.decode(assertion, resolve_key, algorithms=list(self.ALGORITHMS))
+        except JoseError as error:
+            raise InvalidClientError(description=error.description) from error
+        if int(token.claims.get("exp", 0)) > time.time() + self.MAX_LIFETIME + self.leeway:
+            raise InvalidClientError(description="The assertion must expire within 5 minutes.")
+        self.verify_claims(token.claims)
+        return token.claims
 
     def get_audiences(self) -> list[str]:
         from consent_api.oauth import issuer

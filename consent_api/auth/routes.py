@@ -22,7 +22,9 @@ def _authorize_error(error: OAuth2Error) -> Response:
     if error.redirect_uri:
         return authorization.handle_error_response(request, error)
     raise Problem(
-        error.description or error.error, code="invalid_authorization_request", oauth_error=error.error
+        error.description or error.error,
+        code="invalid_authorization_request",
+        oauth_error=error.error,
     )
 
 
@@ -59,8 +61,10 @@ def authorize_submit():
         return _authorize_error(error)
     try:
         validate_csrf(request.form.get("csrf_token"))
-    except ValidationError:
-        raise Problem("The form expired or did not come from us; reload it.", code="csrf_failed")
+    except ValidationError as exc:
+        raise Problem(
+            "The form expired or did not come from us; reload it.", code="csrf_failed"
+        ) from exc
     patient = patients.authenticate(request.form.get("email", ""), request.form.get("password", ""))
     if patient is None:
         return _login_page(grant, error="Wrong e-mail or password.")

@@ -82,7 +82,10 @@ def purge_expired(*, now: datetime) -> dict[str, int]:
     )
     counts = {}
     for name, statement in (
-        ("authorization_codes", delete(AuthorizationCode).where(AuthorizationCode.expires_at < now)),
+        (
+            "authorization_codes",
+            delete(AuthorizationCode).where(AuthorizationCode.expires_at < now),
+        ),
         ("assertions", delete(UsedAssertion).where(UsedAssertion.expires_at < now)),
         ("tokens", delete(OAuthToken).where(dead_token)),
     ):

@@ -1,6 +1,8 @@
 """Input and output shapes of organisations and registered apps."""
 
-from marshmallow import Schema, fields, validate
+from urllib.parse import urlsplit
+
+from marshmallow import Schema, ValidationError, fields, validate
 
 from consent_api import scopes
 
@@ -37,12 +39,27 @@ class OrgCreatedOut(OrgOut):
     scopes = fields.List(fields.String())
 
 
+def native_redirect_uri(value: str) -> None:
+    """Accept the redirect URIs RFC 8252 allows native apps: https, loopback http, or a
+    private-use scheme in reverse-domain form (com.example.app:/callback); never fragments."""
+    parts = urlsplit(value)
+    if parts.fragment or not parts.scheme:
+        raise ValidationError("Must be an absolute URI without a fragment.")
+    if parts.scheme == "https" and parts.netloc:
+        return
+    if parts.scheme == "http" and parts.hostname in {"127.0.0.1", "::1", "localhost"}:
+        return
+    if "." in parts.scheme and parts.scheme not in {"http", "https"}:
+        return
+    raise ValidationError("Use https, http on a loopback address, or a reverse-domain scheme.")
+
+
 class AppIn(Schema):
     """Register a public (patient) app."""
 
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     redirect_uris = fields.List(
-        fields.Url(schemes={"https", "http"}, require_tld=False, validate=validate.Length(max=500)),
+        fields.String(validate=[validate.Length(max=500), native_redirect_uri]),
         required=True,
         validate=validate.Length(min=1, max=10),
     )

@@ -7,7 +7,9 @@ class PatientIn(Schema):
     """Sign-up body."""
 
     email = fields.Email(required=True, validate=validate.Length(max=254))
-    password = fields.String(required=True, load_only=True, validate=validate.Length(min=10, max=256))
+    password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=10, max=256)
+    )
     display_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
 
 

@@ -1,0 +1,56 @@
+# Consent Wallet — the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
+HOST ?= 127.0.0.1
+PORT ?= 8000
+export HOST PORT
+
+.PHONY: run test lint format bench install lock clean
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --require-virtualenv -r requirements.lock
+	$(BIN)/python -m pip install --quiet --require-virtualenv --no-deps -e .
+	rm -f $(VENV)/.installed-*
+	touch $@
+
+install: $(STAMP)  ## create .venv and install exactly what requirements.lock pins
+
+run: install  ## migrate and seed the embedded database, then serve the API and the worker
+	@mkdir -p var
+	$(BIN)/consent-wallet db upgrade
+	$(BIN)/consent-wallet demo
+	@echo "Serving on http://$(HOST):$(PORT) with the worker; Ctrl-C stops both."
+	@$(BIN)/consent-wallet worker & worker=$$!; \
+	  trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	  trap 'exit 0' INT TERM; \
+	  $(BIN)/consent-wallet serve
+
+test: install lint  ## the whole suite on SQLite, then on TEST_DATABASE_URL if set
+	CW_TEST_DB=sqlite $(BIN)/pytest
+	@if [ -n "$$TEST_DATABASE_URL" ]; then \
+	  echo "== PostgreSQL: $$TEST_DATABASE_URL"; \
+	  CW_TEST_DB="$$TEST_DATABASE_URL" $(BIN)/pytest; \
+	else echo "TEST_DATABASE_URL is unset: the PostgreSQL run was skipped"; fi
+
+lint: install  ## ruff lint and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install  ## load benchmarks against PostgreSQL under gunicorn with wrk (not part of test)
+	@command -v wrk >/dev/null 2>&1 || { apt-get update && apt-get install -y wrk; }
+	$(BIN)/python -m bench.run
+
+lock:  ## re-resolve requirements.lock from pyproject.toml (needs uv in .venv)
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .ruff_cache

@@ -1,0 +1,121 @@
+"""The operator's admin API: organisations and apps."""
+
+import pytest
+
+from tests.conftest import basic_auth, bearer
+
+
+def test_operator_registers_an_organisation_and_sees_its_secret_once(client, admin_token):
+    response = client.post(
+        "/v1/admin/orgs",
+        json={"name": "Acme Pharma", "type": "pharma"},
+        headers=bearer(admin_token),
+    )
+    assert response.status_code == 201
+    body = response.json
+    assert body["name"] == "Acme Pharma"
+    assert body["type"] == "pharma"
+    assert body["status"] == "active"
+    assert body["client_id"]
+    assert body["client_secret"]
+    token = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers=basic_auth(body["client_id"], body["client_secret"]),
+    )
+    assert token.status_code == 200
+
+    shown = client.get(f"/v1/admin/orgs/{body['id']}", headers=bearer(admin_token))
+    assert shown.status_code == 200
+    assert "client_secret" not in shown.json
+
+
+def test_registration_can_narrow_scopes_but_not_exceed_the_type(client, admin_token):
+    narrowed = client.post(
+        "/v1/admin/orgs",
+        json={"name": "Lab", "type": "research", "scopes": ["consent.read"]},
+        headers=bearer(admin_token),
+    )
+    assert narrowed.json["scopes"] == ["consent.read"]
+    exceeding = client.post(
+        "/v1/admin/orgs",
+        json={"name": "Lab", "type": "research", "scopes": ["admin"]},
+        headers=bearer(admin_token),
+    )
+    assert exceeding.status_code == 422
+    assert "scopes" in exceeding.json["errors"]
+
+
+def test_unknown_organisation_type_is_a_validation_problem(client, admin_token):
+    response = client.post(
+        "/v1/admin/orgs", json={"name": "X", "type": "bank"}, headers=bearer(admin_token)
+    )
+    assert response.status_code == 422
+    assert "type" in response.json["errors"]
+
+
+def test_operator_lists_organisations(client, admin_token, org_credentials):
+    registration = org_credentials("insurer", name="Safe Insurance")
+    response = client.get("/v1/admin/orgs", headers=bearer(admin_token))
+    assert response.status_code == 200
+    names = {org["name"] for org in response.json["items"]}
+    assert registration.org.name in names
+
+
+def test_suspending_an_unknown_organisation_is_404(client, admin_token):
+    response = client.post(
+        "/v1/admin/orgs/00000000-0000-0000-0000-000000000000/suspend",
+        headers=bearer(admin_token),
+    )
+    assert response.status_code == 404
+    assert response.json["code"] == "not_found"
+
+
+def test_suspend_and_resume_are_idempotent(client, admin_token, org_credentials):
+    org_id = org_credentials("hospital").org.id
+    for _ in range(2):
+        response = client.post(f"/v1/admin/orgs/{org_id}/suspend", headers=bearer(admin_token))
+        assert response.json["status"] == "suspended"
+        assert response.json["suspended_at"]
+    for _ in range(2):
+        response = client.post(f"/v1/admin/orgs/{org_id}/resume", headers=bearer(admin_token))
+        assert response.json["status"] == "active"
+        assert response.json["suspended_at"] is None
+
+
+def test_operator_registers_a_public_app(client, admin_token):
+    response = client.post(
+        "/v1/admin/apps",
+        json={"name": "Wallet iOS", "redirect_uris": ["https://wallet.example/cb"]},
+        headers=bearer(admin_token),
+    )
+    assert response.status_code == 201
+    assert response.json["scope"] == "patient"
+    assert response.json["redirect_uris"] == ["https://wallet.example/cb"]
+    assert "client_secret" not in response.json
+
+
+@pytest.mark.parametrize(
+    "uri",
+    ["not a url", "http://wallet.example/cb", "https://wallet.example/cb#frag", "myapp:/cb"],
+)
+def test_app_redirect_uris_must_be_ones_native_apps_may_use(client, admin_token, uri):
+    response = client.post(
+        "/v1/admin/apps",
+        json={"name": "Bad", "redirect_uris": [uri]},
+        headers=bearer(admin_token),
+    )
+    assert response.status_code == 422
+    assert "redirect_uris" in response.json["errors"]
+
+
+@pytest.mark.parametrize(
+    "uri", ["https://wallet.example/cb", "http://127.0.0.1:8765/cb", "org.example.wallet:/cb"]
+)
+def test_native_redirect_uris_are_accepted(client, admin_token, uri):
+    response = client.post(
+        "/v1/admin/apps",
+        json={"name": "Wallet", "redirect_uris": [uri]},
+        headers=bearer(admin_token),
+    )
+    assert response.status_code == 201

@@ -1,0 +1,91 @@
+"""Periodic jobs: one list, fixed ids, one transaction each, and a worker that stops cleanly."""
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import select
+
+from consent_api.auth.models import AuthorizationCode, OAuthToken, digest
+from consent_api.patients.models import Patient
+from notifications import jobs
+from server.db import db, utcnow
+from tests.conftest import bearer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_job_ids_are_unique_and_fixed():
+    ids = [job.id for job in jobs.JOBS]
+    assert len(ids) == len(set(ids))
+    assert "purge-expired-oauth" in ids
+
+
+def test_scheduler_holds_every_job_without_starting(app):
+    scheduler = jobs.build_scheduler(app)
+    assert {job.id for job in scheduler.get_jobs()} == {job.id for job in jobs.JOBS}
+    assert not scheduler.running
+
+
+def test_purge_deletes_long_dead_tokens_and_expired_codes_only(client, login, patient, token_for):
+    live = token_for("hospital")
+    dead = token_for("hospital")
+    code, _ = login.code(patient.email)
+    row = db.session.scalar(select(OAuthToken).where(OAuthToken.access_token_hash == digest(dead)))
+    row.expires_at = utcnow() - timedelta(days=30)
+    stored_code = db.session.scalar(
+        select(AuthorizationCode).where(AuthorizationCode.code_hash == digest(code))
+    )
+    stored_code.expires_at = utcnow() - timedelta(seconds=1)
+    db.session.flush()
+
+    counts = jobs.purge_expired_oauth()
+
+    assert counts["tokens"] == 1
+    assert counts["authorization_codes"] == 1
+    assert client.get("/v1/org", headers=bearer(live)).status_code == 200
+    assert jobs.purge_expired_oauth() == {"authorization_codes": 0, "assertions": 0, "tokens": 0}
+
+
+def test_a_failing_job_rolls_back_and_reports_nothing(app, session, patient):
+    db.session.commit()  # the patient exists before the job runs
+    patient_id = patient.id
+
+    def explode():
+        patient.display_name = "changed"
+        db.session.flush()
+        raise RuntimeError("boom")
+
+    result = jobs.run_job(app, jobs.Job("explode", explode, "interval", {"seconds": 1}))
+    assert result is None
+    assert db.session.get(Patient, patient_id).display_name != "changed"
+
+
+def test_worker_process_runs_jobs_and_stops_cleanly_on_sigterm(tmp_path):
+    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}", "LOG_LEVEL": "INFO"}
+    exe = [sys.executable, "-m", "server.cli"]
+    subprocess.run(
+        [*exe, "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True, timeout=60
+    )
+    worker = subprocess.Popen(
+        [*exe, "worker"], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        lines = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            line = worker.stderr.readline()
+            lines.append(line)
+            if "job purge-expired-oauth done" in line:
+                break
+        assert any("job purge-expired-oauth done" in line for line in lines), lines
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=15) == 0
+    finally:
+        if worker.poll() is None:
+            worker.kill()
+        worker.stderr.close()

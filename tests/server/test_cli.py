@@ -1,0 +1,114 @@
+"""The operator CLI: one JSON object on stdout, secrets shown once, same database as the API."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from flask.cli import ScriptInfo
+
+from server.cli import main
+from tests.conftest import basic_auth, bearer
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cli(app, session):
+    runner = app.test_cli_runner()
+
+    def invoke(*args: str):
+        return runner.invoke(main, list(args), obj=ScriptInfo(create_app=lambda: app))
+
+    return invoke
+
+
+def test_orgs_create_prints_credentials_that_work(cli, client):
+    result = cli("orgs", "create", "--name", "General Hospital", "--type", "hospital")
+    assert result.exit_code == 0, result.output
+    created = json.loads(result.stdout)
+    assert set(created) >= {"id", "name", "type", "client_id", "client_secret"}
+    assert created["type"] == "hospital"
+    token = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers=basic_auth(created["client_id"], created["client_secret"]),
+    )
+    assert token.status_code == 200
+
+
+def test_orgs_suspend_and_resume_by_id(cli, client):
+    created = json.loads(cli("orgs", "create", "--name", "P", "--type", "pharma").stdout)
+    token = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers=basic_auth(created["client_id"], created["client_secret"]),
+    ).json["access_token"]
+
+    suspended = cli("orgs", "suspend", created["id"])
+    assert json.loads(suspended.stdout)["status"] == "suspended"
+    assert client.get("/v1/org", headers=bearer(token)).status_code == 401
+
+    resumed = cli("orgs", "resume", created["id"])
+    assert json.loads(resumed.stdout)["status"] == "active"
+    assert client.get("/v1/org", headers=bearer(token)).status_code == 200
+
+
+def test_orgs_create_with_a_scope_the_type_cannot_hold_fails_cleanly(cli):
+    result = cli("orgs", "create", "--name", "X", "--type", "pharma", "--scope", "admin")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"] == "validation_failed"
+
+
+def test_suspending_an_unknown_org_fails_cleanly(cli):
+    result = cli("orgs", "suspend", "00000000-0000-0000-0000-000000000000")
+    assert result.exit_code == 2
+    assert json.loads(result.stdout)["error"] == "not_found"
+
+
+def test_apps_create_registers_a_public_client(cli, login):
+    result = cli("apps", "create", "--name", "Wallet", "--redirect-uri", "https://w.example/cb")
+    created = json.loads(result.stdout)
+    assert created["client_id"].startswith("app_")
+    assert created["redirect_uris"] == ["https://w.example/cb"]
+
+
+def test_demo_seed_is_idempotent_and_its_credentials_work(cli, client):
+    first = cli("demo")
+    second = cli("demo")
+    assert first.exit_code == second.exit_code == 0
+    assert "curl" in first.stderr
+    token = client.post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers=basic_auth("demo-hospital", "demo-hospital-secret"),
+    )
+    assert token.status_code == 200
+    orgs = [json.loads(line) for line in cli("orgs", "list").stdout.splitlines()]
+    assert sum(org["name"] == "St. Demo Hospital" for org in orgs) == 1
+
+
+def test_cli_and_server_share_the_database_url(tmp_path):
+    """A real process: migrate, register, and read back through DATABASE_URL alone."""
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'shared.db'}",
+        "APP_ENV": "development",
+    }
+    exe = [sys.executable, "-m", "server.cli"]
+    run = {
+        "env": env,
+        "cwd": ROOT,
+        "capture_output": True,
+        "text": True,
+        "timeout": 60,
+        "check": True,
+    }
+    subprocess.run([*exe, "db", "upgrade"], **run)
+    created = json.loads(
+        subprocess.run([*exe, "orgs", "create", "--name", "H", "--type", "hospital"], **run).stdout
+    )
+    listed = subprocess.run([*exe, "orgs", "list"], **run).stdout
+    assert created["id"] in listed
