@@ -1,0 +1,1 @@
+"""Load benchmarks for Consent Wallet: gunicorn on PostgreSQL, driven by wrk (`make bench`)."""

@@ -1,0 +1,114 @@
+"""The scenario registry: what to load, and the setup that makes each request valid.
+
+To add a scenario (a consent check, a data use), append a `Scenario` to `SCENARIOS`; a
+`setup` receives the scenario and the running `Target` and returns the ready-to-send copy
+(for example with a bearer token, or a path naming a consent it created over HTTP).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+
+from bench import oauth
+from bench.settings import BenchError
+from server.demo import DEMO, DEMO_APP, DEMO_PATIENT
+
+BASELINE = "healthz"
+
+
+@dataclass
+class Target:
+    """The running service, and the tokens obtained from it so far."""
+
+    base_url: str
+    token_margin: float
+    _tokens: dict[str, oauth.Token] = field(default_factory=dict)
+
+    def _cached(self, key: str, fetch: Callable[[], oauth.Token]) -> str:
+        """Return a cached access token that outlives the next run, fetching one if needed."""
+        token = self._tokens.get(key)
+        if token is None or not token.lasts(self.token_margin):
+            token = self._tokens[key] = fetch()
+        return token.access_token
+
+    def patient_token(self) -> str:
+        """Return the demo patient's access token, from the real PKCE login."""
+        email, password, _ = DEMO_PATIENT
+        _, client_id, redirect_uri = DEMO_APP
+        return self._cached(
+            "patient",
+            lambda: oauth.patient_token(
+                self.base_url,
+                client_id=client_id,
+                redirect_uri=redirect_uri,
+                email=email,
+                password=password,
+            ),
+        )
+
+    def org_token(self, role: str = "hospital") -> str:
+        """Return an access token of a demo organisation (hospital, pharma, operator)."""
+        _, _, client_id, secret = DEMO[role]
+        return self._cached(
+            f"org:{role}",
+            lambda: oauth.org_token(self.base_url, client_id=client_id, secret=secret),
+        )
+
+
+Setup = Callable[["Scenario", Target], "Scenario"]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """One request shape that wrk repeats for the whole run."""
+
+    name: str
+    path: str
+    method: str = "GET"
+    headers: Mapping[str, str] = field(default_factory=dict)
+    body: str | None = None
+    setup: Setup | None = None
+    description: str = ""
+
+    def prepare(self, target: Target) -> Scenario:
+        """Return the scenario ready to send, after its setup ran against the target."""
+        return self if self.setup is None else self.setup(self, target)
+
+    def with_headers(self, **headers: str) -> Scenario:
+        """Return a copy with these headers added."""
+        return replace(self, headers={**self.headers, **headers})
+
+
+def as_patient(scenario: Scenario, target: Target) -> Scenario:
+    """Send the demo patient's bearer token."""
+    return scenario.with_headers(Authorization=f"Bearer {target.patient_token()}")
+
+
+def as_hospital(scenario: Scenario, target: Target) -> Scenario:
+    """Send the demo hospital's bearer token."""
+    return scenario.with_headers(Authorization=f"Bearer {target.org_token('hospital')}")
+
+
+SCENARIOS: list[Scenario] = [
+    Scenario(
+        name=BASELINE,
+        path="/healthz",
+        description="liveness, no database: the ceiling every ratio is taken against",
+    ),
+    Scenario(
+        name="me",
+        path="/v1/me",
+        setup=as_patient,
+        description="patient bearer token (PKCE login) → token lookup + profile from PostgreSQL",
+    ),
+]
+
+
+def selected(names: tuple[str, ...]) -> list[Scenario]:
+    """Return the scenarios to run: the baseline first, then those named (all if none)."""
+    known = {scenario.name for scenario in SCENARIOS}
+    unknown = sorted(set(names) - known)
+    if unknown:
+        raise BenchError(f"unknown scenarios {unknown}; known: {sorted(known)}")
+    return [s for s in SCENARIOS if s.name == BASELINE or not names or s.name in names]

@@ -1,0 +1,91 @@
+"""The knobs of a bench run, read from BENCH_* environment variables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+SERVER_LOG = ROOT / "var" / "bench-gunicorn.log"
+ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
+DATABASE = "consent_bench"
+DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DATABASE}"
+ISSUER = "https://bench.invalid"
+
+
+class BenchError(RuntimeError):
+    """A bench step failed; the message says which and why."""
+
+
+def cpu_count() -> int:
+    """Return the CPUs this process may run on (affinity-aware)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        return os.cpu_count() or 1
+
+
+def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name, "").strip().removesuffix("s")
+    return _positive(name, raw, default)
+
+
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    return _positive(name, env.get(name, "").strip(), default)
+
+
+def _positive(name: str, raw: str, default: int) -> int:
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError as exc:
+        raise BenchError(f"{name} must be a whole number, got {raw!r}") from exc
+    if value < 1:
+        raise BenchError(f"{name} must be at least 1, got {value}")
+    return value
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How hard and how long to drive the service."""
+
+    duration: int
+    warmup: int
+    workers: int
+    threads: int
+    connections: int
+    only: tuple[str, ...]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        """Read BENCH_DURATION, BENCH_WARMUP, BENCH_WORKERS, BENCH_THREADS, BENCH_CONNECTIONS."""
+        env = os.environ if env is None else env
+        settings = cls(
+            duration=_seconds(env, "BENCH_DURATION", 10),
+            warmup=_seconds(env, "BENCH_WARMUP", 2),
+            workers=_count(env, "BENCH_WORKERS", cpu_count()),
+            threads=_count(env, "BENCH_THREADS", 2),
+            connections=_count(env, "BENCH_CONNECTIONS", 32),
+            only=tuple(n.strip() for n in env.get("BENCH_SCENARIOS", "").split(",") if n.strip()),
+        )
+        if settings.connections < settings.threads:
+            raise BenchError(
+                "BENCH_CONNECTIONS must be at least BENCH_THREADS (wrk needs one each)"
+            )
+        return settings
+
+    def as_dict(self) -> dict[str, object]:
+        """Return the settings for the results file."""
+        return {
+            "duration_s": self.duration,
+            "warmup_s": self.warmup,
+            "gunicorn_workers": self.workers,
+            "worker_class": "sync",
+            "wrk_threads": self.threads,
+            "wrk_connections": self.connections,
+            "database": DATABASE,
+        }
