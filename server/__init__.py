@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import config as config_module
 
@@ -24,6 +25,13 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["SESSION_COOKIE_SECURE"] = app.config["APP_ENV"] == "production"
     config_module.check_production(app.config)
     _configure_logging(app)
+    for warning in config_module.warnings_for(app.config):
+        app.logger.warning(warning)
+    if app.config["TRUSTED_PROXIES"]:
+        # Behind N reverse proxies, believe their X-Forwarded-* headers (client address for
+        # rate limits, https scheme for secure cookies), and nobody else's.
+        hops = app.config["TRUSTED_PROXIES"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
     http.init_app(app)
     errors.init_app(app)

@@ -143,8 +143,9 @@ def demo(base_url: str | None) -> None:
 @main.command("serve", context_settings={"ignore_unknown_options": True})
 @click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
 def serve(gunicorn_args: tuple[str, ...]) -> None:
-    """Serve the API with gunicorn (HOST, PORT, WEB_CONCURRENCY)."""
+    """Serve the API with gunicorn (HOST, PORT, WEB_CONCURRENCY, ACCESS_LOG)."""
     bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
+    access_log = os.environ.get("ACCESS_LOG", "-")
     argv = [
         sys.executable,
         "-m",
@@ -152,11 +153,10 @@ def serve(gunicorn_args: tuple[str, ...]) -> None:
         "--bind",
         bind,
         "--workers",
-        os.environ.get("WEB_CONCURRENCY", "2"),
+        os.environ.get("WEB_CONCURRENCY", str(os.cpu_count() or 2)),
         "--worker-class",
         "sync",
-        "--access-logfile",
-        "-",
+        *(["--access-logfile", access_log] if access_log else []),
         *gunicorn_args,
         "server.wsgi:app",
     ]

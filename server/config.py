@@ -53,6 +53,7 @@ def from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN", "10 per minute;100 per hour"),
         "RATELIMIT_HEADERS_ENABLED": True,
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
+        "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
         "WTF_CSRF_TIME_LIMIT": 3600,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",
@@ -68,3 +69,14 @@ def check_production(config: Mapping[str, Any]) -> None:
         raise ConfigError("production needs SECRET_KEY set to a random value of 32+ characters")
     if not config.get("ISSUER", "").startswith("https://"):
         raise ConfigError("production needs ISSUER set to the public https:// base URL")
+
+
+def warnings_for(config: Mapping[str, Any]) -> list[str]:
+    """Return what is allowed but probably not meant, for the log at start-up."""
+    found = []
+    if config.get("APP_ENV") == "production" and config.get("RATELIMIT_STORAGE_URI") == "memory://":
+        found.append(
+            "RATELIMIT_STORAGE_URI=memory:// counts per process: with N web workers the "
+            "sign-up and login limits are N times looser; point it at redis:// instead"
+        )
+    return found

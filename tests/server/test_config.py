@@ -49,3 +49,25 @@ def test_production_starts_with_real_settings(database_url):
     assert app.config["SESSION_COOKIE_SECURE"] is True
     metadata = app.test_client().get("/.well-known/oauth-authorization-server").json
     assert metadata["token_endpoint"] == "https://wallet.example/oauth/token"
+
+
+def test_production_warns_that_memory_rate_limits_count_per_process():
+    from server.config import warnings_for
+
+    production = {"APP_ENV": "production", "RATELIMIT_STORAGE_URI": "memory://"}
+    assert any("per process" in w for w in warnings_for(production))
+    assert warnings_for({**production, "RATELIMIT_STORAGE_URI": "redis://r:6379"}) == []
+
+
+def test_trusted_proxy_headers_set_the_client_address_for_rate_limits(database_url):
+    from server.ratelimit import limiter
+    from tests.conftest import app_config
+
+    app = create_app(app_config(database_url, TRUSTED_PROXIES=1, RATELIMIT_SIGNUP="1 per minute"))
+    limiter.reset()
+    web = app.test_client()
+    first = web.post("/v1/patients", json={}, headers={"X-Forwarded-For": "203.0.113.1"})
+    other = web.post("/v1/patients", json={}, headers={"X-Forwarded-For": "203.0.113.2"})
+    again = web.post("/v1/patients", json={}, headers={"X-Forwarded-For": "203.0.113.1"})
+    assert (first.status_code, other.status_code, again.status_code) == (422, 422, 429)
+    limiter.reset()
