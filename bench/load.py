@@ -6,7 +6,7 @@ import json
 import os
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.scenarios import Scenario
@@ -14,7 +14,6 @@ from bench.settings import BenchError
 
 SCRIPT = Path(__file__).with_name("scenario.lua")
 MARKER = "BENCH_JSON "
-REQUEST_TIMEOUT = "5s"
 GRACE = 30
 
 
@@ -32,6 +31,8 @@ class LoadResult:
     non2xx: int
     statuses: dict[str, int]
     socket_errors: dict[str, int]
+    decisions: dict[str, int] = field(default_factory=dict)
+    reasons: dict[str, int] = field(default_factory=dict)
 
     @property
     def rps(self) -> float:
@@ -42,6 +43,12 @@ class LoadResult:
     def socket_error_count(self) -> int:
         """Return connect, read, write and timeout errors together."""
         return sum(self.socket_errors.values())
+
+    @property
+    def permit_share(self) -> float | None:
+        """Return the share of counted decisions that were permits, if any were counted."""
+        total = sum(self.decisions.values())
+        return self.decisions.get("permit", 0) / total if total else None
 
 
 def wrk_binary() -> str:
@@ -66,18 +73,25 @@ def wrk_argv(
 ) -> list[str]:
     """Return wrk's command line for one scenario."""
     argv = [wrk_binary(), "-t", str(threads), "-c", str(connections), "-d", f"{seconds}s"]
-    argv += ["--timeout", REQUEST_TIMEOUT, "-s", str(SCRIPT)]
+    argv += ["--timeout", f"{scenario.timeout_s}s", "-s", str(SCRIPT)]
     for name, value in scenario.headers.items():
         argv += ["-H", f"{name}: {value}"]
     return [*argv, f"{base_url}{scenario.path}"]
 
 
+LUA_VARIABLES = {"BENCH_METHOD", "BENCH_BODY", "BENCH_BODIES", "BENCH_COUNT_DECISIONS"}
+
+
 def wrk_env(scenario: Scenario) -> dict[str, str]:
-    """Return wrk's environment: the method and body its Lua script reads."""
-    env = {k: v for k, v in os.environ.items() if k not in {"BENCH_METHOD", "BENCH_BODY"}}
+    """Return wrk's environment: the method, body or bodies file its Lua script reads."""
+    env = {k: v for k, v in os.environ.items() if k not in LUA_VARIABLES}
     env["BENCH_METHOD"] = scenario.method
-    if scenario.body is not None:
+    if scenario.bodies is not None:
+        env["BENCH_BODIES"] = str(scenario.bodies)  # `body` is then only the probe's
+    elif scenario.body is not None:
         env["BENCH_BODY"] = scenario.body
+    if scenario.count_decisions:
+        env["BENCH_COUNT_DECISIONS"] = "1"
     return env
 
 
@@ -100,6 +114,8 @@ def parse(output: str) -> LoadResult:
         non2xx=data["non2xx"],
         statuses=data["statuses"],
         socket_errors={k: errors[k] for k in ("connect", "read", "write", "timeout")},
+        decisions=data.get("decisions", {}),
+        reasons=data.get("reasons", {}),
     )
 
 

@@ -1,6 +1,10 @@
 -- wrk script for one bench scenario: the method and body come from the environment
 -- (BENCH_METHOD, BENCH_BODY; headers come as -H flags), every response's status is counted,
 -- and done() prints one line "BENCH_JSON {...}" that bench/load.py parses.
+--
+-- BENCH_BODIES names a file of one body per line: each request then sends one picked at
+-- random (a different patient per consent check). With BENCH_COUNT_DECISIONS=1 the
+-- "decision" and "reason" fields of every response body are counted too.
 
 local method = os.getenv("BENCH_METHOD")
 if method and method ~= "" then
@@ -10,16 +14,44 @@ local body = os.getenv("BENCH_BODY")
 if body then
   wrk.body = body
 end
+local count_decisions = os.getenv("BENCH_COUNT_DECISIONS") == "1"
+
+local bodies_path = os.getenv("BENCH_BODIES")
+if bodies_path and bodies_path ~= "" then
+  local bodies = {}
+  for line in io.lines(bodies_path) do
+    if line ~= "" then
+      table.insert(bodies, line)
+    end
+  end
+  if #bodies == 0 then
+    error("no request bodies in " .. bodies_path)
+  end
+  -- Defining request() makes wrk build every request here instead of reusing one.
+  function request()
+    return wrk.format(nil, nil, nil, bodies[math.random(#bodies)])
+  end
+end
 
 local threads = {}
 
 function setup(thread)
   table.insert(threads, thread)
+  thread:set("thread_number", #threads)
 end
 
 function init(args)
   non2xx = 0
   statuses = {}
+  decisions = {}
+  reasons = {}
+  math.randomseed(os.time() * 100 + (thread_number or 0))
+end
+
+local function count(into, pattern, text)
+  for value in string.gmatch(text, pattern) do
+    into[value] = (into[value] or 0) + 1
+  end
 end
 
 function response(status, headers, body)
@@ -27,19 +59,22 @@ function response(status, headers, body)
     non2xx = non2xx + 1
     local key = tostring(status)
     statuses[key] = (statuses[key] or 0) + 1
+  elseif count_decisions and body then
+    count(decisions, '"decision":%s*"([%a_]+)"', body)
+    count(reasons, '"reason":%s*"([%a_]+)"', body)
   end
 end
 
-local function statuses_json()
+local function merged_json(name)
   local merged = {}
   for _, thread in ipairs(threads) do
-    for code, count in pairs(thread:get("statuses") or {}) do
-      merged[code] = (merged[code] or 0) + count
+    for key, n in pairs(thread:get(name) or {}) do
+      merged[key] = (merged[key] or 0) + n
     end
   end
   local parts = {}
-  for code, count in pairs(merged) do
-    table.insert(parts, string.format('"%s":%d', code, count))
+  for key, n in pairs(merged) do
+    table.insert(parts, string.format('"%s":%d', key, n))
   end
   return "{" .. table.concat(parts, ",") .. "}"
 end
@@ -53,12 +88,12 @@ function done(summary, latency, requests)
   io.write(string.format(
     'BENCH_JSON {"requests":%d,"duration_us":%d,"bytes":%d,'
       .. '"latency_us":{"p50":%d,"p90":%d,"p99":%d,"mean":%.1f,"max":%d},'
-      .. '"non2xx":%d,"statuses":%s,'
+      .. '"non2xx":%d,"statuses":%s,"decisions":%s,"reasons":%s,'
       .. '"errors":{"connect":%d,"read":%d,"write":%d,"timeout":%d,"status":%d}}\n',
     summary.requests, summary.duration, summary.bytes,
     latency:percentile(50), latency:percentile(90), latency:percentile(99),
     latency.mean, latency.max,
-    non2xx_total, statuses_json(),
+    non2xx_total, merged_json("statuses"), merged_json("decisions"), merged_json("reasons"),
     errors.connect, errors.read, errors.write, errors.timeout, errors.status
   ))
 end

@@ -1,20 +1,25 @@
 """The scenario registry: what to load, and the setup that makes each request valid.
 
-To add a scenario (a consent check, a data use), append a `Scenario` to `SCENARIOS`; a
-`setup` receives the scenario and the running `Target` and returns the ready-to-send copy
-(for example with a bearer token, or a path naming a consent it created over HTTP).
+To add a scenario (a data use, say), append a `Scenario` to `SCENARIOS`; a `setup` receives
+the scenario and the running `Target` and returns the ready-to-send copy (for example with a
+bearer token, a bodies file sampled from the dataset, or a path naming a consent it created).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 from bench import oauth
+from bench.checkdata import CheckFiles
 from bench.settings import BenchError
 from server.demo import DEMO, DEMO_APP, DEMO_PATIENT
 
 BASELINE = "healthz"
+SINGLE_CHECK = "consent-check"
+BATCH = "consent-check-batch"
+BATCH_ONE_CONNECTION = "consent-check-batch-1conn"
 
 
 @dataclass
@@ -23,6 +28,7 @@ class Target:
 
     base_url: str
     token_margin: float
+    checks: CheckFiles | None = None
     _tokens: dict[str, oauth.Token] = field(default_factory=dict)
 
     def _cached(self, key: str, fetch: Callable[[], oauth.Token]) -> str:
@@ -61,7 +67,11 @@ Setup = Callable[["Scenario", Target], "Scenario"]
 
 @dataclass(frozen=True)
 class Scenario:
-    """One request shape that wrk repeats for the whole run."""
+    """One request shape that wrk (or, for one connection, bench/serial.py) repeats.
+
+    With `bodies`, each request sends a line of that file picked at random; `items` is how
+    many consent checks one request carries; `count_decisions` tallies the answers.
+    """
 
     name: str
     path: str
@@ -70,6 +80,11 @@ class Scenario:
     body: str | None = None
     setup: Setup | None = None
     description: str = ""
+    bodies: Path | None = None
+    items: int = 1
+    count_decisions: bool = False
+    driver: str = "wrk"  # or "serial": one connection, one request after another
+    timeout_s: int = 5  # wrk's per-request timeout: queued batches wait a while
 
     def prepare(self, target: Target) -> Scenario:
         """Return the scenario ready to send, after its setup ran against the target."""
@@ -90,6 +105,30 @@ def as_hospital(scenario: Scenario, target: Target) -> Scenario:
     return scenario.with_headers(Authorization=f"Bearer {target.org_token('hospital')}")
 
 
+def _with_bodies(scenario: Scenario, target: Target, path: Path, items: int) -> Scenario:
+    """Send the demo hospital's token and JSON bodies from a file (its first line probes)."""
+    with path.open() as lines:
+        first = lines.readline().strip()
+    if not first:
+        raise BenchError(f"{path} holds no request bodies")
+    ready = replace(scenario, bodies=path, body=first, items=items, count_decisions=True)
+    return as_hospital(ready.with_headers(**{"Content-Type": "application/json"}), target)
+
+
+def single_checks(scenario: Scenario, target: Target) -> Scenario:
+    """Check one random sampled patient per request."""
+    if target.checks is None:
+        raise BenchError("no check bodies were sampled from the dataset")
+    return _with_bodies(scenario, target, target.checks.single, 1)
+
+
+def batch_checks(scenario: Scenario, target: Target) -> Scenario:
+    """Send one of the sampled batches per request."""
+    if target.checks is None:
+        raise BenchError("no check bodies were sampled from the dataset")
+    return _with_bodies(scenario, target, target.checks.batches, target.checks.batch_size)
+
+
 SCENARIOS: list[Scenario] = [
     Scenario(
         name=BASELINE,
@@ -101,6 +140,29 @@ SCENARIOS: list[Scenario] = [
         path="/v1/me",
         setup=as_patient,
         description="patient bearer token (PKCE login) → token lookup + profile from PostgreSQL",
+    ),
+    Scenario(
+        name=SINGLE_CHECK,
+        path="/v1/consent-checks",
+        method="POST",
+        setup=single_checks,
+        description="demo hospital token, one check per request, a random sampled patient each",
+    ),
+    Scenario(
+        name=BATCH,
+        path="/v1/consent-checks/batch",
+        method="POST",
+        setup=batch_checks,
+        timeout_s=30,
+        description="a batch of BENCH_BATCH_SIZE sampled checks per request, under wrk",
+    ),
+    Scenario(
+        name=BATCH_ONE_CONNECTION,
+        path="/v1/consent-checks/batch",
+        method="POST",
+        setup=batch_checks,
+        driver="serial",
+        description="the same batches one at a time on one connection: a batch's latency",
     ),
 ]
 

@@ -7,13 +7,18 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from consent_api.decisions.checks import MAX_BATCH
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
 SERVER_LOG = ROOT / "var" / "bench-gunicorn.log"
 ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DATABASE = "consent_bench"
 DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DATABASE}"
+PG_URL = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"  # the same, for psycopg itself
 ISSUER = "https://bench.invalid"
+WORK = ROOT / "var" / "bench"  # request bodies for wrk, rebuilt from the dataset each run
+PROFILE_MODES = ("auto", "1", "0")
 
 
 class BenchError(RuntimeError):
@@ -35,6 +40,17 @@ def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
 
 def _count(env: Mapping[str, str], name: str, default: int) -> int:
     return _positive(name, env.get(name, "").strip(), default)
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _profile_mode(env: Mapping[str, str]) -> str:
+    raw = env.get("BENCH_PROFILE", "auto").strip().lower() or "auto"
+    if raw not in PROFILE_MODES:
+        raise BenchError(f"BENCH_PROFILE must be one of {PROFILE_MODES}, got {raw!r}")
+    return raw
 
 
 def _positive(name: str, raw: str, default: int) -> int:
@@ -59,10 +75,16 @@ class Settings:
     threads: int
     connections: int
     only: tuple[str, ...]
+    patients: int = 200_000
+    consents: int = 1_000_000
+    regenerate: bool = False
+    batch_size: int = 1_000
+    batch_requests: int = 200
+    profile: str = "auto"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
-        """Read BENCH_DURATION, BENCH_WARMUP, BENCH_WORKERS, BENCH_THREADS, BENCH_CONNECTIONS."""
+        """Read the BENCH_* variables (see bench/README.md)."""
         env = os.environ if env is None else env
         settings = cls(
             duration=_seconds(env, "BENCH_DURATION", 10),
@@ -71,11 +93,19 @@ class Settings:
             threads=_count(env, "BENCH_THREADS", 2),
             connections=_count(env, "BENCH_CONNECTIONS", 32),
             only=tuple(n.strip() for n in env.get("BENCH_SCENARIOS", "").split(",") if n.strip()),
+            patients=_count(env, "BENCH_PATIENTS", 200_000),
+            consents=_count(env, "BENCH_CONSENTS", 1_000_000),
+            regenerate=_flag(env, "BENCH_REGENERATE"),
+            batch_size=_count(env, "BENCH_BATCH_SIZE", 1_000),
+            batch_requests=_count(env, "BENCH_BATCH_REQUESTS", 200),
+            profile=_profile_mode(env),
         )
         if settings.connections < settings.threads:
             raise BenchError(
                 "BENCH_CONNECTIONS must be at least BENCH_THREADS (wrk needs one each)"
             )
+        if settings.batch_size > MAX_BATCH:
+            raise BenchError(f"BENCH_BATCH_SIZE must be at most {MAX_BATCH} (the API's limit)")
         return settings
 
     def as_dict(self) -> dict[str, object]:
@@ -88,4 +118,10 @@ class Settings:
             "wrk_threads": self.threads,
             "wrk_connections": self.connections,
             "database": DATABASE,
+            "dataset_patients": self.patients,
+            "dataset_consents": self.consents,
+            "regenerate": self.regenerate,
+            "batch_size": self.batch_size,
+            "batch_requests": self.batch_requests,
+            "profile": self.profile,
         }

@@ -23,6 +23,20 @@ def purge_expired_oauth() -> dict[str, int]:
     return purge_expired(now=utcnow())
 
 
+def expire_consents() -> int:
+    """Mark consents past their validity as expired, recording the version."""
+    from consent_api.consents.service import expire_due
+
+    return expire_due(now=utcnow())
+
+
+def expire_requests() -> int:
+    """Mark pending consent requests past their deadline as expired."""
+    from consent_api.requests.service import expire_due
+
+    return expire_due(now=utcnow())
+
+
 @dataclass(frozen=True)
 class Job:
     """A periodic job: a fixed id, a function run in its own transaction, and a trigger."""
@@ -35,6 +49,8 @@ class Job:
 
 JOBS: tuple[Job, ...] = (
     Job("purge-expired-oauth", purge_expired_oauth, "interval", {"minutes": 10}),
+    Job("expire-consents", expire_consents, "interval", {"minutes": 1}),
+    Job("expire-requests", expire_requests, "interval", {"minutes": 1}),
 )
 
 

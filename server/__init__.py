@@ -10,6 +10,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from server import config as config_module
+from server.jsonio import ApiJSONProvider
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -19,6 +20,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     from server import db, errors, health, http, ratelimit
 
     app = Flask(__name__, static_folder=None)
+    app.json = ApiJSONProvider(app)
     app.config.from_mapping(config_module.from_env())
     if config:
         app.config.from_mapping(config)

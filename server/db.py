@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from flask import Flask, g
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
-from sqlalchemy import DateTime, Engine, MetaData, TypeDecorator, Uuid, event
+from sqlalchemy import Connection, DateTime, Engine, MetaData, TypeDecorator, Uuid, event
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 
 from server.config import ROOT
@@ -64,6 +64,37 @@ def uuid_pk() -> Mapped[uuid.UUID]:
     return mapped_column(primary_key=True, default=uuid.uuid4)
 
 
+class ReadConnections:
+    """One AUTOCOMMIT connection per request for read-only hot paths (token checks, consent
+    checks): plain SELECTs, without the BEGIN/ROLLBACK round trips of a session transaction.
+
+    Tests point `override` at their own connection so reads see the test's transaction.
+    """
+
+    def __init__(self) -> None:
+        self.override: Connection | None = None
+
+    def get(self) -> Connection:
+        """Return this request's read connection, opening it on first use."""
+        if self.override is not None:
+            return self.override
+        connection = g.get("_read_connection")
+        if connection is None:
+            connection = db.engine.connect().execution_options(isolation_level="AUTOCOMMIT")
+            g._read_connection = connection
+        return connection
+
+    @staticmethod
+    def close(_exc: BaseException | None = None) -> None:
+        """Give the request's read connection back to the pool."""
+        connection = g.pop("_read_connection", None)
+        if connection is not None:
+            connection.close()
+
+
+reads = ReadConnections()
+
+
 def keep_changes_on_error() -> None:
     """Commit this request's writes even though it answers with an error.
 
@@ -88,7 +119,8 @@ def _tune_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _begin(connection) -> None:
-        connection.exec_driver_sql("BEGIN")
+        if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
+            connection.exec_driver_sql("BEGIN")
 
 
 def init_app(app: Flask) -> None:
@@ -98,10 +130,13 @@ def init_app(app: Flask) -> None:
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine)
+    app.teardown_appcontext(reads.close)
 
     @app.after_request
     def _transaction_boundary(response):
         # The only commit in a request: services flush, the boundary decides.
+        if not db.session.registry.has():
+            return response  # the request never opened a session (health, consent checks)
         if response.status_code < 400 or g.get("commit_on_error"):
             db.session.commit()
         else:

@@ -119,6 +119,11 @@ def problem_response(
     return response
 
 
+def render_problem(exc: Problem) -> Response:
+    """Render a Problem exception as its problem document."""
+    return _from_problem(exc)
+
+
 def _from_problem(exc: Problem) -> Response:
     return problem_response(
         exc.status,

@@ -16,6 +16,9 @@ from werkzeug.exceptions import BadRequest
 from server.errors import Problem, ValidationFailed
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
+# JSON escapes that can decode to text we cannot store: NUL, and UTF-16 surrogates (a lone
+# one cannot be encoded as UTF-8). Only bodies holding one are walked, to keep parsing cheap.
+_SUSPECT_ESCAPE = re.compile(rb"\\u(?:0000|[dD][89abcdefABCDEF])")
 
 
 class RequestIdFilter(logging.Filter):
@@ -41,11 +44,48 @@ def json_body() -> dict[str, Any]:
         data = request.get_json()
     except BadRequest as exc:
         raise Problem("The body is not valid JSON.", code="malformed_json") from exc
+    if _SUSPECT_ESCAPE.search(request.get_data(cache=True)):
+        refuse_nul(data)
     if not isinstance(data, dict):
         raise ValidationFailed(
             "The body must be a JSON object.", errors={"_schema": ["Expected a JSON object."]}
         )
     return data
+
+
+def _unstorable(text: str) -> bool:
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _nul_paths(value: Any, path: str = "") -> list[str]:
+    if isinstance(value, str):
+        return [path or "_schema"] if _unstorable(value) else []
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list):
+        items = enumerate(value)
+    else:
+        return []
+    found = []
+    for key, item in items:
+        if isinstance(key, str) and _unstorable(key):
+            found.append(path or "_schema")
+        found += _nul_paths(item, f"{path}.{key}" if path else str(key))
+    return found
+
+
+def refuse_nul(data: Any) -> None:
+    # PostgreSQL text cannot hold NUL, nor UTF-8 a lone surrogate; no field of ours needs them.
+    paths = _nul_paths(data)
+    if paths:
+        message = ["Text may not contain NUL characters or unpaired surrogates."]
+        raise ValidationFailed(errors=dict.fromkeys(paths, message))
 
 
 def load(schema: Schema, data: Any) -> Any:
@@ -61,13 +101,19 @@ def _messages(exc: ValidationError) -> dict[str, Any]:
     return messages if isinstance(messages, dict) else {"_schema": messages}
 
 
-def body(schema: type[Schema]) -> Callable:
-    """Parse and validate the JSON body with `schema`; the view receives it as `body=`."""
+def body(schema: type[Schema], *, optional: bool = False, partial: bool = False) -> Callable:
+    """Parse and validate the JSON body with `schema`; the view receives it as `body=`.
+
+    With `optional`, an empty body reads as `{}` (for bodies like an optional reason); with
+    `partial`, no field is required (PATCH-like bodies).
+    """
 
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return view(*args, body=load(schema(), json_body()), **kwargs)
+            empty = optional and not request.get_data(cache=True)
+            data = {} if empty else json_body()
+            return view(*args, body=load(schema(partial=partial), data), **kwargs)
 
         return wrapper
 
@@ -80,7 +126,9 @@ def query(schema: type[Schema]) -> Callable:
     def decorator(view: Callable) -> Callable:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
-            return view(*args, query=load(schema(), request.args.to_dict()), **kwargs)
+            params = request.args.to_dict()
+            refuse_nul(params)
+            return view(*args, query=load(schema(), params), **kwargs)
 
         return wrapper
 

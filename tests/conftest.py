@@ -22,7 +22,7 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from server import create_app
-from server.db import db
+from server.db import db, reads
 from server.ratelimit import limiter
 from tests import factories
 
@@ -88,11 +88,20 @@ class CommittingClient(FlaskClient):
 
     Fixtures only flush; committing here means a request that rolls back (an error answer)
     rolls back its own writes only, as it would in production.
+
+    Every response, redirects followed included, must also be documented in openapi.yaml
+    (see tests/openapi_check.py); an undocumented one fails the test that made it.
     """
 
     def open(self, *args, **kwargs):
+        from tests.openapi_check import check_response
+
+        __tracebackhide__ = True
         db.session.commit()
-        return super().open(*args, **kwargs)
+        response = super().open(*args, **kwargs)
+        for answered in (*response.history, response):
+            check_response(answered)
+        return response
 
 
 @pytest.fixture
@@ -105,10 +114,12 @@ def session(app: Flask) -> Iterator[None]:
         db.session = scoped_session(
             sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
         )
+        reads.override = connection
         limiter.reset()
         try:
             yield
         finally:
+            reads.override = None
             db.session.remove()
             db.session = original
             outer.rollback()

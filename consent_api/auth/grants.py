@@ -7,7 +7,7 @@ import time
 from datetime import UTC, datetime
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, grants
+from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Error, grants
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -167,10 +167,23 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         return True
 
 
+class UnsupportedTokenType(OAuth2Error):
+    """RFC 7009 2.2.1: a token type the server cannot revoke is a 400, not authlib's 401."""
+
+    error = "unsupported_token_type"
+    status_code = 400
+
+
 class TokenRevocation(RevocationEndpoint):
     """RFC 7009: revoking either token of a pair ends both."""
 
     CLIENT_AUTH_METHODS = ["none", "client_secret_basic", "private_key_jwt"]
+
+    def check_params(self, request, client):
+        hint = request.form.get("token_type_hint")
+        if hint and hint not in self.SUPPORTED_TOKEN_TYPES:
+            raise UnsupportedTokenType(description=f"Cannot revoke a {hint!r}.")
+        super().check_params(request, client)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> OAuthToken | None:
         hashed = digest(token_string)

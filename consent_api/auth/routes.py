@@ -10,7 +10,7 @@ from wtforms import ValidationError
 from consent_api import scopes
 from consent_api.oauth import authorization, issuer, public
 from consent_api.patients import service as patients
-from server.errors import Problem
+from server.errors import Problem, render_problem
 from server.ratelimit import configured, limiter
 
 bp = Blueprint("oauth", __name__, template_folder="templates")
@@ -20,12 +20,29 @@ def _authorize_error(error: OAuth2Error) -> Response:
     # Once client and redirect URI are verified, errors go back to the app (RFC 6749 4.1.2.1);
     # before that, redirecting would make us an open redirector, so we answer here.
     if error.redirect_uri:
-        return authorization.handle_error_response(request, error)
+        try:
+            return authorization.handle_error_response(request, error)
+        except ValueError:
+            pass  # authlib cannot quote what the client sent into the redirect: answer here
     raise Problem(
         error.description or error.error,
         code="invalid_authorization_request",
         oauth_error=error.error,
     )
+
+
+def _consent_grant():
+    """Validate the authorization request: (grant, None) or (None, the error response)."""
+    try:
+        return authorization.get_consent_grant(end_user=None), None
+    except OAuth2Error as error:
+        return None, _authorize_error(error)
+    except ValueError as error:  # characters RFC 6749 forbids in an error description
+        raise Problem(
+            "The authorization request holds characters OAuth does not allow.",
+            code="invalid_authorization_request",
+            oauth_error="invalid_request",
+        ) from error
 
 
 def _login_page(grant, error: str | None = None) -> str:
@@ -39,15 +56,30 @@ def _login_page(grant, error: str | None = None) -> str:
     )
 
 
+@bp.before_request
+def _no_nul_in_parameters() -> None:
+    # Client ids, codes and e-mails reach the database; PostgreSQL text cannot hold NUL.
+    for source in (request.args, request.form):
+        for key, values in source.lists():
+            if "\x00" in key or any("\x00" in value for value in values):
+                raise Problem(f"Parameter {key!r} contains a NUL character.", code="nul_character")
+
+
+@bp.errorhandler(Problem)
+def _oauth_error_body(problem: Problem):
+    """Token and revocation errors keep their RFC 6749 body, even when we refuse early."""
+    if request.endpoint not in ("oauth.token", "oauth.revoke") or problem.status >= 500:
+        return render_problem(problem)
+    body = {"error": "invalid_request", "error_description": problem.detail}
+    return jsonify(body), 400, {"Cache-Control": "no-store"}
+
+
 @bp.get("/oauth/authorize")
 @public
 def authorize_form():
     """Validate the authorization request and show the login form."""
-    try:
-        grant = authorization.get_consent_grant(end_user=None)
-    except OAuth2Error as error:
-        return _authorize_error(error)
-    return _login_page(grant)
+    grant, error_response = _consent_grant()
+    return error_response or _login_page(grant)
 
 
 @bp.post("/oauth/authorize")
@@ -55,10 +87,9 @@ def authorize_form():
 @limiter.limit(configured("RATELIMIT_LOGIN"))
 def authorize_submit():
     """Check the CSRF token and the patient's credentials, then redirect with a code."""
-    try:
-        grant = authorization.get_consent_grant(end_user=None)
-    except OAuth2Error as error:
-        return _authorize_error(error)
+    grant, error_response = _consent_grant()
+    if error_response:
+        return error_response
     try:
         validate_csrf(request.form.get("csrf_token"))
     except ValidationError as exc:

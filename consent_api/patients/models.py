@@ -17,10 +17,12 @@ class Patient(db.Model):
     __tablename__ = "patients"
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    email: Mapped[str] = mapped_column(String(254), unique=True)
+    # NULL once erased; unique among the rest.
+    email: Mapped[str | None] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     display_name: Mapped[str] = mapped_column(String(100))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    erased_at: Mapped[datetime | None]
 
     def get_user_id(self) -> str:
         """Return the id authlib records as the resource owner."""

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, url_for
+from flask import Blueprint, current_app, url_for
 
 from consent_api import scopes
 from consent_api.oauth import current_patient, public, require
 from consent_api.patients import service
 from consent_api.patients.schemas import PatientIn, PatientOut
+from server.db import utcnow
 from server.http import body
 from server.ratelimit import configured, limiter
 
@@ -29,3 +30,19 @@ def sign_up(body):
 def me():
     """Return the calling patient's profile."""
     return PatientOut().dump(current_patient())
+
+
+@bp.get("/v1/me/export")
+@require(scopes.PATIENT)
+def export():
+    """Return everything the service holds about the patient."""
+    document = service.export(current_patient(), now=utcnow())
+    return current_app.json.response(document)
+
+
+@bp.delete("/v1/me")
+@require(scopes.PATIENT)
+def erase():
+    """Erase the patient's account: consents revoked, personal data and credentials gone."""
+    service.erase(current_patient(), now=utcnow())
+    return "", 204

@@ -6,12 +6,12 @@ import uuid
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from consent_api.patients.models import Patient
 from server.db import db
-from server.errors import Conflict
+from server.errors import Conflict, ValidationFailed
 
 _hasher = PasswordHasher()
 # Verifying against a real hash when the e-mail is unknown keeps login timing uniform.
@@ -32,6 +32,8 @@ def normalise_email(email: str) -> str:
 def sign_up(*, email: str, password: str, display_name: str) -> Patient:
     """Create a patient with an argon2-hashed password."""
     email = normalise_email(email)
+    if len(email) > 254:  # lower-casing can lengthen text ("İ" becomes two characters)
+        raise ValidationFailed(errors={"email": ["Longer than 254 characters."]})
     taken = db.session.scalar(select(func.count()).where(Patient.email == email))
     if taken:
         raise EmailTaken("A patient with this e-mail already exists.", errors={"email": ["taken"]})
@@ -51,7 +53,7 @@ def authenticate(email: str, password: str) -> Patient | None:
         _hasher.verify(patient.password_hash if patient else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):
         return None
-    if patient is None:
+    if patient is None or patient.erased_at is not None:
         return None
     if _hasher.check_needs_rehash(patient.password_hash):
         patient.password_hash = _hasher.hash(password)
@@ -65,3 +67,67 @@ def get(patient_id: uuid.UUID | str) -> Patient | None:
     except ValueError:
         return None
     return db.session.get(Patient, key)
+
+
+def export(patient: Patient, *, now) -> dict:
+    """Return everything the service holds about the patient, as JSON-ready data."""
+    from consent_api.consents import service as consents
+    from consent_api.consents.models import Consent, ConsentVersion
+    from consent_api.requests import service as requests
+    from consent_api.requests.models import ConsentRequest
+
+    owned = db.session.scalars(
+        select(Consent).where(Consent.patient_id == patient.id).order_by(Consent.created_at)
+    ).all()
+    history = db.session.scalars(
+        select(ConsentVersion)
+        .join(Consent, Consent.id == ConsentVersion.consent_id)
+        .where(Consent.patient_id == patient.id)
+        .order_by(ConsentVersion.consent_id, ConsentVersion.version)
+    ).all()
+    asked = db.session.scalars(
+        select(ConsentRequest)
+        .where(ConsentRequest.patient_id == patient.id)
+        .order_by(ConsentRequest.created_at)
+    ).all()
+    return {
+        "exported_at": now,
+        "profile": {
+            "id": patient.id,
+            "email": patient.email,
+            "display_name": patient.display_name,
+            "created_at": patient.created_at,
+        },
+        "consents": [consents.present(c, now=now) for c in owned],
+        "consent_versions": [
+            {
+                "consent_id": v.consent_id,
+                "version": v.version,
+                "change": v.change,
+                "created_at": v.created_at,
+                "consent": v.snapshot,
+            }
+            for v in history
+        ],
+        "consent_requests": [requests.present(r, now=now) for r in asked],
+    }
+
+
+def erase(patient: Patient, *, now) -> None:
+    """Erase the patient: revoke every consent, remove personal data and credentials, keep
+    only the pseudonymous records (ids, consent history) that the audit trail needs."""
+    from consent_api.auth.models import AuthorizationCode, OAuthToken
+    from consent_api.consents import service as consents
+
+    consents.revoke_everything(patient, "erased at the patient's request", now=now)
+    for model in (OAuthToken, AuthorizationCode):
+        db.session.execute(
+            delete(model)
+            .where(model.patient_id == patient.id)
+            .execution_options(synchronize_session=False)
+        )
+    patient.email = None
+    patient.display_name = ""
+    patient.password_hash = ""
+    patient.erased_at = now
+    db.session.flush()

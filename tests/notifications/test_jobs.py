@@ -89,3 +89,48 @@ def test_worker_process_runs_jobs_and_stops_cleanly_on_sigterm(tmp_path):
         if worker.poll() is None:
             worker.kill()
         worker.stderr.close()
+
+
+def test_expiry_sweeps_mark_consents_and_requests_and_record_a_version(
+    client, patient_token, patient, token_for
+):
+    import uuid
+
+    from consent_api.consents.models import Consent, ConsentVersion
+    from consent_api.requests.models import ConsentRequest
+
+    body = {
+        "grantee": {"org_type": "hospital"},
+        "data_categories": ["lab_results"],
+        "purposes": ["TREAT"],
+        "actions": ["use"],
+        "valid_until": (utcnow() + timedelta(days=1)).isoformat(),
+    }
+    consent = client.post("/v1/me/consents", json=body, headers=bearer(patient_token)).json
+    request = client.post(
+        "/v1/consent-requests",
+        json={
+            "patient_id": str(patient.id),
+            "data_categories": ["lab_results"],
+            "purposes": ["HRESCH"],
+            "actions": ["use"],
+            "justification": "study",
+            "expires_at": (utcnow() + timedelta(days=1)).isoformat(),
+        },
+        headers=bearer(token_for("pharma")),
+    ).json
+    db.session.get(Consent, uuid.UUID(consent["id"])).valid_until = utcnow() - timedelta(seconds=1)
+    db.session.get(ConsentRequest, uuid.UUID(request["id"])).expires_at = utcnow() - timedelta(
+        seconds=1
+    )
+    db.session.flush()
+
+    assert jobs.expire_consents() == 1
+    assert jobs.expire_requests() == 1
+    assert jobs.expire_consents() == 0  # safe to run twice
+
+    stored = db.session.get(Consent, uuid.UUID(consent["id"]))
+    assert (stored.status, stored.version) == ("expired", 2)
+    last = db.session.get(ConsentVersion, (stored.id, 2))
+    assert last.change == "expired"
+    assert db.session.get(ConsentRequest, uuid.UUID(request["id"])).status == "expired"

@@ -113,3 +113,40 @@ def test_unexpected_exception_is_logged_with_request_id_and_leaks_nothing(databa
     logged = [r for r in caplog.records if "req-12345678" in r.getMessage()]
     assert logged
     assert logged[0].exc_info[0] is RuntimeError
+
+
+def test_nul_characters_in_json_are_refused_by_field(client):
+    response = client.post("/v1/patients", json={**SIGN_UP, "display_name": "An\x00n"})
+    body = _assert_problem(response, 422, "validation_failed")
+    assert set(body["errors"]) == {"display_name"}
+
+
+def test_nul_characters_in_query_strings_are_refused_by_parameter(client, patient_token):
+    from tests.conftest import bearer
+
+    response = client.get("/v1/me/consents?cursor=a%00b", headers=bearer(patient_token))
+    body = _assert_problem(response, 422, "validation_failed")
+    assert set(body["errors"]) == {"cursor"}
+
+
+def test_nul_at_the_token_endpoint_keeps_the_oauth_error_body(client):
+    response = client.post(
+        "/oauth/token", data={"grant_type": "client_credentials", "client_id": "a\x00b"}
+    )
+    assert response.status_code == 400
+    assert response.json["error"] == "invalid_request"
+
+
+def test_timestamps_beyond_utc_range_are_a_validation_error(client, patient_token):
+    from tests.conftest import bearer
+
+    body = {
+        "grantee": {"org_type": "hospital"},
+        "data_categories": ["lab_results"],
+        "purposes": ["TREAT"],
+        "actions": ["use"],
+        "valid_until": "9999-12-31T23:59:59-05:00",
+    }
+    response = client.post("/v1/me/consents", json=body, headers=bearer(patient_token))
+    body = _assert_problem(response, 422, "validation_failed")
+    assert "valid_until" in body["errors"]

@@ -1,0 +1,15 @@
+"""The public catalog."""
+
+from flask import Blueprint
+
+from consent_api import catalog
+from consent_api.oauth import public
+
+bp = Blueprint("catalog", __name__)
+
+
+@bp.get("/v1/catalog")
+@public
+def get_catalog():
+    """List data categories, purposes and actions with their plain-language labels."""
+    return catalog.as_document()

@@ -1,0 +1,218 @@
+"""Input and output shapes of consents; the scope fields are shared with consent requests."""
+
+from __future__ import annotations
+
+from datetime import UTC
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from consent_api import catalog
+from consent_api.scopes import DATA_ORG_TYPES
+
+CATEGORY_CODES = (*catalog.CATEGORIES, catalog.ALL)
+
+
+def codes(choices, *, required: bool = True, min_length: int = 1, **kwargs) -> fields.List:
+    """A list of catalog codes, each checked, no duplicates."""
+    return fields.List(
+        fields.String(validate=validate.OneOf(choices)),
+        required=required,
+        validate=[validate.Length(min=min_length, max=len(choices)), _unique],
+        **kwargs,
+    )
+
+
+def _unique(values: list) -> None:
+    if len(set(values)) != len(values):
+        raise ValidationError("Each code may appear once.")
+
+
+class UTCDateTime(fields.AwareDateTime):
+    """An ISO 8601 timestamp, returned in UTC; one without an offset is read as UTC."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError as exc:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+            raise ValidationError("Out of the supported range of dates.") from exc
+
+
+def when(**kwargs) -> UTCDateTime:
+    """A timestamp field, normalised to UTC."""
+    return UTCDateTime(default_timezone=UTC, **kwargs)
+
+
+class GranteeSchema(Schema):
+    """Exactly one of: a named organisation, or every organisation of a type."""
+
+    org_id = fields.UUID()
+    org_type = fields.String(validate=validate.OneOf(DATA_ORG_TYPES))
+
+    @validates_schema
+    def _exactly_one(self, data, **kwargs):
+        if ("org_id" in data) == ("org_type" in data):
+            raise ValidationError("Give exactly one of org_id or org_type.", "_schema")
+
+
+class PeriodSchema(Schema):
+    """The clinical data period: records dated in [start, end]; either end may be open."""
+
+    start = fields.Date(load_default=None)
+    end = fields.Date(load_default=None)
+
+    @validates_schema
+    def _ordered(self, data, **kwargs):
+        if data.get("start") and data.get("end") and data["start"] > data["end"]:
+            raise ValidationError("start must not be after end.", "end")
+
+
+class ExclusionSchema(Schema):
+    """A deny exception; it applies where all its listed dimensions match."""
+
+    data_categories = codes(tuple(catalog.CATEGORIES), required=False, min_length=0)
+    purposes = codes(tuple(catalog.PURPOSES), required=False, min_length=0)
+    org_ids = fields.List(fields.UUID(), validate=validate.Length(max=100))
+
+    @validates_schema
+    def _not_empty(self, data, **kwargs):
+        if not any(data.get(key) for key in ("data_categories", "purposes", "org_ids")):
+            raise ValidationError("An exclusion needs a category, a purpose or an org.", "_schema")
+
+
+class ScopeFields(Schema):
+    """The fields of a scope, shared by consents, patches, requests and approvals."""
+
+    data_categories = codes(CATEGORY_CODES)
+    purposes = codes(tuple(catalog.PURPOSES))
+    actions = codes(tuple(catalog.ACTIONS))
+    data_period = fields.Nested(PeriodSchema, allow_none=True)
+    valid_from = when()
+    valid_until = when(allow_none=True)
+    max_uses = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=10_000_000))
+    exclusions = fields.List(fields.Nested(ExclusionSchema), validate=validate.Length(max=50))
+
+    @validates_schema
+    def _validity_ordered(self, data, **kwargs):
+        start, end = data.get("valid_from"), data.get("valid_until")
+        if start and end and end <= start:
+            raise ValidationError("valid_until must be after valid_from.", "valid_until")
+
+
+class ConsentIn(ScopeFields):
+    """A patient grants a consent."""
+
+    grantee = fields.Nested(GranteeSchema, required=True)
+
+
+class ConsentPatch(ScopeFields):
+    """A patient amends a consent; every field optional. The grantee cannot change."""
+
+
+class ReasonIn(Schema):
+    """An optional free-text reason (revoke, deny)."""
+
+    reason = fields.String(load_default=None, validate=validate.Length(max=500))
+
+
+class RevokeAllIn(ReasonIn):
+    """Revoke everything one organisation holds."""
+
+    org_id = fields.UUID(required=True)
+
+
+class ConsentListQuery(Schema):
+    """Filters and paging for the patient's list."""
+
+    status = fields.String(validate=validate.OneOf(("active", "paused", "revoked", "expired")))
+    data_category = fields.String(validate=validate.OneOf(CATEGORY_CODES))
+    purpose = fields.String(validate=validate.OneOf(tuple(catalog.PURPOSES)))
+    org_id = fields.UUID()
+    cursor = fields.String(validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class OrgConsentListQuery(ConsentListQuery):
+    """Filters and paging for an organisation's mirror of the consents it holds."""
+
+    class Meta:
+        exclude = ("org_id",)
+
+    updated_since = when()
+
+
+class GranteeOut(Schema):
+    org_id = fields.UUID(allow_none=True)
+    org_type = fields.String(allow_none=True)
+    org_name = fields.String(allow_none=True)
+
+
+class PeriodOut(Schema):
+    start = fields.Date(allow_none=True)
+    end = fields.Date(allow_none=True)
+
+
+class ExclusionOut(Schema):
+    data_categories = fields.List(fields.String())
+    purposes = fields.List(fields.String())
+    org_ids = fields.List(fields.String())
+
+
+class ConsentOut(Schema):
+    """A consent as its patient sees it (and as each version is kept)."""
+
+    id = fields.UUID()
+    grantee = fields.Nested(GranteeOut)
+    data_categories = fields.List(fields.String())
+    purposes = fields.List(fields.String())
+    actions = fields.List(fields.String())
+    data_period = fields.Nested(PeriodOut, allow_none=True)
+    valid_from = fields.DateTime()
+    valid_until = fields.DateTime(allow_none=True)
+    max_uses = fields.Integer(allow_none=True)
+    use_count = fields.Integer()
+    exclusions = fields.List(fields.Nested(ExclusionOut))
+    fee_per_use = fields.Integer()
+    summary = fields.String()
+    status = fields.String()
+    version = fields.Integer()
+    request_id = fields.UUID(allow_none=True)
+    revoked_at = fields.DateTime(allow_none=True)
+    revoke_reason = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class VersionOut(Schema):
+    version = fields.Integer()
+    change = fields.String()
+    created_at = fields.DateTime()
+    consent = fields.Dict()
+
+
+class ConsentWithHistoryOut(ConsentOut):
+    """A consent with every earlier version, oldest first."""
+
+    versions = fields.List(fields.Nested(VersionOut))
+
+
+class OrgConsentOut(Schema):
+    """A consent as the organisation it was granted to sees it."""
+
+    id = fields.UUID()
+    patient_id = fields.UUID()
+    grantee = fields.Nested(GranteeOut)
+    data_categories = fields.List(fields.String())
+    purposes = fields.List(fields.String())
+    actions = fields.List(fields.String())
+    data_period = fields.Nested(PeriodOut, allow_none=True)
+    valid_from = fields.DateTime()
+    valid_until = fields.DateTime(allow_none=True)
+    max_uses = fields.Integer(allow_none=True)
+    use_count = fields.Integer()
+    exclusions = fields.List(fields.Nested(ExclusionOut))
+    fee_per_use = fields.Integer()
+    status = fields.String()
+    version = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()

@@ -1,0 +1,87 @@
+"""Plain-language summaries: who may do what with which data, why, until when, and what not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import date, datetime
+from typing import Any
+
+from consent_api.catalog import ACTIONS, ALL, CATEGORIES, PURPOSES, SENSITIVE
+
+ORG_TYPE_PLURALS = {
+    "hospital": "every hospital",
+    "pharma": "every pharmaceutical company",
+    "insurer": "every insurer",
+    "research": "every research organisation",
+}
+
+
+def _join(items: list[str]) -> str:
+    if len(items) <= 1:
+        return "".join(items)
+    return ", ".join(items[:-1]) + " and " + items[-1]
+
+
+def _day(value: date | datetime) -> str:
+    return f"{value.day} {value:%B %Y}"
+
+
+def _categories(codes: Iterable[str]) -> str:
+    codes = list(codes)
+    labels = [CATEGORIES[c] for c in codes if c != ALL]
+    if ALL in codes:
+        named = [CATEGORIES[c] for c in codes if c in SENSITIVE]
+        base = (
+            "all your records except genetic, mental-health, sexual-health and substance-use data"
+        )
+        return _join([base, *named]) if named else base
+    return _join(labels)
+
+
+def summarise(scope: Mapping[str, Any], *, grantee: str, org_names: Mapping[Any, str]) -> str:
+    """Return a short plain-language summary of a consent (or a request's proposed scope)."""
+    actions = _join([ACTIONS[a] for a in scope["actions"]])
+    purposes = _join([PURPOSES[p] for p in scope["purposes"]])
+    text = f"{grantee} may {actions} {_categories(scope['data_categories'])} for {purposes}"
+    start, end = scope.get("data_period_start"), scope.get("data_period_end")
+    if start and end:
+        text += f", from records dated {_day(start)} to {_day(end)}"
+    elif start:
+        text += f", from records dated {_day(start)} onwards"
+    elif end:
+        text += f", from records dated up to {_day(end)}"
+    valid_until = scope.get("valid_until")
+    text += f", until {_day(valid_until)}." if valid_until else ", until you withdraw it."
+    if scope.get("max_uses"):
+        text += f" At most {scope['max_uses']} uses."
+    hidden = []
+    for exclusion in scope.get("exclusions") or []:
+        parts = []
+        if exclusion.get("data_categories"):
+            parts.append(_categories(exclusion["data_categories"]))
+        if exclusion.get("purposes"):
+            parts.append("for " + _join([PURPOSES[p] for p in exclusion["purposes"]]))
+        if exclusion.get("org_ids"):
+            parts.append(
+                "by "
+                + _join(
+                    [
+                        org_names.get(str(o), "an excluded organisation")
+                        for o in exclusion["org_ids"]
+                    ]
+                )
+            )
+        hidden.append(" ".join(parts))
+    if hidden:
+        text += " Never: " + "; ".join(hidden) + "."
+    fee = scope.get("fee_per_use")
+    if fee:
+        text += f" Each use pays {fee} points, and your share comes back to you as health points."
+    return text
+
+
+def grantee_phrase(*, org_name: str | None, org_type: str | None) -> str:
+    """Name the grantee the way a patient would read it."""
+    if org_name:
+        return org_name
+    return ORG_TYPE_PLURALS.get(org_type or "", f"every {org_type}").capitalize()

@@ -1,0 +1,32 @@
+"""The decision API: may I disclose or use this now? One check, or up to 10,000."""
+
+from __future__ import annotations
+
+from flask import Blueprint, current_app, jsonify, request
+
+from consent_api import scopes
+from consent_api.decisions import checks
+from consent_api.oauth import current_org_ref, require
+from server.db import utcnow
+from server.http import json_body
+
+bp = Blueprint("decisions", __name__)
+
+
+@bp.post("/v1/consent-checks")
+@require(scopes.CONSENT_CHECK)
+def check_one():
+    """Decide one check."""
+    check = checks.parse_one(json_body())
+    (decision,) = checks.answer([check], org=current_org_ref(), now=utcnow())
+    return jsonify(checks.as_json(decision))
+
+
+@bp.post("/v1/consent-checks/batch")
+@require(scopes.CONSENT_CHECK)
+def check_batch():
+    """Decide up to 10,000 checks in one round trip; results come back in order."""
+    request.max_content_length = current_app.config["MAX_BATCH_BODY_BYTES"]
+    batch = checks.parse_batch(json_body())
+    decisions = checks.answer(batch, org=current_org_ref(), now=utcnow())
+    return jsonify(results=[checks.as_json(d) for d in decisions])

@@ -1,0 +1,1 @@
+"""FHIR R5 interoperability: consents as FHIR Consent resources."""

@@ -1,0 +1,57 @@
+"""FHIR R5 read and search of consents (/fhir/R5/Consent), for patients and organisations."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+from flask import Blueprint, Response, g, url_for
+
+from consent_api import scopes
+from consent_api.fhir import render, service
+from consent_api.fhir.schemas import ConsentSearch
+from consent_api.oauth import current_org, current_patient, require
+from server.db import utcnow
+from server.http import query
+
+FHIR_JSON = "application/fhir+json"
+
+bp = Blueprint("fhir", __name__)
+
+
+def _reader() -> service.Reader:
+    """Who the token reads for; each kind of holder counts only with its own scope."""
+    token, granted = g.token, scopes.parse(g.token.scope)
+    if token.patient_id is not None and scopes.PATIENT in granted:
+        return service.Reader(patient_id=current_patient().id)
+    if token.org_id is not None and scopes.CONSENT_READ in granted:
+        return service.Reader(org=current_org())
+    return service.Reader()
+
+
+def _fhir(resource: dict) -> Response:
+    # Not jsonify, which sorts keys: keep FHIR's element order, resourceType first, as
+    # streaming parsers and people reading it expect.
+    return Response(json.dumps(resource), mimetype=FHIR_JSON)
+
+
+@bp.get("/fhir/R5/Consent/<uuid:consent_id>")
+@require(scopes.PATIENT, scopes.CONSENT_READ)
+def read(consent_id: uuid.UUID):
+    """Read one consent as a FHIR R5 Consent."""
+    resource = service.read(_reader(), consent_id, now=utcnow())
+    response = _fhir(resource)
+    response.set_etag(resource["meta"]["versionId"], weak=True)
+    return response
+
+
+@bp.get("/fhir/R5/Consent")
+@require(scopes.PATIENT, scopes.CONSENT_READ)
+@query(ConsentSearch)
+def search(query):
+    """Search one patient's consents that the caller may see, as a searchset Bundle."""
+    now = utcnow()
+    resources = service.search(_reader(), query["patient"], now=now)
+    entries = [(url_for(".read", consent_id=r["id"], _external=True), r) for r in resources]
+    self_url = url_for(".search", patient=str(query["patient"]), _external=True)
+    return _fhir(render.searchset(entries, self_url=self_url, now=now))

@@ -1,0 +1,72 @@
+"""Which consents a FHIR reader may see, rendered as that reader may see them."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, select
+
+from consent_api.consents import org_view
+from consent_api.consents import service as consents
+from consent_api.consents.models import Consent
+from consent_api.fhir import render
+from consent_api.orgs.models import Organisation
+from server.db import db
+from server.errors import NotFound
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who reads: a patient (their own consents), an organisation (the consents granted to
+    it, by id or by type), or nobody (sees nothing)."""
+
+    patient_id: uuid.UUID | None = None
+    org: Organisation | None = None
+
+
+def read(reader: Reader, consent_id: uuid.UUID, *, now: datetime) -> dict[str, Any]:
+    """Return one consent as a FHIR Consent, or 404 if the reader may not see it."""
+    statement = _visible(reader)
+    consent = None
+    if statement is not None:
+        consent = db.session.scalar(statement.where(Consent.id == consent_id))
+    if consent is None:
+        # The same answer whether it does not exist or is someone else's: existence leaks too.
+        raise NotFound("No consent with this id.")
+    return _render([consent], reader, now=now)[0]
+
+
+def search(reader: Reader, patient_id: uuid.UUID, *, now: datetime) -> list[dict[str, Any]]:
+    """Return the consents of one patient the reader may see as FHIR Consents, oldest first."""
+    statement = _visible(reader)
+    if statement is None:
+        return []
+    consents_found = db.session.scalars(
+        statement.where(Consent.patient_id == patient_id).order_by(Consent.created_at, Consent.id)
+    ).all()
+    return _render(consents_found, reader, now=now)
+
+
+def _visible(reader: Reader) -> Select | None:
+    if reader.patient_id is not None:
+        return select(Consent).where(Consent.patient_id == reader.patient_id)
+    if reader.org is not None:
+        # The same predicate as the organisation's own consent list, so the two never differ.
+        return select(Consent).where(org_view.granted_to(reader.org))
+    return None
+
+
+def _render(found: Sequence[Consent], reader: Reader, *, now: datetime) -> list[dict[str, Any]]:
+    if reader.org is not None:
+        views = [org_view.present(consent, reader.org, now=now) for consent in found]
+    else:
+        names = consents.org_names(consent.grantee_org_id for consent in found)
+        views = [consents.present(consent, now=now, names=names) for consent in found]
+    return [
+        render.consent_resource(view, patient_id=consent.patient_id)
+        for view, consent in zip(views, found, strict=True)
+    ]

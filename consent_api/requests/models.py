@@ -1,0 +1,54 @@
+"""Consent requests: an organisation asks a patient for a scope; the patient decides."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db import db, utcnow, uuid_pk
+
+STATUSES = ("pending", "approved", "denied", "expired", "withdrawn")
+
+
+class ConsentRequest(db.Model):
+    """A request for consent, pending until the patient answers or its deadline passes."""
+
+    __tablename__ = "consent_requests"
+    __table_args__ = (
+        CheckConstraint(f"status IN {STATUSES!r}", name="status_known"),
+        CheckConstraint("fee_per_use >= 0", name="fee_not_negative"),
+        Index("ix_consent_requests_patient_status", "patient_id", "status"),
+        Index("ix_consent_requests_status_expires", "status", "expires_at"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), index=True)
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
+    data_categories: Mapped[list[str]] = mapped_column(JSON)
+    purposes: Mapped[list[str]] = mapped_column(JSON)
+    actions: Mapped[list[str]] = mapped_column(JSON)
+    data_period_start: Mapped[date | None]
+    data_period_end: Mapped[date | None]
+    valid_from: Mapped[datetime | None]
+    valid_until: Mapped[datetime | None]
+    max_uses: Mapped[int | None]
+    exclusions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    justification: Mapped[str] = mapped_column(Text)
+    fee_per_use: Mapped[int] = mapped_column(Integer, default=0)
+    expires_at: Mapped[datetime]
+    status: Mapped[str] = mapped_column(String(10), default="pending")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    decided_at: Mapped[datetime | None]
+    decision_reason: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    def effective_status(self, now: datetime) -> str:
+        """Return the status as of `now`: a pending request past its deadline is expired."""
+        if self.status == "pending" and self.expires_at <= now:
+            return "expired"
+        return self.status

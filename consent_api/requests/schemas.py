@@ -1,0 +1,62 @@
+"""Input and output shapes of consent requests."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, fields, validate
+
+from consent_api.consents.schemas import (
+    ExclusionOut,
+    PeriodOut,
+    ScopeFields,
+    when,
+)
+
+
+class RequestIn(ScopeFields):
+    """An organisation asks a patient for consent to a scope."""
+
+    patient_id = fields.UUID(required=True)
+    justification = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    expires_at = when(required=True)
+    fee_per_use = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+
+
+class ApproveIn(ScopeFields):
+    """The patient approves, optionally narrowing the scope (never widening it)."""
+
+
+class RequestListQuery(Schema):
+    """Filters and paging for request lists."""
+
+    status = fields.String(
+        validate=validate.OneOf(("pending", "approved", "denied", "expired", "withdrawn"))
+    )
+    cursor = fields.String(validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class RequestOut(Schema):
+    """A consent request, as the asking organisation and the patient see it."""
+
+    id = fields.UUID()
+    org_id = fields.UUID()
+    org_name = fields.String()
+    patient_id = fields.UUID()
+    data_categories = fields.List(fields.String())
+    purposes = fields.List(fields.String())
+    actions = fields.List(fields.String())
+    data_period = fields.Nested(PeriodOut, allow_none=True)
+    valid_from = fields.DateTime(allow_none=True)
+    valid_until = fields.DateTime(allow_none=True)
+    max_uses = fields.Integer(allow_none=True)
+    exclusions = fields.List(fields.Nested(ExclusionOut))
+    justification = fields.String()
+    fee_per_use = fields.Integer()
+    expires_at = fields.DateTime()
+    status = fields.String()
+    summary = fields.String()
+    consent_id = fields.UUID(allow_none=True)
+    decided_at = fields.DateTime(allow_none=True)
+    decision_reason = fields.String(allow_none=True)
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()

@@ -1,0 +1,231 @@
+"""Consent requests: organisations ask, patients approve (possibly narrowed) or deny."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+
+from consent_api.consents import service as consents
+from consent_api.consents.models import Consent
+from consent_api.consents.summary import summarise
+from consent_api.orgs.models import Organisation
+from consent_api.patients.models import Patient
+from consent_api.requests.models import ConsentRequest
+from consent_api.requests.narrowing import narrowed_scope
+from server import pagination
+from server.db import db
+from server.errors import Conflict, NotFound, ValidationFailed
+
+
+class RequestNotPending(Conflict):
+    """The request was already answered, withdrawn or has expired."""
+
+    code = "request_not_pending"
+
+
+def present(request: ConsentRequest, *, now: datetime) -> dict[str, Any]:
+    """Return the request as JSON-ready data for its organisation or patient."""
+    consent_id = db.session.scalar(select(Consent.id).where(Consent.request_id == request.id))
+    org_name = db.session.scalar(select(Organisation.name).where(Organisation.id == request.org_id))
+    period = None
+    if request.data_period_start or request.data_period_end:
+        period = {"start": request.data_period_start, "end": request.data_period_end}
+    return {
+        "id": request.id,
+        "org_id": request.org_id,
+        "org_name": org_name,
+        "patient_id": request.patient_id,
+        "data_categories": request.data_categories,
+        "purposes": request.purposes,
+        "actions": request.actions,
+        "data_period": period,
+        "valid_from": request.valid_from,
+        "valid_until": request.valid_until,
+        "max_uses": request.max_uses,
+        "exclusions": consents.normalise_exclusions(request.exclusions),
+        "justification": request.justification,
+        "fee_per_use": request.fee_per_use,
+        "expires_at": request.expires_at,
+        "status": request.effective_status(now),
+        "summary": request.summary,
+        "consent_id": consent_id,
+        "decided_at": request.decided_at,
+        "decision_reason": request.decision_reason,
+        "created_at": request.created_at,
+        "updated_at": request.updated_at,
+    }
+
+
+def create(org: Organisation, body: dict[str, Any], *, now: datetime) -> ConsentRequest:
+    """File a request with a patient; it stays pending until answered or `expires_at`."""
+    patient = db.session.get(Patient, body["patient_id"])
+    if patient is None or patient.erased_at is not None:
+        raise ValidationFailed(errors={"patient_id": ["No patient with this id."]})
+    if body["expires_at"] <= now:
+        raise ValidationFailed(errors={"expires_at": ["Must be in the future."]})
+    consents.check_orgs_exist(body, None)
+    consents.check_still_valid(body, now=now)
+    request = ConsentRequest(
+        id=uuid.uuid4(),
+        org_id=org.id,
+        patient_id=patient.id,
+        justification=body["justification"],
+        fee_per_use=body["fee_per_use"],
+        expires_at=body["expires_at"],
+        status="pending",
+        valid_from=None,
+        valid_until=None,
+        max_uses=None,
+        exclusions=[],
+        created_at=now,
+        updated_at=now,
+    )
+    consents.apply_scope(request, body)
+    if body.get("valid_from") is not None:
+        request.valid_from = body["valid_from"]
+    names = consents.org_names(
+        {org.id, *(o for e in request.exclusions for o in e.get("org_ids", []))}
+    )
+    request.summary = summarise(consents.scope_dict(request), grantee=org.name, org_names=names)
+    db.session.add(request)
+    db.session.flush()
+    return request
+
+
+def _one(statement) -> ConsentRequest:
+    request = db.session.scalar(statement)
+    if request is None:
+        raise NotFound("No consent request with this id.")
+    return request
+
+
+def get_for_org(org: Organisation, request_id: uuid.UUID) -> ConsentRequest:
+    """Return one of the organisation's own requests (others' are 404)."""
+    return _one(
+        select(ConsentRequest).where(
+            ConsentRequest.id == request_id, ConsentRequest.org_id == org.id
+        )
+    )
+
+
+def get_for_patient(
+    patient: Patient, request_id: uuid.UUID, *, lock: bool = False
+) -> ConsentRequest:
+    """Return one request addressed to the patient (others' are 404)."""
+    statement = select(ConsentRequest).where(
+        ConsentRequest.id == request_id, ConsentRequest.patient_id == patient.id
+    )
+    return _one(statement.with_for_update() if lock else statement)
+
+
+def _listing(statement, query: dict[str, Any], *, now: datetime):
+    status = query.get("status")
+    if status == "pending":
+        statement = statement.where(
+            ConsentRequest.status == "pending", ConsentRequest.expires_at > now
+        )
+    elif status == "expired":
+        statement = statement.where(
+            (ConsentRequest.status == "expired")
+            | ((ConsentRequest.status == "pending") & (ConsentRequest.expires_at <= now))
+        )
+    elif status:
+        statement = statement.where(ConsentRequest.status == status)
+    rows = db.session.scalars(
+        pagination.page(
+            statement,
+            order_column=ConsentRequest.created_at,
+            id_column=ConsentRequest.id,
+            cursor=query.get("cursor"),
+            limit=query["limit"],
+        )
+    ).all()
+    return pagination.envelope(rows, limit=query["limit"], order_attr="created_at")
+
+
+def list_for_org(org: Organisation, query: dict[str, Any], *, now: datetime):
+    """Return a page of the organisation's requests and the next cursor."""
+    return _listing(select(ConsentRequest).where(ConsentRequest.org_id == org.id), query, now=now)
+
+
+def list_for_patient(patient: Patient, query: dict[str, Any], *, now: datetime):
+    """Return a page of the requests addressed to the patient and the next cursor."""
+    statement = select(ConsentRequest).where(ConsentRequest.patient_id == patient.id)
+    return _listing(statement, query, now=now)
+
+
+def _pending(request: ConsentRequest, *, now: datetime) -> None:
+    status = request.effective_status(now)
+    if status != "pending":
+        raise RequestNotPending(f"This request is {status}.", status_now=status)
+
+
+def withdraw(org: Organisation, request_id: uuid.UUID, *, now: datetime) -> ConsentRequest:
+    """Withdraw a pending request."""
+    request = get_for_org(org, request_id)
+    _pending(request, now=now)
+    request.status, request.decided_at, request.updated_at = "withdrawn", now, now
+    db.session.flush()
+    return request
+
+
+def approve(
+    patient: Patient, request_id: uuid.UUID, approval: dict[str, Any], *, now: datetime
+) -> Consent:
+    """Approve a pending request, narrowed as the patient chose; creates the consent."""
+    request = get_for_patient(patient, request_id, lock=True)
+    _pending(request, now=now)
+    proposed = {
+        **consents.scope_dict(request),
+        "valid_from": request.valid_from,
+        "exclusions": list(request.exclusions),
+    }
+    final, errors = narrowed_scope(proposed, approval)
+    if errors:
+        raise ValidationFailed("Approval may narrow the request, never widen it.", errors=errors)
+    body = {
+        "grantee": {"org_id": request.org_id},
+        "data_categories": final["data_categories"],
+        "purposes": final["purposes"],
+        "actions": final["actions"],
+        "data_period": {"start": final["data_period_start"], "end": final["data_period_end"]},
+        "valid_from": final["valid_from"],
+        "valid_until": final["valid_until"],
+        "max_uses": final["max_uses"],
+        "exclusions": final["exclusions"],
+    }
+    consent = consents.create(
+        patient, body, now=now, fee_per_use=request.fee_per_use, request_id=request.id
+    )
+    request.status, request.decided_at, request.updated_at = "approved", now, now
+    db.session.flush()
+    return consent
+
+
+def deny(
+    patient: Patient, request_id: uuid.UUID, reason: str | None, *, now: datetime
+) -> ConsentRequest:
+    """Deny a pending request, with an optional reason the organisation will see."""
+    request = get_for_patient(patient, request_id, lock=True)
+    _pending(request, now=now)
+    request.status, request.decided_at, request.updated_at = "denied", now, now
+    request.decision_reason = reason
+    db.session.flush()
+    return request
+
+
+def expire_due(*, now: datetime, batch: int = 500) -> int:
+    """Mark pending requests past their deadline as expired (the sweep job)."""
+    due = db.session.scalars(
+        select(ConsentRequest)
+        .where(ConsentRequest.status == "pending", ConsentRequest.expires_at <= now)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for request in due:
+        request.status, request.updated_at = "expired", now
+    db.session.flush()
+    return len(due)

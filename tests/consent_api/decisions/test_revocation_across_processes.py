@@ -1,0 +1,132 @@
+"""Revocation is effective on the very next check in every process: two app instances share
+only the database, with real commits (no test transaction), while one keeps checking."""
+
+import threading
+import time
+import uuid
+
+import pytest
+from sqlalchemy import delete, or_, select
+
+from consent_api.auth.models import AuthorizationCode, OAuthClient, OAuthToken
+from consent_api.consents.models import Consent, ConsentVersion
+from consent_api.orgs.models import Organisation
+from consent_api.patients.models import Patient
+from server import create_app
+from server.db import db
+from tests.conftest import REDIRECT_URI, PatientLogin, app_config, basic_auth, bearer
+
+
+@pytest.fixture
+def two_apps(app, database_url):
+    first = create_app(app_config(database_url))
+    second = create_app(app_config(database_url))
+    made = {}
+    yield first, second, made
+    with first.app_context():  # remove what this test committed
+        patient_id, org_id = made.get("patient_id"), made.get("org_id")
+        consent_ids = select(Consent.id).where(Consent.patient_id == patient_id)
+        for statement in (
+            delete(ConsentVersion).where(ConsentVersion.consent_id.in_(consent_ids)),
+            delete(Consent).where(Consent.patient_id == patient_id),
+            delete(AuthorizationCode).where(AuthorizationCode.patient_id == patient_id),
+            delete(OAuthToken).where(
+                or_(OAuthToken.patient_id == patient_id, OAuthToken.org_id == org_id)
+            ),
+            delete(OAuthClient).where(
+                or_(OAuthClient.org_id == org_id, OAuthClient.client_id == made.get("app_id"))
+            ),
+            delete(Organisation).where(Organisation.id == org_id),
+            delete(Patient).where(Patient.id == patient_id),
+        ):
+            db.session.execute(statement)
+        db.session.commit()
+        db.engine.dispose()
+    with second.app_context():
+        db.engine.dispose()
+
+
+def test_no_check_started_after_revoke_returned_is_permitted(two_apps):
+    first, second, made = two_apps
+    with first.app_context():
+        from consent_api.auth import service as clients
+        from consent_api.orgs import service as orgs
+        from tests.factories import PASSWORD
+
+        registration = orgs.register(name="Cross Hospital", type="hospital")
+        app_client = clients.create_app_client(name="app", redirect_uris=[REDIRECT_URI])
+        db.session.commit()
+        made.update(
+            org_id=registration.org.id,
+            app_id=app_client.client_id,
+        )
+        credentials = (registration.client.client_id, registration.client_secret)
+    writer = first.test_client()
+    email = f"cross-{uuid.uuid4().hex[:8]}@example.org"
+    signed_up = writer.post(
+        "/v1/patients", json={"email": email, "password": PASSWORD, "display_name": "X"}
+    )
+    made["patient_id"] = uuid.UUID(signed_up.json["id"])
+    with first.app_context():
+        login = PatientLogin(
+            writer,
+            db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == made["app_id"])),
+        )
+        patient_token = login.tokens(email)["access_token"]
+    consent = writer.post(
+        "/v1/me/consents",
+        json={
+            "grantee": {"org_type": "hospital"},
+            "data_categories": ["lab_results"],
+            "purposes": ["TREAT"],
+            "actions": ["use"],
+        },
+        headers=bearer(patient_token),
+    ).json
+    org_token = (
+        second.test_client()
+        .post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            headers=basic_auth(*credentials),
+        )
+        .json["access_token"]
+    )
+    check = {
+        "patient_id": str(made["patient_id"]),
+        "data_category": "lab_results",
+        "purpose": "TREAT",
+        "action": "use",
+    }
+    observed: list[tuple[float, str]] = []
+    stop = threading.Event()
+
+    def keep_checking():
+        reader = second.test_client()
+        while not stop.is_set():
+            started = time.monotonic()
+            answer = reader.post("/v1/consent-checks", json=check, headers=bearer(org_token))
+            observed.append((started, answer.json["decision"]))
+
+    checker = threading.Thread(target=keep_checking)
+    checker.start()
+    try:
+        deadline = time.monotonic() + 10
+        while not any(d == "permit" for _, d in observed) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        revoked = writer.post(
+            f"/v1/me/consents/{consent['id']}/revoke", headers=bearer(patient_token)
+        )
+        returned_at = time.monotonic()
+        assert revoked.status_code == 200
+        while sum(started > returned_at for started, _ in observed) < 20:
+            time.sleep(0.01)
+    finally:
+        stop.set()
+        checker.join(timeout=30)
+
+    before = [d for started, d in observed if started < returned_at]
+    after = [d for started, d in observed if started > returned_at]
+    assert "permit" in before
+    assert after
+    assert set(after) == {"deny"}

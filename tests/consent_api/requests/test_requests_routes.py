@@ -1,0 +1,231 @@
+"""Consent requests: an organisation asks, the patient approves (narrowed) or denies."""
+
+from datetime import timedelta
+
+import pytest
+
+from server.db import utcnow
+from tests.conftest import bearer
+
+
+def _soon(**delta) -> str:
+    return (utcnow() + timedelta(**(delta or {"days": 7}))).isoformat()
+
+
+@pytest.fixture
+def pharma(org_credentials):
+    return org_credentials("pharma", name="Acme Pharma")
+
+
+@pytest.fixture
+def pharma_token(token_for, pharma):
+    return token_for(registration=pharma)
+
+
+@pytest.fixture
+def ask(client, pharma_token, patient):
+    def make(**overrides):
+        body = {
+            "patient_id": str(patient.id),
+            "data_categories": ["lab_results", "medications", "genomics"],
+            "purposes": ["HRESCH", "CLINTRL"],
+            "actions": ["access", "use"],
+            "data_period": {"start": "2020-01-01", "end": "2025-12-31"},
+            "valid_until": _soon(days=365),
+            "max_uses": 100,
+            "justification": "Diabetes outcomes study, ethics approval 2026/17.",
+            "expires_at": _soon(days=14),
+            "fee_per_use": 100,
+            **overrides,
+        }
+        response = client.post("/v1/consent-requests", json=body, headers=bearer(pharma_token))
+        assert response.status_code == 201, response.json
+        return response.json
+
+    return make
+
+
+def test_org_files_a_request_and_sees_it_pending(client, pharma_token, ask):
+    request = ask()
+    assert request["status"] == "pending"
+    assert request["org_name"] == "Acme Pharma"
+    assert request["summary"].startswith("Acme Pharma may see and use")
+    shown = client.get(f"/v1/consent-requests/{request['id']}", headers=bearer(pharma_token))
+    assert shown.json["status"] == "pending"
+
+
+def test_patient_sees_requests_addressed_to_them(client, patient_token, ask):
+    request = ask()
+    listed = client.get("/v1/me/consent-requests", headers=bearer(patient_token)).json["items"]
+    assert [r["id"] for r in listed] == [request["id"]]
+
+
+def test_approving_creates_the_consent_with_the_reward_terms(
+    client, patient_token, pharma_token, ask
+):
+    request = ask()
+    response = client.post(
+        f"/v1/me/consent-requests/{request['id']}/approve", headers=bearer(patient_token)
+    )
+    assert response.status_code == 201
+    consent = response.json
+    assert consent["fee_per_use"] == 100
+    assert consent["request_id"] == request["id"]
+    assert consent["grantee"]["org_name"] == "Acme Pharma"
+    followed = client.get(f"/v1/consent-requests/{request['id']}", headers=bearer(pharma_token))
+    assert followed.json["status"] == "approved"
+    assert followed.json["consent_id"] == consent["id"]
+
+
+def test_approval_may_narrow_the_scope(client, patient_token, ask):
+    request = ask()
+    response = client.post(
+        f"/v1/me/consent-requests/{request['id']}/approve",
+        json={
+            "data_categories": ["lab_results"],
+            "purposes": ["HRESCH"],
+            "valid_until": _soon(days=30),
+            "max_uses": 10,
+            "data_period": {"start": "2022-01-01"},
+        },
+        headers=bearer(patient_token),
+    )
+    assert response.status_code == 201, response.json
+    consent = response.json
+    assert consent["data_categories"] == ["lab_results"]
+    assert consent["purposes"] == ["HRESCH"]
+    assert consent["max_uses"] == 10
+    assert consent["data_period"] == {"start": "2022-01-01", "end": "2025-12-31"}
+
+
+@pytest.mark.parametrize(
+    ("narrowing", "field"),
+    [
+        ({"data_categories": ["imaging"]}, "data_categories"),
+        ({"purposes": ["HMARKT"]}, "purposes"),
+        ({"actions": ["disclose"]}, "actions"),
+        ({"max_uses": 1000}, "max_uses"),
+        ({"valid_until": None}, "valid_until"),
+        ({"data_period": {"start": "2010-01-01"}}, "data_period"),
+    ],
+)
+def test_approval_can_never_widen_the_scope(client, patient_token, ask, narrowing, field):
+    request = ask()
+    response = client.post(
+        f"/v1/me/consent-requests/{request['id']}/approve",
+        json=narrowing,
+        headers=bearer(patient_token),
+    )
+    assert response.status_code == 422
+    assert field in response.json["errors"]
+    still = client.get(f"/v1/me/consent-requests/{request['id']}", headers=bearer(patient_token))
+    assert still.json["status"] == "pending"
+    assert client.get("/v1/me/consents", headers=bearer(patient_token)).json["items"] == []
+
+
+def test_deny_records_the_reason_for_the_org(client, patient_token, pharma_token, ask):
+    request = ask()
+    client.post(
+        f"/v1/me/consent-requests/{request['id']}/deny",
+        json={"reason": "not comfortable"},
+        headers=bearer(patient_token),
+    )
+    followed = client.get(f"/v1/consent-requests/{request['id']}", headers=bearer(pharma_token))
+    assert followed.json["status"] == "denied"
+    assert followed.json["decision_reason"] == "not comfortable"
+
+
+def test_org_may_withdraw_while_pending_and_then_approval_is_409(
+    client, patient_token, pharma_token, ask
+):
+    request = ask()
+    withdrawn = client.post(
+        f"/v1/consent-requests/{request['id']}/withdraw", headers=bearer(pharma_token)
+    )
+    assert withdrawn.json["status"] == "withdrawn"
+    approve = client.post(
+        f"/v1/me/consent-requests/{request['id']}/approve", headers=bearer(patient_token)
+    )
+    assert approve.status_code == 409
+    assert approve.json["code"] == "request_not_pending"
+    again = client.post(
+        f"/v1/consent-requests/{request['id']}/withdraw", headers=bearer(pharma_token)
+    )
+    assert again.status_code == 409
+
+
+def test_a_request_past_its_deadline_is_expired_before_any_sweep(client, patient_token, ask):
+    from consent_api.requests.models import ConsentRequest
+    from server.db import db
+
+    request = ask()
+    row = db.session.get(ConsentRequest, __import__("uuid").UUID(request["id"]))
+    row.expires_at = utcnow() - timedelta(seconds=1)
+    db.session.flush()
+    shown = client.get(f"/v1/me/consent-requests/{request['id']}", headers=bearer(patient_token))
+    assert shown.json["status"] == "expired"
+    approve = client.post(
+        f"/v1/me/consent-requests/{request['id']}/approve", headers=bearer(patient_token)
+    )
+    assert approve.status_code == 409
+
+
+def test_another_org_cannot_see_or_withdraw_the_request(client, token_for, ask):
+    request = ask()
+    other = token_for("pharma")
+    assert (
+        client.get(f"/v1/consent-requests/{request['id']}", headers=bearer(other)).status_code
+        == 404
+    )
+    assert (
+        client.post(
+            f"/v1/consent-requests/{request['id']}/withdraw", headers=bearer(other)
+        ).status_code
+        == 404
+    )
+
+
+def test_another_patient_cannot_answer_the_request(client, login, ask):
+    from tests.factories import PatientFactory
+
+    request = ask()
+    stranger = login.tokens(PatientFactory().email)["access_token"]
+    response = client.post(
+        f"/v1/me/consent-requests/{request['id']}/approve", headers=bearer(stranger)
+    )
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize(
+    ("overrides", "field"),
+    [
+        ({"patient_id": "00000000-0000-0000-0000-000000000000"}, "patient_id"),
+        ({"expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
+        ({"fee_per_use": -1}, "fee_per_use"),
+        ({"justification": ""}, "justification"),
+        ({"purposes": []}, "purposes"),
+    ],
+)
+def test_bad_requests_are_422_naming_the_field(client, pharma_token, patient, overrides, field):
+    body = {
+        "patient_id": str(patient.id),
+        "data_categories": ["lab_results"],
+        "purposes": ["HRESCH"],
+        "actions": ["use"],
+        "justification": "study",
+        "expires_at": _soon(),
+        **overrides,
+    }
+    response = client.post("/v1/consent-requests", json=body, headers=bearer(pharma_token))
+    assert response.status_code == 422
+    assert field in response.json["errors"]
+
+
+def test_org_lists_its_requests_by_status(client, pharma_token, ask):
+    kept = ask()
+    gone = ask()
+    client.post(f"/v1/consent-requests/{gone['id']}/withdraw", headers=bearer(pharma_token))
+    pending = client.get("/v1/consent-requests?status=pending", headers=bearer(pharma_token)).json[
+        "items"
+    ]
+    assert [r["id"] for r in pending] == [kept["id"]]
