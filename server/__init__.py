@@ -24,6 +24,10 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config.from_mapping(config_module.from_env())
     if config:
         app.config.from_mapping(config)
+    app.config.setdefault(
+        "SQLALCHEMY_ENGINE_OPTIONS",
+        config_module.engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
+    )
     app.config["SESSION_COOKIE_SECURE"] = app.config["APP_ENV"] == "production"
     config_module.check_production(app.config)
     _configure_logging(app)

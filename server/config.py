@@ -7,6 +7,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105 - the sentinel production refuses
 DEFAULT_DATABASE_URL = f"sqlite:///{ROOT / 'var' / 'consent-wallet.db'}"
@@ -34,6 +36,18 @@ def _database_url(raw: str) -> str:
     return raw
 
 
+def engine_options(url: str) -> dict[str, Any]:
+    """Return the engine options for a database URL."""
+    options: dict[str, Any] = {"pool_pre_ping": True}
+    if url.startswith("postgresql"):
+        # Every session in UTC: timestamps come back as UTC without per-value conversion.
+        # connect_args replaces the URL's own `options`, so keep those (e.g. a search_path).
+        given = make_url(url).query.get("options", "")
+        given = given if isinstance(given, str) else " ".join(given)
+        options["connect_args"] = {"options": f"{given} -c timezone=UTC".strip()}
+    return options
+
+
 def from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the application configuration from environment variables."""
     env = os.environ if env is None else env
@@ -42,7 +56,6 @@ def from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "APP_ENV": env.get("APP_ENV", "development"),
         "SECRET_KEY": env.get("SECRET_KEY", DEV_SECRET_KEY),
         "SQLALCHEMY_DATABASE_URI": _database_url(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
-        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
         "MAX_CONTENT_LENGTH": _int(env, "MAX_BODY_BYTES", 1_048_576),
         "MAX_BATCH_BODY_BYTES": _int(env, "MAX_BATCH_BODY_BYTES", 4 * 1_048_576),
         "ACCESS_TOKEN_TTL": access_ttl,

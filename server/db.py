@@ -35,6 +35,13 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime given to a UTC column")
         return value.astimezone(UTC)
 
+    def result_processor(self, dialect, coltype):
+        if dialect.name == "postgresql":
+            # Sessions run in UTC (see init_app), so psycopg already returns aware UTC
+            # values; skipping the per-value hook matters on the consent-check hot path.
+            return None
+        return super().result_processor(dialect, coltype)
+
     def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
         if value is None:
             return None

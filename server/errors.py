@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask, Response, g, json
 from werkzeug.exceptions import HTTPException, InternalServerError
+from werkzeug.http import HTTP_STATUS_CODES
 
 log = logging.getLogger(__name__)
 
@@ -128,7 +129,7 @@ def _from_problem(exc: Problem) -> Response:
     return problem_response(
         exc.status,
         exc.code,
-        type(exc).title,
+        HTTP_STATUS_CODES.get(exc.status, "Error"),
         exc.detail,
         errors=exc.errors,
         headers=exc.headers,
@@ -142,7 +143,11 @@ def _from_http(exc: HTTPException) -> Response:
     status = exc.code or 500
     kept = {k: v for k, v in exc.get_headers() if k in KEPT_HEADERS}
     return problem_response(
-        status, HTTP_CODES.get(status, "http_error"), exc.name, exc.description, headers=kept
+        status,
+        HTTP_CODES.get(status, "http_error"),
+        HTTP_STATUS_CODES.get(status, "Error"),
+        exc.description,
+        headers=kept,
     )
 
 
@@ -150,7 +155,7 @@ def _from_unexpected(exc: BaseException) -> Response:
     # Log the whole story server-side, keyed by request id; tell the client nothing.
     log.error("unhandled exception (request_id=%s)", g.get("request_id"), exc_info=exc)
     return problem_response(
-        500, "internal_error", "Internal server error", "The error was logged; quote request_id."
+        500, "internal_error", "Internal Server Error", "The error was logged; quote request_id."
     )
 
 

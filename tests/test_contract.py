@@ -29,7 +29,6 @@ from tests.openapi_check import (
     resolve,
 )
 
-ON_POSTGRES = os.environ.get("CW_TEST_DB", "sqlite") != "sqlite"
 IGNORED_METHODS = {"HEAD", "OPTIONS"}
 # Examples per fuzzed operation; raise it locally for a deeper run.
 FUZZ_EXAMPLES = int(os.environ.get("CW_CONTRACT_EXAMPLES", "25"))
@@ -199,7 +198,7 @@ def _response(method: str, path: str, status: int, body: Any, content_type: str,
 
 PROBLEM_404 = {
     "type": "urn:consent-wallet:problem:not_found",
-    "title": "Not found",
+    "title": "Not Found",
     "status": 404,
     "code": "not_found",
 }
@@ -319,6 +318,7 @@ def an_org_id(hospital) -> str:
 
 # Real resources for generated ids to point at, so fuzzing gets past the 404.
 EXISTING = {"consent_id": "a_consent_id", "request_id": "a_request_id", "org_id": "an_org_id"}
+UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
 
 
 def _token_for(case, request: pytest.FixtureRequest) -> str | None:
@@ -339,14 +339,20 @@ def _point_at_existing(case, request: pytest.FixtureRequest) -> None:
     for name, value in (case.path_parameters or {}).items():
         if name in EXISTING and isinstance(value, str) and UUID.fullmatch(value):
             case.path_parameters[name] = request.getfixturevalue(EXISTING[name])
-
-
-UUID = re.compile(r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}")
+    # A real public client at the token and revocation endpoints, so that fuzzing gets past
+    # client authentication into the grants and the revocation itself.
+    body = case.body
+    if case.operation.path in ("/oauth/token", "/oauth/revoke") and isinstance(body, dict):
+        client_id = body.get("client_id")
+        if isinstance(client_id, str) and client_id.isascii() and client_id.isprintable():
+            body["client_id"] = request.getfixturevalue("patient_app").client_id
 
 
 @fuzz_schema.parametrize()
 @settings(suppress_health_check=[HealthCheck.function_scoped_fixture], deadline=None)
 def test_fuzzed_requests_get_documented_answers(case, app, session, request):
+    """Valid and invalid requests to every operation: never a 5xx, always a documented
+    status, media type, headers and body. All inside the test's rolled-back transaction."""
     token = _token_for(case, request)
     headers = {"Authorization": f"Bearer {token}"} if token else None
     _point_at_existing(case, request)
@@ -358,12 +364,29 @@ def test_fuzzed_requests_get_documented_answers(case, app, session, request):
 # --- app bugs the contract found, kept failing until fixed -------------------------------
 
 
-@pytest.mark.xfail(
-    raises=OpenApiViolation,
-    strict=True,
-    reason="APP BUG: RFC 7009 says unsupported_token_type is a 400; authlib answers 401 "
-    "and, contrary to RFC 9110, with no WWW-Authenticate challenge",
-)
+# --- bugs the contract found that are fixed: kept so they stay fixed ----------------------
+# Each answered 500 or an undocumented answer before; the test client checks the answer now.
+
+
+@pytest.mark.parametrize("hint", ["jeton_d'accès", "it's", "a\\b"])
+def test_revoking_with_an_unquotable_token_type_hint_is_a_400(client, hospital, hint):
+    response = client.post(
+        "/oauth/revoke",
+        data={"token": "whatever", "token_type_hint": hint},
+        headers=basic_auth(hospital.client.client_id, hospital.client_secret),
+    )
+    assert response.status_code == 400
+    assert response.json["error"] == "unsupported_token_type"
+
+
+def test_sign_up_with_an_email_that_grows_when_lower_cased_is_not_a_server_error(client):
+    # 'İ' lower-cases to two characters: checked at 254, the stored e-mail was longer.
+    email = "İ" * 64 + "@" + ".".join(["d" * 60] * 3) + ".org"
+    assert len(email) <= 254 < len(email.lower())
+    body = {"email": email, "password": "0123456789", "display_name": "Ann"}
+    assert client.post("/v1/patients", json=body).status_code in (201, 422)
+
+
 def test_unsupported_token_type_hint_is_a_400(client, hospital):
     response = client.post(
         "/oauth/revoke",
@@ -374,47 +397,17 @@ def test_unsupported_token_type_hint_is_a_400(client, hospital):
     assert response.json["error"] == "unsupported_token_type"
 
 
-@pytest.mark.xfail(
-    raises=OpenApiViolation,
-    strict=True,
-    reason="APP BUG: a lone UTF-16 surrogate (a valid JSON escape) cannot be encoded: 500",
-)
 @pytest.mark.parametrize("field", ["password", "display_name"])
-def test_sign_up_with_a_lone_surrogate_is_not_a_server_error(client, field):
+def test_sign_up_with_a_lone_surrogate_is_refused(client, field):
     body = {"email": "surrogate@example.org", "password": "0123456789", "display_name": "Ann"}
     body[field] += "\ud800"  # json.dumps sends it as the escape \\ud800
     response = client.post("/v1/patients", data=json.dumps(body), content_type="application/json")
-    assert response.status_code < 500
+    assert response.status_code == 422
 
 
-@pytest.mark.xfail(
-    ON_POSTGRES,
-    raises=OpenApiViolation,
-    strict=True,
-    reason="APP BUG: the e-mail is lower-cased after its 254-character check; 'İ' lower-cases "
-    "to two characters, so a valid e-mail can overflow the column: 500 on PostgreSQL",
-)
-def test_sign_up_with_an_email_that_grows_when_lower_cased_is_not_a_server_error(client):
-    email = "İ" * 64 + "@" + ".".join(["d" * 60] * 3) + ".org"
-    assert len(email) <= 254 < len(email.lower())
-    body = {"email": email, "password": "0123456789", "display_name": "Ann"}
-    assert client.post("/v1/patients", json=body).status_code < 500
-
-
-@pytest.mark.xfail(
-    raises=ValueError,
-    strict=True,
-    reason="APP BUG: GET /v1/me/export answers HTTP-dates ('Sat, 28 Nov 2026 21:53:59 GMT') "
-    "where the rest of the API answers ISO 8601; once fixed, give HttpDate's users "
-    "format: date-time (date for data periods) in openapi.yaml",
-)
 def test_the_export_answers_iso_8601_like_the_rest_of_the_api(client, patient_token):
     export = client.get("/v1/me/export", headers=bearer(patient_token)).json
-    datetime.fromisoformat(export["exported_at"])
-
-
-# --- bugs the contract found that are fixed: kept so they stay fixed ----------------------
-# Each answered 500 before; the test client also checks the answer is documented.
+    assert datetime.fromisoformat(export["exported_at"])
 
 
 def _consent_body(**overrides):

@@ -182,7 +182,8 @@ class TokenRevocation(RevocationEndpoint):
     def check_params(self, request, client):
         hint = request.form.get("token_type_hint")
         if hint and hint not in self.SUPPORTED_TOKEN_TYPES:
-            raise UnsupportedTokenType(description=f"Cannot revoke a {hint!r}.")
+            # Never echo the hint: authlib refuses to quote some characters and would fail.
+            raise UnsupportedTokenType(description="Only access and refresh tokens are revoked.")
         super().check_params(request, client)
 
     def query_token(self, token_string: str, token_type_hint: str | None) -> OAuthToken | None:

@@ -27,11 +27,34 @@ class Consent(db.Model):
         CheckConstraint("use_count >= 0", name="use_count_not_negative"),
         CheckConstraint("fee_per_use >= 0", name="fee_not_negative"),
         Index("ix_consents_grantee_org_updated", "grantee_org_id", "updated_at"),
+        # The consent check reads only this index (an index-only scan on PostgreSQL): one
+        # patient's consents sit together in it, while in the heap they are scattered.
+        Index(
+            "ix_consents_decision",
+            "patient_id",
+            postgresql_include=[
+                "grantee_org_id",
+                "grantee_org_type",
+                "id",
+                "version",
+                "status",
+                "data_categories",
+                "purposes",
+                "actions",
+                "valid_from",
+                "valid_until",
+                "data_period_start",
+                "data_period_end",
+                "max_uses",
+                "use_count",
+                "exclusions",
+            ],
+        ),
         Index("ix_consents_grantee_type_updated", "grantee_org_type", "updated_at"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"), index=True)
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
     grantee_org_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organisations.id"))
     grantee_org_type: Mapped[str | None] = mapped_column(String(20))
     data_categories: Mapped[list[str]] = mapped_column(JSON)

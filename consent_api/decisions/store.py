@@ -1,13 +1,21 @@
 """Read the candidate consents for a set of patients and one organisation: one query per
-5,000 patients, SQLAlchemy Core on the request's autocommit read connection."""
+5,000 patients, SQLAlchemy Core on the request's autocommit read connection.
+
+This is the hot path of every check, so it is written for speed (measured with `make bench`):
+the query is answered from one covering index (ix_consents_decision) by patient, the grantee
+test filtering inside it; JSON columns arrive as text and are parsed through caches, since the
+same scopes recur across many consents.
+"""
 
 from __future__ import annotations
 
+import functools
+import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import bindparam, or_, select
+from sqlalchemy import Text, bindparam, cast, or_, select
 
 from consent_api.consents.models import Consent
 from consent_api.decisions.decide import ConsentTerms, Exclusion, Org
@@ -18,21 +26,21 @@ CHUNK = 5_000  # well under SQLite's and psycopg's bound-parameter limits
 _consents = Consent.__table__
 _CANDIDATES = select(
     _consents.c.patient_id,
+    _consents.c.grantee_org_id,
+    _consents.c.grantee_org_type,
     _consents.c.id,
     _consents.c.version,
     _consents.c.status,
-    _consents.c.grantee_org_id,
-    _consents.c.grantee_org_type,
-    _consents.c.data_categories,
-    _consents.c.purposes,
-    _consents.c.actions,
+    cast(_consents.c.data_categories, Text),
+    cast(_consents.c.purposes, Text),
+    cast(_consents.c.actions, Text),
     _consents.c.valid_from,
     _consents.c.valid_until,
     _consents.c.data_period_start,
     _consents.c.data_period_end,
     _consents.c.max_uses,
     _consents.c.use_count,
-    _consents.c.exclusions,
+    cast(_consents.c.exclusions, Text),
 ).where(
     _consents.c.patient_id.in_(bindparam("patient_ids", expanding=True)),
     or_(
@@ -42,31 +50,20 @@ _CANDIDATES = select(
 )
 
 
-def _exclusion(raw: dict) -> Exclusion:
-    return Exclusion(
-        data_categories=frozenset(raw.get("data_categories") or ()),
-        purposes=frozenset(raw.get("purposes") or ()),
-        org_ids=frozenset(uuid.UUID(o) for o in raw.get("org_ids") or ()),
-    )
+@functools.lru_cache(maxsize=8192)
+def _codes(raw: str) -> frozenset[str]:
+    return frozenset(json.loads(raw))
 
 
-def _terms(row) -> ConsentTerms:
-    return ConsentTerms(
-        id=row.id,
-        version=row.version,
-        status=row.status,
-        grantee_org_id=row.grantee_org_id,
-        grantee_org_type=row.grantee_org_type,
-        data_categories=frozenset(row.data_categories),
-        purposes=frozenset(row.purposes),
-        actions=frozenset(row.actions),
-        valid_from=row.valid_from,
-        valid_until=row.valid_until,
-        data_period_start=row.data_period_start,
-        data_period_end=row.data_period_end,
-        max_uses=row.max_uses,
-        use_count=row.use_count,
-        exclusions=tuple(_exclusion(e) for e in row.exclusions or ()),
+@functools.lru_cache(maxsize=4096)
+def _exclusions(raw: str | None) -> tuple[Exclusion, ...]:
+    return tuple(
+        Exclusion(
+            data_categories=frozenset(e.get("data_categories") or ()),
+            purposes=frozenset(e.get("purposes") or ()),
+            org_ids=frozenset(uuid.UUID(o) for o in e.get("org_ids") or ()),
+        )
+        for e in json.loads(raw or "[]")
     )
 
 
@@ -78,12 +75,43 @@ def candidates(patient_ids: Iterable[uuid.UUID], org: Org) -> dict[uuid.UUID, li
     for start in range(0, len(wanted), CHUNK):
         rows = connection.execute(
             _CANDIDATES,
-            {
-                "patient_ids": wanted[start : start + CHUNK],
-                "org_id": org.id,
-                "org_type": org.type,
-            },
-        )
-        for row in rows:
-            found[row.patient_id].append(_terms(row))
+            {"patient_ids": wanted[start : start + CHUNK], "org_id": org.id, "org_type": org.type},
+        ).all()
+        for (
+            patient_id,
+            grantee_org_id,
+            grantee_org_type,
+            consent_id,
+            version,
+            status,
+            categories,
+            purposes,
+            actions,
+            valid_from,
+            valid_until,
+            period_start,
+            period_end,
+            max_uses,
+            use_count,
+            exclusions,
+        ) in rows:
+            found[patient_id].append(
+                ConsentTerms(
+                    consent_id,
+                    version,
+                    status,
+                    grantee_org_id,
+                    grantee_org_type,
+                    _codes(categories),
+                    _codes(purposes),
+                    _codes(actions),
+                    valid_from,
+                    valid_until,
+                    period_start,
+                    period_end,
+                    max_uses,
+                    use_count,
+                    _exclusions(exclusions),
+                )
+            )
     return found
