@@ -176,7 +176,8 @@ def hot_path() -> list[tuple[str, Any, str]]:
         ("bearer token query", oauth.BearerValidator, "authenticate_token"),
         ("read connection checkout", db.ReadConnections, "get"),
         ("candidate consents query", store, "candidates"),
-        ("rows to ConsentTerms", store, "_terms"),
+        ("scope JSON to sets (cached)", store, "_codes"),
+        ("exclusions JSON (cached)", store, "_exclusions"),
         ("decide()", checks, "decide"),
         ("render the JSON answer", routes, "jsonify"),
     ]
