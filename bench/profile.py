@@ -174,7 +174,7 @@ def hot_path() -> list[tuple[str, Any, str]]:
         ("parse the JSON body", routes, "json_body"),
         ("validate the check", checks, "parse_one"),
         ("bearer token query", oauth.BearerValidator, "authenticate_token"),
-        ("read connection checkout", db.ReadConnections, "get"),
+        ("read connection (kept per thread)", db.ReadConnections, "_connection"),
         ("candidate consents query", store, "candidates"),
         ("scope JSON to sets (cached)", store, "_codes"),
         ("exclusions JSON (cached)", store, "_exclusions"),
@@ -186,21 +186,14 @@ def hot_path() -> list[tuple[str, Any, str]]:
 @contextmanager
 def patched(phases: Phases) -> Iterator[None]:
     """Install the timers (before the app exists: teardown hooks are bound at creation)."""
-    from server import db
-
     saved = [(owner, name, getattr(owner, name)) for _, owner, name in hot_path()]
     for label, owner, name in hot_path():
         setattr(owner, name, phases.wrap(label, getattr(owner, name)))
-    close = db.ReadConnections.__dict__["close"]
-    db.ReadConnections.close = staticmethod(
-        phases.wrap("return the read connection", db.reads.close)
-    )
     try:
         yield
     finally:
         for owner, name, original in saved:
             setattr(owner, name, original)
-        db.ReadConnections.close = close
 
 
 def time_phases(caller: Caller, phases: Phases, engine: Engine) -> list[dict[str, Any]]:

@@ -123,7 +123,7 @@ class BearerValidator(BearerTokenValidator):
     autocommit read connection; a suspended organisation's tokens fail."""
 
     def authenticate_token(self, token_string: str) -> TokenInfo | None:
-        row = reads.get().execute(_TOKEN_QUERY, {"token_hash": digest(token_string)}).first()
+        row = reads.execute(_TOKEN_QUERY, {"token_hash": digest(token_string)}).first()
         if row is None:
             return None
         return TokenInfo(

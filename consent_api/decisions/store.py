@@ -20,7 +20,7 @@ from sqlalchemy.dialects import postgresql
 
 from consent_api.consents.models import Consent
 from consent_api.decisions.decide import ConsentTerms, Exclusion, Org
-from server.db import reads
+from server.db import db, reads
 
 CHUNK = 5_000  # well under SQLite's and psycopg's bound-parameter limits
 
@@ -79,10 +79,9 @@ def candidates(patient_ids: Iterable[uuid.UUID], org: Org) -> dict[uuid.UUID, li
     """Return, per patient, the consents naming `org` by id or by type."""
     wanted = list(dict.fromkeys(patient_ids))
     found: dict[uuid.UUID, list[ConsentTerms]] = defaultdict(list)
-    connection = reads.get()
-    query = _BY_ARRAY if connection.dialect.name == "postgresql" else _BY_LIST
+    query = _BY_ARRAY if db.engine.dialect.name == "postgresql" else _BY_LIST
     for start in range(0, len(wanted), CHUNK):
-        rows = connection.execute(
+        rows = reads.execute(
             query,
             {"patient_ids": wanted[start : start + CHUNK], "org_id": org.id, "org_type": org.type},
         ).all()
