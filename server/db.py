@@ -109,7 +109,7 @@ class ReadConnections:
         except DBAPIError as error:
             if not error.connection_invalidated:
                 raise
-            self._discard()
+            self.release()
             return self._connection().execute(statement, params)
 
     def _connection(self) -> Connection:
@@ -118,17 +118,19 @@ class ReadConnections:
         if connection is not None and (
             connection.closed or connection.invalidated or connection.engine is not engine
         ):
-            self._discard()
+            self.release()
             connection = None
         if connection is None:
             connection = engine.connect().execution_options(isolation_level="AUTOCOMMIT")
             self._local.connection = connection
         return connection
 
-    def _discard(self) -> None:
+    def release(self) -> None:
+        """Close this thread's read connection for good (when a thread or an app ends)."""
         connection = self._local.__dict__.pop("connection", None)
         if connection is not None:
-            with contextlib.suppress(Exception):  # it is already broken; just let it go
+            with contextlib.suppress(Exception):  # it may already be broken; let it go
+                connection.invalidate()  # closes the DBAPI connection, not back to a pool
                 connection.close()
 
 

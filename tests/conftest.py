@@ -104,6 +104,13 @@ class CommittingClient(FlaskClient):
         return response
 
 
+@pytest.fixture(autouse=True)
+def _release_read_connection() -> Iterator[None]:
+    """Apps made inside a test keep a read connection per thread; close it with the test."""
+    yield
+    reads.release()
+
+
 @pytest.fixture
 def session(app: Flask) -> Iterator[None]:
     """Run the test in one outer transaction that is rolled back; commits become savepoints."""

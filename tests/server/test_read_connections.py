@@ -22,5 +22,5 @@ def test_a_dropped_read_connection_is_replaced_and_the_read_retried(app, databas
         second_pid = reads.execute(text("SELECT pg_backend_pid()"), {}).scalar_one()
 
         assert second_pid != first_pid
-        reads._discard()
+        reads.release()
         db.engine.dispose()

@@ -13,7 +13,7 @@ from consent_api.consents.models import Consent, ConsentVersion
 from consent_api.orgs.models import Organisation
 from consent_api.patients.models import Patient
 from server import create_app
-from server.db import db
+from server.db import db, reads
 from tests.conftest import REDIRECT_URI, PatientLogin, app_config, basic_auth, bearer
 
 
@@ -103,10 +103,13 @@ def test_no_check_started_after_revoke_returned_is_permitted(two_apps):
 
     def keep_checking():
         reader = second.test_client()
-        while not stop.is_set():
-            started = time.monotonic()
-            answer = reader.post("/v1/consent-checks", json=check, headers=bearer(org_token))
-            observed.append((started, answer.json["decision"]))
+        try:
+            while not stop.is_set():
+                started = time.monotonic()
+                answer = reader.post("/v1/consent-checks", json=check, headers=bearer(org_token))
+                observed.append((started, answer.json["decision"]))
+        finally:
+            reads.release()  # this thread's kept read connection ends with it
 
     checker = threading.Thread(target=keep_checking)
     checker.start()
