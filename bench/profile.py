@@ -342,8 +342,11 @@ def traced_run(caller: Caller, engine: Engine, checks: int) -> tuple[Counter[str
     def on_checkout(*_args) -> None:
         checkouts[0] += 1
 
+    from server.db import reads
+
     with tempfile.TemporaryDirectory(prefix="bench-pqtrace-") as directory:
         tracer = Tracer(directory)
+        reads.release()  # the hot path keeps its connection: start it afresh, traced
         engine.dispose()
         event.listen(engine, "connect", tracer.on_connect)
         event.listen(engine.pool, "checkout", on_checkout)
@@ -351,6 +354,7 @@ def traced_run(caller: Caller, engine: Engine, checks: int) -> tuple[Counter[str
             for _ in range(checks):
                 caller.single()
             tracer.flush()
+            reads.release()
         finally:
             event.remove(engine, "connect", tracer.on_connect)
             event.remove(engine.pool, "checkout", on_checkout)
