@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import signal
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from apscheduler.schedulers.blocking import BlockingScheduler
+from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from server.db import db, utcnow
@@ -70,9 +71,9 @@ def run_job(app: Flask, job: Job) -> Any:
     return result
 
 
-def build_scheduler(app: Flask) -> BlockingScheduler:
+def build_scheduler(app: Flask) -> BackgroundScheduler:
     """Create the scheduler with every job in JOBS; nothing starts until .start()."""
-    scheduler = BlockingScheduler(timezone="UTC")
+    scheduler = BackgroundScheduler(timezone="UTC")
     for job in JOBS:
         scheduler.add_job(
             run_job,
@@ -89,14 +90,18 @@ def build_scheduler(app: Flask) -> BlockingScheduler:
 
 
 def run_worker(app: Flask) -> None:
-    """Run the scheduler until SIGINT or SIGTERM, then stop cleanly."""
+    """Run the scheduler until SIGINT or SIGTERM, then let running jobs finish and stop."""
     scheduler = build_scheduler(app)
+    stopping = threading.Event()
 
     def _stop(signum: int, _frame: Any) -> None:
-        log.info("worker stopping on signal %s", signum)
-        scheduler.shutdown(wait=False)
+        stopping.set()  # only flag it: the main thread does the shutting down
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    log.info("worker started with jobs: %s", ", ".join(job.id for job in JOBS))
     scheduler.start()
+    log.info("worker started with jobs: %s", ", ".join(job.id for job in JOBS))
+    while not stopping.wait(timeout=1.0):
+        pass
+    log.info("worker stopping")
+    scheduler.shutdown(wait=True)

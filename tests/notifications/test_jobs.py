@@ -84,11 +84,13 @@ def test_worker_process_runs_jobs_and_stops_cleanly_on_sigterm(tmp_path):
                 break
         assert any("job purge-expired-oauth done" in line for line in lines), lines
         worker.send_signal(signal.SIGTERM)
-        assert worker.wait(timeout=15) == 0
+        _, rest = worker.communicate(timeout=30)  # keep reading: a full pipe would block it
+        assert worker.returncode == 0, rest
+        assert "worker stopping" in rest
     finally:
         if worker.poll() is None:
             worker.kill()
-        worker.stderr.close()
+            worker.communicate()
 
 
 def test_expiry_sweeps_mark_consents_and_requests_and_record_a_version(
