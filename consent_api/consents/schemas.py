@@ -158,8 +158,8 @@ class ExclusionOut(Schema):
     org_ids = fields.List(fields.String())
 
 
-class ConsentOut(Schema):
-    """A consent as its patient sees it (and as each version is kept)."""
+class ConsentTermsOut(Schema):
+    """The terms of a consent and its state: what its patient and its grantee both see."""
 
     id = fields.UUID()
     grantee = fields.Nested(GranteeOut)
@@ -173,14 +173,19 @@ class ConsentOut(Schema):
     use_count = fields.Integer()
     exclusions = fields.List(fields.Nested(ExclusionOut))
     fee_per_use = fields.Integer()
-    summary = fields.String()
     status = fields.String()
     version = fields.Integer()
+    created_at = fields.DateTime()
+    updated_at = fields.DateTime()
+
+
+class ConsentOut(ConsentTermsOut):
+    """A consent as its patient sees it (and as each version is kept)."""
+
+    summary = fields.String()
     request_id = fields.UUID(allow_none=True)
     revoked_at = fields.DateTime(allow_none=True)
     revoke_reason = fields.String(allow_none=True)
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
 
 
 class VersionOut(Schema):
@@ -196,23 +201,7 @@ class ConsentWithHistoryOut(ConsentOut):
     versions = fields.List(fields.Nested(VersionOut))
 
 
-class OrgConsentOut(Schema):
+class OrgConsentOut(ConsentTermsOut):
     """A consent as the organisation it was granted to sees it."""
 
-    id = fields.UUID()
     patient_id = fields.UUID()
-    grantee = fields.Nested(GranteeOut)
-    data_categories = fields.List(fields.String())
-    purposes = fields.List(fields.String())
-    actions = fields.List(fields.String())
-    data_period = fields.Nested(PeriodOut, allow_none=True)
-    valid_from = fields.DateTime()
-    valid_until = fields.DateTime(allow_none=True)
-    max_uses = fields.Integer(allow_none=True)
-    use_count = fields.Integer()
-    exclusions = fields.List(fields.Nested(ExclusionOut))
-    fee_per_use = fields.Integer()
-    status = fields.String()
-    version = fields.Integer()
-    created_at = fields.DateTime()
-    updated_at = fields.DateTime()
