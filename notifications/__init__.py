@@ -1,1 +1,10 @@
 """Notices to patients: outbox, push senders and the scheduled jobs that drain them."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+
+def init_app(app: Flask) -> None:
+    """Register the inbox, device and outbox tables (routes come with the resources using them)."""
+    from notifications import models  # noqa: F401 - importing declares the tables

@@ -24,6 +24,25 @@ def purge_expired_oauth() -> dict[str, int]:
     return purge_expired(now=utcnow())
 
 
+def drain_outbox() -> dict[str, int]:
+    """Send due notices: commit the claim, send outside any transaction, then the outcomes."""
+    from flask import current_app
+
+    from notifications import dispatch
+    from notifications.push import build_sender
+
+    sender = current_app.extensions.get("push_sender")
+    if sender is None:
+        sender = current_app.extensions["push_sender"] = build_sender(current_app.config)
+    owner = dispatch.claim(now=utcnow())
+    db.session.commit()  # the lease must be visible to other workers before we send
+    work = dispatch.leased(owner)
+    if not work:
+        return {}
+    results = sender.send([message for _, message in work])
+    return dispatch.record([row for row, _ in work], results, now=utcnow())
+
+
 def expire_consents() -> int:
     """Mark consents past their validity as expired, recording the version."""
     from consent_api.consents.service import expire_due
@@ -49,6 +68,7 @@ class Job:
 
 
 JOBS: tuple[Job, ...] = (
+    Job("drain-outbox", drain_outbox, "interval", {"seconds": 1}),
     Job("purge-expired-oauth", purge_expired_oauth, "interval", {"minutes": 10}),
     Job("expire-consents", expire_consents, "interval", {"minutes": 1}),
     Job("expire-requests", expire_requests, "interval", {"minutes": 1}),

@@ -16,6 +16,7 @@ from server.jsonio import ApiJSONProvider
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     """Create and configure an instance of the application."""
     import consent_api
+    import notifications
     from consent_api.oauth import check_routes_declare_scopes
     from server import db, errors, health, http, ratelimit
 
@@ -44,6 +45,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     ratelimit.init_app(app)
     consent_api.init_app(app)
+    notifications.init_app(app)
     app.register_blueprint(health.bp)
     check_routes_declare_scopes(app)
     return app

@@ -127,6 +127,30 @@ def apps_create(name: str, redirect_uris: tuple[str, ...]) -> None:
     )
 
 
+@main.group()
+def outbox() -> None:
+    """Inspect and repair push delivery."""
+
+
+@outbox.command("stats")
+@with_appcontext
+def outbox_stats() -> None:
+    """Count outbox rows by status (pending, sending, sent, dropped, dead)."""
+    from notifications import dispatch
+
+    emit(dispatch.stats())
+
+
+@outbox.command("retry-dead")
+@transactional
+def outbox_retry_dead() -> None:
+    """Queue every dead-lettered notice again."""
+    from notifications import dispatch
+    from server.db import utcnow
+
+    emit({"requeued": dispatch.retry_dead(now=utcnow())})
+
+
 @main.command("demo")
 @click.option("--base-url", default=None, help="Where the API will listen, for the printed curl.")
 @transactional

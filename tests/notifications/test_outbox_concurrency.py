@@ -1,0 +1,96 @@
+"""Two workers draining one outbox at once deliver every notice exactly once (real commits)."""
+
+import threading
+import time
+import uuid
+
+import pytest
+from google.oauth2.credentials import Credentials
+from sqlalchemy import delete, func, select
+
+from consent_api.patients.models import Patient
+from notifications import jobs
+from notifications.models import Device, Notification, OutboxMessage
+from notifications.outbox import notify
+from notifications.push import FirebasePushSender
+from server import create_app
+from server.db import db, reads, utcnow
+from tests.conftest import app_config
+from tests.notifications.fake_fcm import FakeFcm
+
+NOTICES = 120
+
+
+@pytest.fixture
+def committed_outbox(app, database_url):
+    """A patient with one device and NOTICES queued notices, committed for real."""
+    writer = create_app(app_config(database_url))
+    with writer.app_context():
+        patient = Patient(
+            email=f"drain-{uuid.uuid4().hex[:8]}@example.org", password_hash="", display_name="D"
+        )
+        db.session.add(patient)
+        db.session.flush()
+        db.session.add(Device(patient_id=patient.id, token=f"phone-{patient.id}", platform="ios"))
+        db.session.flush()
+        for n in range(NOTICES):
+            notify(patient.id, type="test", title=f"Notice {n}", body="b", now=utcnow())
+        db.session.commit()
+        patient_id = patient.id
+    yield patient_id
+    with writer.app_context():
+        notices = select(Notification.id).where(Notification.patient_id == patient_id)
+        db.session.execute(delete(OutboxMessage).where(OutboxMessage.notification_id.in_(notices)))
+        db.session.execute(delete(Notification).where(Notification.patient_id == patient_id))
+        db.session.execute(delete(Device).where(Device.patient_id == patient_id))
+        db.session.execute(delete(Patient).where(Patient.id == patient_id))
+        db.session.commit()
+        db.engine.dispose()
+
+
+def test_two_workers_deliver_every_notice_exactly_once(committed_outbox, database_url):
+    patient_id = committed_outbox
+    drain = next(job for job in jobs.JOBS if job.id == "drain-outbox")
+    with FakeFcm() as fcm:
+        workers = []
+        for _ in range(2):
+            worker_app = create_app(app_config(database_url))
+            worker_app.extensions["push_sender"] = FirebasePushSender(
+                Credentials(token="t"), project_id="demo", endpoint=fcm.url
+            )
+            workers.append(worker_app)
+
+        def run(worker_app):
+            try:
+                deadline = time.monotonic() + 60
+                while time.monotonic() < deadline:
+                    jobs.run_job(worker_app, drain)
+                    with worker_app.app_context():
+                        left = db.session.scalar(
+                            select(func.count())
+                            .select_from(OutboxMessage)
+                            .join(Notification)
+                            .where(
+                                Notification.patient_id == patient_id,
+                                OutboxMessage.status != "sent",
+                            )
+                        )
+                        db.session.remove()
+                    if not left:
+                        return
+            finally:
+                reads.release()
+
+        threads = [threading.Thread(target=run, args=(w,)) for w in workers]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=90)
+        for worker_app in workers:
+            worker_app.extensions["push_sender"].close()
+            with worker_app.app_context():
+                db.engine.dispose()
+
+    titles = [body["message"]["notification"]["title"] for body in fcm.received]
+    assert len(titles) == NOTICES
+    assert len(set(titles)) == NOTICES
