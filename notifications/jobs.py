@@ -7,6 +7,7 @@ import signal
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -34,7 +35,8 @@ def drain_outbox() -> dict[str, int]:
     sender = current_app.extensions.get("push_sender")
     if sender is None:
         sender = current_app.extensions["push_sender"] = build_sender(current_app.config)
-    owner = dispatch.claim(now=utcnow())
+    lease = timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
+    owner = dispatch.claim(now=utcnow(), lease=lease)
     db.session.commit()  # the lease must be visible to other workers before we send
     work = dispatch.leased(owner)
     if not work:

@@ -71,6 +71,7 @@ def from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "PUSH_BACKEND": env.get("PUSH_BACKEND", "log"),
         "FIREBASE_CREDENTIALS": env.get("FIREBASE_CREDENTIALS", ""),
         "FCM_ENDPOINT": env.get("FCM_ENDPOINT", ""),
+        "OUTBOX_LEASE_SECONDS": _int(env, "OUTBOX_LEASE_SECONDS", 60),
         "WTF_CSRF_TIME_LIMIT": 3600,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 # token prefix -> (HTTP status, canonical status, FCM error code) answered instead of success
@@ -18,8 +19,10 @@ FAILURES = {
 class FakeFcm:
     """Record every send; answer by the device token (see FAILURES)."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, delay: float = 0.0) -> None:
+        self.delay = delay  # seconds per send, to catch a worker in the middle of a batch
         self.received: list[dict] = []
+        self.arrived = 0  # requests seen, answered or not
         self.authorizations: list[str] = []
         self.token_requests: list[str] = []
         self._lock = threading.Lock()
@@ -35,6 +38,10 @@ class FakeFcm:
                     self._answer(200, {"access_token": "sa-token", "expires_in": 3600})
                     return
                 body = json.loads(raw_body)
+                with fake._lock:
+                    fake.arrived += 1
+                if fake.delay:
+                    time.sleep(fake.delay)
                 with fake._lock:
                     fake.received.append({"path": self.path, **body})
                     fake.authorizations.append(self.headers.get("Authorization", ""))

@@ -94,3 +94,93 @@ def test_two_workers_deliver_every_notice_exactly_once(committed_outbox, databas
     titles = [body["message"]["notification"]["title"] for body in fcm.received]
     assert len(titles) == NOTICES
     assert len(set(titles)) == NOTICES
+
+
+def _service_account(path, token_uri: str) -> None:
+    import json
+
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    pem = (
+        rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        .private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+        .decode()
+    )
+    path.write_text(
+        json.dumps(
+            {
+                "type": "service_account",
+                "project_id": "demo",
+                "private_key_id": "k1",
+                "private_key": pem,
+                "client_email": "push@demo.iam.gserviceaccount.com",
+                "client_id": "1",
+                "token_uri": token_uri,
+            }
+        )
+    )
+
+
+def test_a_worker_killed_mid_batch_loses_nothing(committed_outbox, database_url, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    patient_id = committed_outbox
+    root = Path(__file__).resolve().parents[2]
+    with FakeFcm(delay=3.0) as fcm:
+        account = tmp_path / "sa.json"
+        _service_account(account, f"{fcm.url}/token")
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "PUSH_BACKEND": "fcm",
+            "FIREBASE_CREDENTIALS": str(account),
+            "FCM_ENDPOINT": fcm.url,
+            "OUTBOX_LEASE_SECONDS": "4",
+        }
+        command = [sys.executable, "-m", "server.cli", "worker"]
+        first = subprocess.Popen(command, env=env, cwd=root, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 30
+        while fcm.arrived == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert fcm.arrived > 0, "the first worker never started sending"
+        first.send_signal(signal.SIGKILL)  # in the middle of its batch: nothing recorded
+        first.wait(timeout=10)
+        fcm.delay = 0.0
+
+        second = subprocess.Popen(command, env=env, cwd=root, stderr=subprocess.DEVNULL)
+        try:
+            writer = create_app(app_config(database_url))
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                with writer.app_context():
+                    left = db.session.scalar(
+                        select(func.count())
+                        .select_from(OutboxMessage)
+                        .join(Notification)
+                        .where(
+                            Notification.patient_id == patient_id,
+                            OutboxMessage.status != "sent",
+                        )
+                    )
+                    db.session.remove()
+                if left == 0:
+                    break
+                time.sleep(0.2)
+            assert left == 0
+        finally:
+            second.send_signal(signal.SIGTERM)
+            second.wait(timeout=30)
+            with writer.app_context():
+                db.engine.dispose()
+
+    delivered = {body["message"]["notification"]["title"] for body in fcm.received}
+    assert delivered == {f"Notice {n}" for n in range(NOTICES)}
