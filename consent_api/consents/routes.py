@@ -47,7 +47,8 @@ def list_mine(query):
     """List the patient's consents, oldest first, a page at a time."""
     now = utcnow()
     items, next_cursor = service.list_for_patient(current_patient(), query, now=now)
-    return {"items": [_out(c, now) for c in items], "next_cursor": next_cursor}
+    views = service.present_many(items, now=now)
+    return {"items": ConsentOut(many=True).dump(views), "next_cursor": next_cursor}
 
 
 @bp.get("/v1/me/consents/<uuid:consent_id>")
@@ -110,7 +111,7 @@ def revoke_all(body):
     """Stop one organisation: revoke what names it, exclude it from type-wide grants."""
     now = utcnow()
     changed = service.revoke_all_for_org(current_patient(), body["org_id"], body["reason"], now=now)
-    return {"items": [_out(c, now) for c in changed]}
+    return {"items": ConsentOut(many=True).dump(service.present_many(changed, now=now))}
 
 
 @bp.get("/v1/consents")

@@ -98,6 +98,13 @@ def present(consent: Consent, *, now: datetime, names: dict[str, str] | None = N
     }
 
 
+def present_many(consents: Iterable[Consent], *, now: datetime) -> list[dict]:
+    """Present several consents with one organisation-name query for all of them."""
+    consents = list(consents)
+    names = org_names({org for c in consents for org in _referenced_orgs(c)})
+    return [present(c, now=now, names=names) for c in consents]
+
+
 def _snapshot(consent: Consent, *, now: datetime) -> dict:
     from consent_api.consents.schemas import ConsentOut
 

@@ -98,7 +98,7 @@ def export(patient: Patient, *, now) -> dict:
             "display_name": patient.display_name,
             "created_at": patient.created_at,
         },
-        "consents": [consents.present(c, now=now) for c in owned],
+        "consents": consents.present_many(owned, now=now),
         "consent_versions": [
             {
                 "consent_id": v.consent_id,
@@ -109,7 +109,7 @@ def export(patient: Patient, *, now) -> dict:
             }
             for v in history
         ],
-        "consent_requests": [requests.present(r, now=now) for r in asked],
+        "consent_requests": requests.present_many(asked, now=now),
     }
 
 

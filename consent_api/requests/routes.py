@@ -23,7 +23,8 @@ def _out(request, now):
 
 
 def _page(items, next_cursor, now):
-    return {"items": [_out(r, now) for r in items], "next_cursor": next_cursor}
+    views = service.present_many(items, now=now)
+    return {"items": RequestOut(many=True).dump(views), "next_cursor": next_cursor}
 
 
 @bp.post("/v1/consent-requests")

@@ -28,8 +28,31 @@ class RequestNotPending(Conflict):
 
 def present(request: ConsentRequest, *, now: datetime) -> dict[str, Any]:
     """Return the request as JSON-ready data for its organisation or patient."""
-    consent_id = db.session.scalar(select(Consent.id).where(Consent.request_id == request.id))
-    org_name = db.session.scalar(select(Organisation.name).where(Organisation.id == request.org_id))
+    return present_many([request], now=now)[0]
+
+
+def present_many(requests: list[ConsentRequest], *, now: datetime) -> list[dict[str, Any]]:
+    """Present several requests, reading their consents and organisations in one query each."""
+    ids = [r.id for r in requests]
+    consent_ids = (
+        dict(
+            db.session.execute(
+                select(Consent.request_id, Consent.id).where(Consent.request_id.in_(ids))
+            ).all()
+        )
+        if ids
+        else {}
+    )
+    names = consents.org_names({r.org_id for r in requests})
+    return [
+        _view(r, now=now, consent_id=consent_ids.get(r.id), org_name=names.get(str(r.org_id)))
+        for r in requests
+    ]
+
+
+def _view(
+    request: ConsentRequest, *, now: datetime, consent_id: Any, org_name: str | None
+) -> dict[str, Any]:
     period = None
     if request.data_period_start or request.data_period_end:
         period = {"start": request.data_period_start, "end": request.data_period_end}
@@ -84,8 +107,6 @@ def create(org: Organisation, body: dict[str, Any], *, now: datetime) -> Consent
         updated_at=now,
     )
     consents.apply_scope(request, body)
-    if body.get("valid_from") is not None:
-        request.valid_from = body["valid_from"]
     names = consents.org_names(
         {org.id, *(o for e in request.exclusions for o in e.get("org_ids", []))}
     )

@@ -48,6 +48,20 @@ def committed_outbox(app, database_url):
         db.engine.dispose()
 
 
+def _unsent(application, patient_id) -> int:
+    """Count the patient's outbox rows not yet sent, in a fresh session of `application`."""
+    with application.app_context():
+        try:
+            return db.session.scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .join(Notification)
+                .where(Notification.patient_id == patient_id, OutboxMessage.status != "sent")
+            )
+        finally:
+            db.session.remove()
+
+
 def test_two_workers_deliver_every_notice_exactly_once(committed_outbox, database_url):
     patient_id = committed_outbox
     drain = next(job for job in jobs.JOBS if job.id == "drain-outbox")
@@ -65,18 +79,7 @@ def test_two_workers_deliver_every_notice_exactly_once(committed_outbox, databas
                 deadline = time.monotonic() + 60
                 while time.monotonic() < deadline:
                     jobs.run_job(worker_app, drain)
-                    with worker_app.app_context():
-                        left = db.session.scalar(
-                            select(func.count())
-                            .select_from(OutboxMessage)
-                            .join(Notification)
-                            .where(
-                                Notification.patient_id == patient_id,
-                                OutboxMessage.status != "sent",
-                            )
-                        )
-                        db.session.remove()
-                    if not left:
+                    if not _unsent(worker_app, patient_id):
                         return
             finally:
                 reads.release()
@@ -161,17 +164,7 @@ def test_a_worker_killed_mid_batch_loses_nothing(committed_outbox, database_url,
             writer = create_app(app_config(database_url))
             deadline = time.monotonic() + 60
             while time.monotonic() < deadline:
-                with writer.app_context():
-                    left = db.session.scalar(
-                        select(func.count())
-                        .select_from(OutboxMessage)
-                        .join(Notification)
-                        .where(
-                            Notification.patient_id == patient_id,
-                            OutboxMessage.status != "sent",
-                        )
-                    )
-                    db.session.remove()
+                left = _unsent(writer, patient_id)
                 if left == 0:
                     break
                 time.sleep(0.2)
