@@ -16,6 +16,7 @@ def init_app(app: Flask) -> None:
     from consent_api.orgs.routes import bp as orgs_bp
     from consent_api.patients.routes import bp as patients_bp
     from consent_api.requests.routes import bp as requests_bp
+    from consent_api.uses.routes import bp as uses_bp
 
     config_oauth(app)
     for blueprint in (
@@ -27,5 +28,6 @@ def init_app(app: Flask) -> None:
         requests_bp,
         decisions_bp,
         fhir_bp,
+        uses_bp,
     ):
         app.register_blueprint(blueprint)

@@ -210,6 +210,11 @@ def current_patient() -> Patient:
     return patient
 
 
+def current_patient_id() -> uuid.UUID:
+    """The patient id the current token acts for (for keys scoped to the caller)."""
+    return current_patient().id
+
+
 def current_org() -> Organisation:
     """Return the organisation the current token was issued to."""
     org = db.session.get(Organisation, g.token.org_id) if g.token.org_id else None

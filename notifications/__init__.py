@@ -6,5 +6,8 @@ from flask import Flask
 
 
 def init_app(app: Flask) -> None:
-    """Register the inbox, device and outbox tables (routes come with the resources using them)."""
+    """Register the inbox, device, preference and outbox tables and the patient's routes."""
     from notifications import models  # noqa: F401 - importing declares the tables
+    from notifications.routes import bp
+
+    app.register_blueprint(bp)

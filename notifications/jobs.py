@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -25,8 +26,9 @@ def purge_expired_oauth() -> dict[str, int]:
     return purge_expired(now=utcnow())
 
 
-def drain_outbox() -> dict[str, int]:
-    """Send due notices: commit the claim, send outside any transaction, then the outcomes."""
+def drain_outbox(*, batch: int = 500, budget: float = 10.0) -> dict[str, int]:
+    """Send due notices, batch after batch while there are full batches (for up to `budget`
+    seconds): commit each claim, send outside any transaction, then commit the outcomes."""
     from flask import current_app
 
     from notifications import dispatch
@@ -36,13 +38,20 @@ def drain_outbox() -> dict[str, int]:
     if sender is None:
         sender = current_app.extensions["push_sender"] = build_sender(current_app.config)
     lease = timedelta(seconds=current_app.config["OUTBOX_LEASE_SECONDS"])
-    owner = dispatch.claim(now=utcnow(), lease=lease)
-    db.session.commit()  # the lease must be visible to other workers before we send
-    work = dispatch.leased(owner)
-    if not work:
-        return {}
-    results = sender.send([message for _, message in work])
-    return dispatch.record([row for row, _ in work], results, now=utcnow())
+    counts: dict[str, int] = {}
+    deadline = time.monotonic() + budget
+    while True:
+        owner = dispatch.claim(now=utcnow(), lease=lease, limit=batch)
+        db.session.commit()  # the lease must be visible to other workers before we send
+        work = dispatch.leased(owner)
+        if not work:
+            return counts
+        results = sender.send([message for _, message in work])
+        for outcome, n in dispatch.record([row for row, _ in work], results, now=utcnow()).items():
+            counts[outcome] = counts.get(outcome, 0) + n
+        db.session.commit()
+        if len(work) < batch or time.monotonic() > deadline:
+            return counts
 
 
 def expire_consents() -> int:
@@ -57,6 +66,40 @@ def expire_requests() -> int:
     from consent_api.requests.service import expire_due
 
     return expire_due(now=utcnow())
+
+
+def remind_expiring_consents() -> int:
+    """Tell patients of consents ending within CONSENT_REMINDER_DAYS."""
+    from flask import current_app
+
+    from consent_api.consents.service import remind_expiring
+
+    days = current_app.config["CONSENT_REMINDER_DAYS"]
+    return remind_expiring(now=utcnow(), ahead=timedelta(days=days))
+
+
+def remind_expiring_requests() -> int:
+    """Remind patients of consent requests lapsing within REQUEST_REMINDER_HOURS."""
+    from flask import current_app
+
+    from consent_api.requests.service import remind_expiring
+
+    hours = current_app.config["REQUEST_REMINDER_HOURS"]
+    return remind_expiring(now=utcnow(), ahead=timedelta(hours=hours))
+
+
+def send_digests() -> int:
+    """Send the daily digests that are due."""
+    from notifications.digests import send_due
+
+    return send_due(now=utcnow())
+
+
+def purge_idempotency_keys() -> int:
+    """Forget idempotency keys past their retention."""
+    from server.idempotency import purge
+
+    return purge(now=utcnow())
 
 
 @dataclass(frozen=True)
@@ -74,6 +117,10 @@ JOBS: tuple[Job, ...] = (
     Job("purge-expired-oauth", purge_expired_oauth, "interval", {"minutes": 10}),
     Job("expire-consents", expire_consents, "interval", {"minutes": 1}),
     Job("expire-requests", expire_requests, "interval", {"minutes": 1}),
+    Job("remind-expiring-consents", remind_expiring_consents, "interval", {"minutes": 10}),
+    Job("remind-expiring-requests", remind_expiring_requests, "interval", {"minutes": 10}),
+    Job("send-digests", send_digests, "interval", {"minutes": 1}),
+    Job("purge-idempotency-keys", purge_idempotency_keys, "interval", {"hours": 1}),
 )
 
 

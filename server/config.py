@@ -72,6 +72,8 @@ def from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "FIREBASE_CREDENTIALS": env.get("FIREBASE_CREDENTIALS", ""),
         "FCM_ENDPOINT": env.get("FCM_ENDPOINT", ""),
         "OUTBOX_LEASE_SECONDS": _int(env, "OUTBOX_LEASE_SECONDS", 60),
+        "CONSENT_REMINDER_DAYS": _int(env, "CONSENT_REMINDER_DAYS", 7),
+        "REQUEST_REMINDER_HOURS": _int(env, "REQUEST_REMINDER_HOURS", 24),
         "WTF_CSRF_TIME_LIMIT": 3600,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -149,7 +149,10 @@ def keep_changes_on_error() -> None:
 def _tune_sqlite(engine: Engine) -> None:
     # pysqlite defers BEGIN and mishandles SAVEPOINT; take transaction control ourselves
     # (SQLAlchemy's documented recipe), enforce foreign keys, and let the web process and
-    # the worker share the file (WAL, wait on locks instead of failing).
+    # the worker share the file (WAL, wait on locks instead of failing). Transactions begin
+    # IMMEDIATE: SQLite has one writer at a time, and a transaction that read first and
+    # writes later would otherwise fail (SQLITE_BUSY) when another wrote in between, instead
+    # of waiting its turn. Read-only hot paths use AUTOCOMMIT connections and never queue.
     @event.listens_for(engine, "connect")
     def _connect(dbapi_connection, _record) -> None:
         dbapi_connection.isolation_level = None
@@ -162,7 +165,7 @@ def _tune_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "begin")
     def _begin(connection) -> None:
         if connection.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
-            connection.exec_driver_sql("BEGIN")
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def init_app(app: Flask) -> None:

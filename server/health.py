@@ -25,7 +25,8 @@ def healthz():
 
 def _migration_state() -> tuple[str | None, str | None]:
     script = ScriptDirectory.from_config(migrate.get_config())
-    with db.engine.connect() as connection:
+    # Read-only: an AUTOCOMMIT connection takes no transaction (nor, on SQLite, the write lock).
+    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("SELECT 1"))
         current = MigrationContext.configure(connection).get_current_revision()
     return current, script.get_current_head()

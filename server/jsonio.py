@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from flask.json.provider import DefaultJSONProvider
@@ -14,7 +14,7 @@ class ApiJSONProvider(DefaultJSONProvider):
 
     @staticmethod
     def default(o: Any) -> Any:
-        if isinstance(o, datetime | date):
+        if isinstance(o, datetime | date | time):
             return o.isoformat()
         if isinstance(o, uuid.UUID):
             return str(o)

@@ -38,11 +38,16 @@ def page(
     id_column: InstrumentedAttribute,
     cursor: str | None,
     limit: int,
+    descending: bool = False,
 ) -> Select:
-    """Order by (order_column, id) and start after the cursor; fetch one extra row."""
+    """Order by (order_column, id), newest first if `descending`, and start after the
+    cursor; fetch one extra row."""
     if cursor:
         when, row_id = decode(cursor)
-        statement = statement.where(tuple_(order_column, id_column) > tuple_(when, row_id))
+        key, after = tuple_(order_column, id_column), tuple_(when, row_id)
+        statement = statement.where(key < after if descending else key > after)
+    if descending:
+        return statement.order_by(order_column.desc(), id_column.desc()).limit(limit + 1)
     return statement.order_by(order_column, id_column).limit(limit + 1)
 
 
@@ -66,6 +71,7 @@ def scan(
     limit: int,
     keep: Callable[[Any], bool],
     batch: int = 500,
+    descending: bool = False,
 ) -> tuple[list[Any], str | None]:
     """Page through rows that also pass a Python filter (`keep`), reading in batches until a
     page is full or the rows run out; the cursor stays exact."""
@@ -79,6 +85,7 @@ def scan(
                 id_column=id_column,
                 cursor=position,
                 limit=batch,
+                descending=descending,
             )
         ).all()
         for row in rows[:batch]:

@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import secrets
+import uuid
 from collections.abc import Iterator
 from urllib.parse import parse_qs, urlsplit
 
@@ -22,9 +23,10 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from server import create_app
-from server.db import db, reads
+from server.db import db, reads, utcnow
 from server.ratelimit import limiter
 from tests import factories
+from tests.factories import PatientFactory
 
 TEST_PASSWORD = factories.PASSWORD
 
@@ -102,6 +104,16 @@ class CommittingClient(FlaskClient):
         for answered in (*response.history, response):
             check_response(answered)
         return response
+
+
+def wipe_committed(application: Flask) -> None:
+    """Delete every row, children first: for tests that commit for real (other processes or
+    app instances must see their data). Other tests never commit, so nothing else is lost."""
+    with application.app_context():
+        for table in reversed(db.metadata.sorted_tables):
+            db.session.execute(table.delete())
+        db.session.commit()
+        db.engine.dispose()
 
 
 @pytest.fixture(autouse=True)
@@ -289,3 +301,56 @@ def patient(session):
 def patient_token(login: PatientLogin, patient) -> str:
     """A real patient access token obtained through the login form and PKCE."""
     return login.tokens(patient.email)["access_token"]
+
+
+# --- data uses: an organisation reporting, a patient granting ---------------------------
+
+USE = {"data_categories": ["lab_results"], "purpose": "TREAT", "action": "use", "record_count": 3}
+
+
+@pytest.fixture
+def hospital(org_credentials):
+    return org_credentials("hospital", name="St Mary's")
+
+
+@pytest.fixture
+def hospital_token(token_for, hospital):
+    return token_for(registration=hospital)
+
+
+@pytest.fixture
+def grant(client, login):
+    """A patient grants a consent through the API; returns (patient, consent JSON, token)."""
+
+    def make(patient=None, **overrides):
+        patient = patient or PatientFactory()
+        token = login.tokens(patient.email)["access_token"]
+        body = {
+            "grantee": {"org_type": "hospital"},
+            "data_categories": ["lab_results"],
+            "purposes": ["TREAT"],
+            "actions": ["access", "use"],
+            **overrides,
+        }
+        response = client.post("/v1/me/consents", json=body, headers=bearer(token))
+        assert response.status_code == 201, response.json
+        return patient, response.json, token
+
+    return make
+
+
+def use_body(patient_id, **overrides) -> dict:
+    """A data-use report, occurring now unless told otherwise."""
+    when = overrides.pop("occurred_at", utcnow())
+    return {
+        "patient_id": str(patient_id),
+        **USE,
+        "occurred_at": when.isoformat(),
+        **overrides,
+    }
+
+
+def report(client, token, body, *, key: str | None = None):
+    """POST /v1/data-uses with a fresh Idempotency-Key unless one is given."""
+    headers = {**bearer(token), "Idempotency-Key": key or uuid.uuid4().hex}
+    return client.post("/v1/data-uses", json=body, headers=headers)

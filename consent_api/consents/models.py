@@ -51,6 +51,7 @@ class Consent(db.Model):
             ],
         ),
         Index("ix_consents_grantee_type_updated", "grantee_org_type", "updated_at"),
+        Index("ix_consents_status_valid_until", "status", "valid_until"),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -76,6 +77,8 @@ class Consent(db.Model):
     )
     revoked_at: Mapped[datetime | None]
     revoke_reason: Mapped[str | None] = mapped_column(Text)
+    # The end date the patient was last reminded of (a changed end date earns a new reminder).
+    expiry_reminded_for: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

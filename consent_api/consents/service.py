@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Select, or_, select
@@ -385,7 +385,16 @@ def revoke(
     consent = _owned(patient, consent_id, lock=True)
     if consent.status == "revoked":
         return consent
-    return _revoke(consent, reason, now=now)
+    _revoke(consent, reason, now=now)
+    _confirm_revoked(patient, [consent], now=now)
+    return consent
+
+
+def _confirm_revoked(patient: Patient, changed: list[Consent], *, now: datetime) -> None:
+    from notifications import notices
+
+    names = org_names({c.grantee_org_id for c in changed if c.grantee_org_id})
+    notices.consents_revoked(patient.id, changed, names, now=now)
 
 
 def revoke_all_for_org(
@@ -413,6 +422,8 @@ def revoke_all_for_org(
         elif not any(e.get("org_ids") == [str(org.id)] and len(e) == 1 for e in consent.exclusions):
             consent.exclusions = [*consent.exclusions, {"org_ids": [str(org.id)]}]
             changed.append(_bump(consent, "amended", now=now))
+    if changed:
+        _confirm_revoked(patient, [c for c in changed if c.status == "revoked"] or changed, now=now)
     return changed
 
 
@@ -438,7 +449,38 @@ def expire_due(*, now: datetime, batch: int = 500) -> int:
         .limit(batch)
         .with_for_update(skip_locked=True)
     ).all()
+    from notifications import notices
+
+    names = org_names({c.grantee_org_id for c in due if c.grantee_org_id})
     for consent in due:
         consent.status = "expired"
         _bump(consent, "expired", now=now)
+        notices.consent_expired(consent, names, now=now)
+    return len(due)
+
+
+def remind_expiring(*, now: datetime, ahead: timedelta, batch: int = 500) -> int:
+    """Tell patients, once per end date, that an active consent ends within `ahead`."""
+    from notifications import notices
+
+    due = db.session.scalars(
+        select(Consent)
+        .where(
+            Consent.status == "active",
+            Consent.valid_until > now,
+            Consent.valid_until <= now + ahead,
+            or_(
+                Consent.expiry_reminded_for.is_(None),
+                Consent.expiry_reminded_for != Consent.valid_until,
+            ),
+        )
+        .order_by(Consent.valid_until)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    ).all()
+    names = org_names({c.grantee_org_id for c in due if c.grantee_org_id})
+    for consent in due:
+        consent.expiry_reminded_for = consent.valid_until
+        notices.consent_expiring(consent, names, now=now)
+    db.session.flush()
     return len(due)

@@ -127,8 +127,10 @@ def evaluate(
     action: str,
     data_date: date | None,
     now: datetime,
+    data_until: date | None = None,
 ) -> str:
-    """Return the reason code one consent gives for the request (`permitted` or a deny)."""
+    """Return the reason code one consent gives for the request (`permitted` or a deny).
+    Records dated `data_date` (through `data_until`, for a range) must lie in its data period."""
     if category not in consent.data_categories:
         if ALL in consent.data_categories and category in SENSITIVE:
             return "sensitive_not_named"
@@ -155,7 +157,10 @@ def evaluate(
         return "excluded"
     if data_date is not None and (
         (consent.data_period_start is not None and data_date < consent.data_period_start)
-        or (consent.data_period_end is not None and data_date > consent.data_period_end)
+        or (
+            consent.data_period_end is not None
+            and (data_until or data_date) > consent.data_period_end
+        )
     ):
         return "outside_data_period"
     if consent.max_uses is not None and consent.use_count >= consent.max_uses:
@@ -172,6 +177,7 @@ def decide(
     action: str,
     data_date: date | None = None,
     now: datetime,
+    data_until: date | None = None,
 ) -> Decision:
     """Decide one request against the patient's consents (any that do not name `org` are
     ignored). Deterministic: the permitting consent with an org-specific grant, then the
@@ -190,6 +196,7 @@ def decide(
             action=action,
             data_date=data_date,
             now=now,
+            data_until=data_until,
         )
         key = (_RANK[reason], consent.grantee_org_id is not None, consent.version, -consent.id.int)
         if best is None or key > best[0]:

@@ -14,11 +14,12 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
+from datetime import date, datetime
 
 from sqlalchemy import Text, Uuid, any_, bindparam, cast, or_, select
 from sqlalchemy.dialects import postgresql
 
-from consent_api.consents.models import Consent
+from consent_api.consents.models import Consent, ConsentVersion
 from consent_api.decisions.decide import ConsentTerms, Exclusion, Org
 from server.db import db, reads
 
@@ -32,16 +33,16 @@ _COLUMNS = (
     _consents.c.id,
     _consents.c.version,
     _consents.c.status,
-    cast(_consents.c.data_categories, Text),
-    cast(_consents.c.purposes, Text),
-    cast(_consents.c.actions, Text),
+    cast(_consents.c.data_categories, Text).label("data_categories"),
+    cast(_consents.c.purposes, Text).label("purposes"),
+    cast(_consents.c.actions, Text).label("actions"),
     _consents.c.valid_from,
     _consents.c.valid_until,
     _consents.c.data_period_start,
     _consents.c.data_period_end,
     _consents.c.max_uses,
     _consents.c.use_count,
-    cast(_consents.c.exclusions, Text),
+    cast(_consents.c.exclusions, Text).label("exclusions"),
 )
 _GRANTED = or_(
     _consents.c.grantee_org_id == bindparam("org_id"),
@@ -75,6 +76,26 @@ def _exclusions(raw: str | None) -> tuple[Exclusion, ...]:
     )
 
 
+def _terms(row) -> ConsentTerms:
+    return ConsentTerms(
+        row.id,
+        row.version,
+        row.status,
+        row.grantee_org_id,
+        row.grantee_org_type,
+        _codes(row.data_categories),
+        _codes(row.purposes),
+        _codes(row.actions),
+        row.valid_from,
+        row.valid_until,
+        row.data_period_start,
+        row.data_period_end,
+        row.max_uses,
+        row.use_count,
+        _exclusions(row.exclusions),
+    )
+
+
 def candidates(patient_ids: Iterable[uuid.UUID], org: Org) -> dict[uuid.UUID, list[ConsentTerms]]:
     """Return, per patient, the consents naming `org` by id or by type."""
     wanted = list(dict.fromkeys(patient_ids))
@@ -85,41 +106,68 @@ def candidates(patient_ids: Iterable[uuid.UUID], org: Org) -> dict[uuid.UUID, li
             query,
             {"patient_ids": wanted[start : start + CHUNK], "org_id": org.id, "org_type": org.type},
         ).all()
-        for (
-            patient_id,
-            grantee_org_id,
-            grantee_org_type,
-            consent_id,
-            version,
-            status,
-            categories,
-            purposes,
-            actions,
-            valid_from,
-            valid_until,
-            period_start,
-            period_end,
-            max_uses,
-            use_count,
-            exclusions,
-        ) in rows:
-            found[patient_id].append(
-                ConsentTerms(
-                    consent_id,
-                    version,
-                    status,
-                    grantee_org_id,
-                    grantee_org_type,
-                    _codes(categories),
-                    _codes(purposes),
-                    _codes(actions),
-                    valid_from,
-                    valid_until,
-                    period_start,
-                    period_end,
-                    max_uses,
-                    use_count,
-                    _exclusions(exclusions),
-                )
-            )
+        for row in rows:
+            found[row.patient_id].append(_terms(row))
     return found
+
+
+_FOR_USE = (
+    select(*_COLUMNS, _consents.c.updated_at)
+    .where(_consents.c.patient_id == bindparam("patient_id"), _GRANTED)
+    .with_for_update()
+)
+
+
+def candidates_at(patient_id: uuid.UUID, org: Org, at: datetime) -> list[ConsentTerms]:
+    """Return one patient's consents naming `org`, as they stood at `at`, locked until the
+    transaction ends (a use decided on them must count against them before anyone changes
+    them). A consent changed since `at` is read from the version then in force; one created
+    since is left out. Use counts are always the current ones."""
+    rows = db.session.execute(
+        _FOR_USE, {"patient_id": patient_id, "org_id": org.id, "org_type": org.type}
+    ).all()
+    current = [_terms(row) for row in rows if row.updated_at <= at]
+    changed = {row.id: row.use_count for row in rows if row.updated_at > at}
+    if changed:
+        versions = db.session.execute(
+            select(ConsentVersion.consent_id, ConsentVersion.snapshot)
+            .where(ConsentVersion.consent_id.in_(changed), ConsentVersion.created_at <= at)
+            .order_by(ConsentVersion.consent_id, ConsentVersion.version)
+        ).all()
+        latest = dict(versions)  # ordered by version: the last one in force wins
+        current += [
+            _from_snapshot(snapshot, use_count=changed[consent_id])
+            for consent_id, snapshot in latest.items()
+        ]
+    return current
+
+
+def _date(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+def _instant(value: str | None) -> datetime | None:
+    return datetime.fromisoformat(value) if value else None
+
+
+def _from_snapshot(snapshot: dict, *, use_count: int) -> ConsentTerms:
+    """Rebuild decision terms from a stored version (the patient's JSON view of it)."""
+    grantee = snapshot["grantee"]
+    period = snapshot.get("data_period") or {}
+    return ConsentTerms(
+        uuid.UUID(snapshot["id"]),
+        snapshot["version"],
+        snapshot["status"],
+        uuid.UUID(grantee["org_id"]) if grantee.get("org_id") else None,
+        grantee.get("org_type"),
+        frozenset(snapshot["data_categories"]),
+        frozenset(snapshot["purposes"]),
+        frozenset(snapshot["actions"]),
+        _instant(snapshot["valid_from"]),
+        _instant(snapshot.get("valid_until")),
+        _date(period.get("start")),
+        _date(period.get("end")),
+        snapshot.get("max_uses"),
+        use_count,
+        _exclusions(json.dumps(snapshot.get("exclusions") or [])),
+    )

@@ -7,7 +7,7 @@ from flask import Blueprint, current_app, url_for
 from consent_api import scopes
 from consent_api.oauth import current_patient, public, require
 from consent_api.patients import service
-from consent_api.patients.schemas import PatientIn, PatientOut
+from consent_api.patients.schemas import EmergencyAccess, PatientIn, PatientOut
 from server.db import utcnow
 from server.http import body
 from server.ratelimit import configured, limiter
@@ -30,6 +30,23 @@ def sign_up(body):
 def me():
     """Return the calling patient's profile."""
     return PatientOut().dump(current_patient())
+
+
+@bp.get("/v1/me/emergency-access")
+@require(scopes.PATIENT)
+def get_emergency_access():
+    """Whether emergency treatment access without a consent is allowed (the default)."""
+    return EmergencyAccess().dump({"allowed": current_patient().emergency_access})
+
+
+@bp.put("/v1/me/emergency-access")
+@require(scopes.PATIENT)
+@body(EmergencyAccess)
+def put_emergency_access(body):
+    """Allow emergency access, or opt out of it."""
+    patient = current_patient()
+    patient.emergency_access = body["allowed"]
+    return EmergencyAccess().dump({"allowed": patient.emergency_access})
 
 
 @bp.get("/v1/me/export")

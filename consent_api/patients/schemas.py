@@ -19,3 +19,10 @@ class PatientOut(Schema):
     id = fields.UUID()
     email = fields.String()
     display_name = fields.String()
+
+
+class EmergencyAccess(Schema):
+    """Whether a hospital may use the patient's data for emergency treatment without a
+    consent (always recorded and pushed as an alert)."""
+
+    allowed = fields.Boolean(required=True)

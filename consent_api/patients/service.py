@@ -71,9 +71,7 @@ def get(patient_id: uuid.UUID | str) -> Patient | None:
 
 def export(patient: Patient, *, now) -> dict:
     """Return everything the service holds about the patient, as JSON-ready data."""
-    from consent_api.consents import service as consents
     from consent_api.consents.models import Consent, ConsentVersion
-    from consent_api.requests import service as requests
     from consent_api.requests.models import ConsentRequest
 
     owned = db.session.scalars(
@@ -90,6 +88,41 @@ def export(patient: Patient, *, now) -> dict:
         .where(ConsentRequest.patient_id == patient.id)
         .order_by(ConsentRequest.created_at)
     ).all()
+    return {
+        **_export_consents(patient, owned, history, asked, now=now),
+        **_export_activity(patient),
+    }
+
+
+def _export_activity(patient: Patient) -> dict:
+    from consent_api.uses import service as uses
+    from consent_api.uses.models import DataUse
+    from notifications import devices, inbox, preferences
+    from notifications.models import Notification
+
+    used = db.session.scalars(
+        select(DataUse)
+        .where(DataUse.patient_id == patient.id)
+        .order_by(DataUse.occurred_at, DataUse.id)
+    ).all()
+    notices = db.session.scalars(
+        select(Notification)
+        .where(Notification.patient_id == patient.id)
+        .order_by(Notification.created_at, Notification.id)
+    ).all()
+    return {
+        "emergency_access": patient.emergency_access,
+        "access_log": uses.present_entries(list(used)),
+        "notifications": [inbox.present(n) for n in notices],
+        "devices": [devices.present(d) for d in devices.active(patient.id)],
+        "notification_preferences": preferences.present(patient.id),
+    }
+
+
+def _export_consents(patient: Patient, owned, history, asked, *, now) -> dict:
+    from consent_api.consents import service as consents
+    from consent_api.requests import service as requests
+
     return {
         "exported_at": now,
         "profile": {
@@ -118,9 +151,16 @@ def erase(patient: Patient, *, now) -> None:
     only the pseudonymous records (ids, consent history) that the audit trail needs."""
     from consent_api.auth.models import AuthorizationCode, OAuthToken
     from consent_api.consents import service as consents
+    from notifications.models import Device, Notification, NotificationPreferences, OutboxMessage
 
     consents.revoke_everything(patient, "erased at the patient's request", now=now)
-    for model in (OAuthToken, AuthorizationCode):
+    devices = select(Device.id).where(Device.patient_id == patient.id).scalar_subquery()
+    db.session.execute(
+        delete(OutboxMessage)
+        .where(OutboxMessage.device_id.in_(devices))
+        .execution_options(synchronize_session=False)
+    )
+    for model in (OAuthToken, AuthorizationCode, Device, Notification, NotificationPreferences):
         db.session.execute(
             delete(model)
             .where(model.patient_id == patient.id)

@@ -44,6 +44,7 @@ class ConsentRequest(db.Model):
     summary: Mapped[str] = mapped_column(Text, default="")
     decided_at: Mapped[datetime | None]
     decision_reason: Mapped[str | None] = mapped_column(Text)
+    reminded_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 

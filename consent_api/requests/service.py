@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -15,6 +15,7 @@ from consent_api.orgs.models import Organisation
 from consent_api.patients.models import Patient
 from consent_api.requests.models import ConsentRequest
 from consent_api.requests.narrowing import narrowed_scope
+from notifications import notices
 from server import pagination
 from server.db import db
 from server.errors import Conflict, NotFound, ValidationFailed
@@ -113,6 +114,7 @@ def create(org: Organisation, body: dict[str, Any], *, now: datetime) -> Consent
     request.summary = summarise(consents.scope_dict(request), grantee=org.name, org_names=names)
     db.session.add(request)
     db.session.flush()
+    notices.request_received(request, org.name, now=now)
     return request
 
 
@@ -248,5 +250,29 @@ def expire_due(*, now: datetime, batch: int = 500) -> int:
     ).all()
     for request in due:
         request.status, request.updated_at = "expired", now
+    db.session.flush()
+    return len(due)
+
+
+def remind_expiring(*, now: datetime, ahead: timedelta, batch: int = 500) -> int:
+    """Remind patients once of a pending request that lapses within `ahead` (only requests
+    that were open longer than that: a short-lived one was just announced)."""
+    due = db.session.scalars(
+        select(ConsentRequest)
+        .where(
+            ConsentRequest.status == "pending",
+            ConsentRequest.reminded_at.is_(None),
+            ConsentRequest.expires_at > now,
+            ConsentRequest.expires_at <= now + ahead,
+        )
+        .order_by(ConsentRequest.expires_at)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    ).all()
+    names = consents.org_names({r.org_id for r in due})
+    for request in due:
+        request.reminded_at = now
+        if request.created_at <= request.expires_at - ahead:
+            notices.request_expiring(request, names.get(str(request.org_id), ""), now=now)
     db.session.flush()
     return len(due)

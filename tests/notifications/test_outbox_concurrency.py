@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 from google.oauth2.credentials import Credentials
-from sqlalchemy import delete, func, select
+from sqlalchemy import func, select
 
 from consent_api.patients.models import Patient
 from notifications import jobs
@@ -15,7 +15,7 @@ from notifications.outbox import notify
 from notifications.push import FirebasePushSender
 from server import create_app
 from server.db import db, reads, utcnow
-from tests.conftest import app_config
+from tests.conftest import app_config, wipe_committed
 from tests.notifications.fake_fcm import FakeFcm
 
 NOTICES = 120
@@ -38,14 +38,7 @@ def committed_outbox(app, database_url):
         db.session.commit()
         patient_id = patient.id
     yield patient_id
-    with writer.app_context():
-        notices = select(Notification.id).where(Notification.patient_id == patient_id)
-        db.session.execute(delete(OutboxMessage).where(OutboxMessage.notification_id.in_(notices)))
-        db.session.execute(delete(Notification).where(Notification.patient_id == patient_id))
-        db.session.execute(delete(Device).where(Device.patient_id == patient_id))
-        db.session.execute(delete(Patient).where(Patient.id == patient_id))
-        db.session.commit()
-        db.engine.dispose()
+    wipe_committed(writer)
 
 
 def _unsent(application, patient_id) -> int:

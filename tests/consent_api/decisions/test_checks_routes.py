@@ -5,40 +5,8 @@ from sqlalchemy import event
 
 from server.db import db
 from tests.conftest import bearer
-from tests.factories import PatientFactory
 
 CHECK = {"data_category": "lab_results", "purpose": "TREAT", "action": "use"}
-
-
-@pytest.fixture
-def hospital(org_credentials):
-    return org_credentials("hospital", name="General")
-
-
-@pytest.fixture
-def hospital_token(token_for, hospital):
-    return token_for(registration=hospital)
-
-
-@pytest.fixture
-def grant(client, login):
-    """A patient grants a consent through the API; returns (patient, consent JSON)."""
-
-    def make(patient=None, **overrides):
-        patient = patient or PatientFactory()
-        token = login.tokens(patient.email)["access_token"]
-        body = {
-            "grantee": {"org_type": "hospital"},
-            "data_categories": ["lab_results"],
-            "purposes": ["TREAT"],
-            "actions": ["access", "use"],
-            **overrides,
-        }
-        response = client.post("/v1/me/consents", json=body, headers=bearer(token))
-        assert response.status_code == 201, response.json
-        return patient, response.json, token
-
-    return make
 
 
 def check(client, token, patient_id, **overrides):

@@ -6,15 +6,19 @@ import time
 import uuid
 
 import pytest
-from sqlalchemy import delete, or_, select
+from sqlalchemy import select
 
-from consent_api.auth.models import AuthorizationCode, OAuthClient, OAuthToken
-from consent_api.consents.models import Consent, ConsentVersion
-from consent_api.orgs.models import Organisation
-from consent_api.patients.models import Patient
+from consent_api.auth.models import OAuthClient
 from server import create_app
 from server.db import db, reads
-from tests.conftest import REDIRECT_URI, PatientLogin, app_config, basic_auth, bearer
+from tests.conftest import (
+    REDIRECT_URI,
+    PatientLogin,
+    app_config,
+    basic_auth,
+    bearer,
+    wipe_committed,
+)
 
 
 @pytest.fixture
@@ -23,25 +27,7 @@ def two_apps(app, database_url):
     second = create_app(app_config(database_url))
     made = {}
     yield first, second, made
-    with first.app_context():  # remove what this test committed
-        patient_id, org_id = made.get("patient_id"), made.get("org_id")
-        consent_ids = select(Consent.id).where(Consent.patient_id == patient_id)
-        for statement in (
-            delete(ConsentVersion).where(ConsentVersion.consent_id.in_(consent_ids)),
-            delete(Consent).where(Consent.patient_id == patient_id),
-            delete(AuthorizationCode).where(AuthorizationCode.patient_id == patient_id),
-            delete(OAuthToken).where(
-                or_(OAuthToken.patient_id == patient_id, OAuthToken.org_id == org_id)
-            ),
-            delete(OAuthClient).where(
-                or_(OAuthClient.org_id == org_id, OAuthClient.client_id == made.get("app_id"))
-            ),
-            delete(Organisation).where(Organisation.id == org_id),
-            delete(Patient).where(Patient.id == patient_id),
-        ):
-            db.session.execute(statement)
-        db.session.commit()
-        db.engine.dispose()
+    wipe_committed(first)
     with second.app_context():
         db.engine.dispose()
 

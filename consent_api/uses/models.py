@@ -1,0 +1,45 @@
+"""A reported use of a patient's data, or a refused attempt: the patient's access history."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db import db, utcnow, uuid_pk
+
+OUTCOMES = ("permitted", "refused")
+
+
+class DataUse(db.Model):
+    """One use (or refused attempt), decided at `occurred_at`; never rewritten."""
+
+    __tablename__ = "data_uses"
+    __table_args__ = (
+        CheckConstraint(f"outcome IN {OUTCOMES!r}", name="outcome_known"),
+        CheckConstraint("record_count >= 0", name="record_count_not_negative"),
+        Index("ix_data_uses_patient_occurred", "patient_id", "occurred_at"),
+        Index("ix_data_uses_org_created", "org_id", "created_at"),
+    )
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"))
+    holder_org_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organisations.id"))
+    recipient: Mapped[str | None] = mapped_column(String(200))
+    data_categories: Mapped[list[str]] = mapped_column(JSON)
+    purpose: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(20))
+    record_count: Mapped[int] = mapped_column(Integer)
+    occurred_at: Mapped[datetime]
+    data_date_start: Mapped[date | None]
+    data_date_end: Mapped[date | None]
+    outcome: Mapped[str] = mapped_column(String(10))
+    reason: Mapped[str] = mapped_column(String(40))
+    emergency: Mapped[bool] = mapped_column(default=False)
+    # [{"consent_id", "consent_version", "data_categories"}]: what the use relied on.
+    consents: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

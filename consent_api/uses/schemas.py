@@ -1,0 +1,114 @@
+"""Input and output shapes of data uses and the patient's access history."""
+
+from __future__ import annotations
+
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+
+from consent_api import catalog
+from consent_api.consents.schemas import codes, when
+from consent_api.uses.models import OUTCOMES
+
+
+class DateRangeIn(Schema):
+    """The clinical dates of the records used, inclusive."""
+
+    start = fields.Date(required=True)
+    end = fields.Date(required=True)
+
+    @validates_schema
+    def _ordered(self, data, **kwargs):
+        if data["end"] < data["start"]:
+            raise ValidationError("end must not be before start.", "end")
+
+
+class DataUseIn(Schema):
+    """An organisation reports one use of one patient's data."""
+
+    patient_id = fields.UUID(required=True)
+    data_categories = codes(tuple(catalog.CATEGORIES))
+    purpose = fields.String(required=True, validate=validate.OneOf(tuple(catalog.PURPOSES)))
+    action = fields.String(required=True, validate=validate.OneOf(tuple(catalog.ACTIONS)))
+    record_count = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=1_000_000_000)
+    )
+    occurred_at = when(required=True)
+    holder_org_id = fields.UUID(load_default=None, allow_none=True)
+    recipient = fields.String(
+        load_default=None, allow_none=True, validate=validate.Length(min=1, max=200)
+    )
+    data_date_range = fields.Nested(DateRangeIn, load_default=None, allow_none=True)
+
+
+class ReliedOnOut(Schema):
+    consent_id = fields.UUID()
+    consent_version = fields.Integer()
+    data_categories = fields.List(fields.String())
+
+
+class OrgRefOut(Schema):
+    id = fields.UUID()
+    name = fields.String()
+
+
+class DateRangeOut(Schema):
+    start = fields.Date()
+    end = fields.Date()
+
+
+class DataUseOut(Schema):
+    """A recorded use, as the reporting organisation sees it."""
+
+    id = fields.UUID()
+    patient_id = fields.UUID()
+    org_id = fields.UUID()
+    holder_org_id = fields.UUID(allow_none=True)
+    recipient = fields.String(allow_none=True)
+    data_categories = fields.List(fields.String())
+    purpose = fields.String()
+    action = fields.String()
+    record_count = fields.Integer()
+    occurred_at = fields.DateTime()
+    data_date_range = fields.Nested(DateRangeOut, allow_none=True)
+    outcome = fields.String()
+    reason = fields.String()
+    emergency = fields.Boolean()
+    consents = fields.List(fields.Nested(ReliedOnOut))
+    recorded_at = fields.DateTime()
+
+
+class CodeLabelOut(Schema):
+    code = fields.String()
+    label = fields.String()
+
+
+class AccessLogEntryOut(Schema):
+    """One line of the patient's access history."""
+
+    id = fields.UUID()
+    occurred_at = fields.DateTime()
+    recorded_at = fields.DateTime()
+    organisation = fields.Nested(OrgRefOut)
+    holder = fields.Nested(OrgRefOut, allow_none=True)
+    recipient = fields.String(allow_none=True)
+    data_categories = fields.List(fields.Nested(CodeLabelOut))
+    purpose = fields.Nested(CodeLabelOut)
+    action = fields.Nested(CodeLabelOut)
+    record_count = fields.Integer()
+    data_date_range = fields.Nested(DateRangeOut, allow_none=True)
+    outcome = fields.String()
+    reason = fields.String()
+    emergency = fields.Boolean()
+    consents = fields.List(fields.Nested(ReliedOnOut))
+
+
+class AccessLogQuery(Schema):
+    """Filters and paging for the access history (newest first)."""
+
+    org_id = fields.UUID()
+    data_category = fields.String(validate=validate.OneOf(tuple(catalog.CATEGORIES)))
+    purpose = fields.String(validate=validate.OneOf(tuple(catalog.PURPOSES)))
+    outcome = fields.String(validate=validate.OneOf(OUTCOMES))
+    since = when()
+    until = when()
+    cursor = fields.String(validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))

@@ -1,0 +1,218 @@
+"""Record data uses: decide at the time of use, count against consents, tell the patient.
+
+One report is one transaction: the consents it relies on are read and locked, the decision
+is made, use counts go up (a conditional UPDATE, so `max_uses` holds under concurrency), the
+use is written and the patient's notice with it. A refused attempt is written too.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Select, or_, select, update
+
+from consent_api import catalog
+from consent_api.consents.models import Consent
+from consent_api.decisions import store
+from consent_api.decisions.decide import Org
+from consent_api.orgs.models import Organisation
+from consent_api.patients.models import Patient
+from consent_api.uses.deciding import ReliedOn, UseDecision, decide_use
+from consent_api.uses.models import DataUse
+from notifications import notices
+from server import pagination
+from server.db import db
+from server.errors import ValidationFailed
+
+CLOCK_SKEW = timedelta(minutes=5)  # how far in the future a reported use may claim to be
+
+
+def _validate(body: dict[str, Any], *, now: datetime) -> Patient:
+    patient = db.session.get(Patient, body["patient_id"])
+    if patient is None or patient.erased_at is not None:
+        raise ValidationFailed(errors={"patient_id": ["No patient with this id."]})
+    holder = body.get("holder_org_id")
+    if holder is not None and db.session.get(Organisation, holder) is None:
+        raise ValidationFailed(errors={"holder_org_id": ["No organisation with this id."]})
+    if body["occurred_at"] > now + CLOCK_SKEW:
+        raise ValidationFailed(errors={"occurred_at": ["Must not be in the future."]})
+    return patient
+
+
+def _add_use(consent: ReliedOn) -> bool:
+    return (
+        db.session.execute(
+            update(Consent)
+            .where(
+                Consent.id == consent.consent_id,
+                or_(Consent.max_uses.is_(None), Consent.use_count < Consent.max_uses),
+            )
+            .values(use_count=Consent.use_count + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        == 1
+    )
+
+
+def _count_uses(relied_on: tuple[ReliedOn, ...]) -> bool:
+    """Add one use to each consent relied on, all or none; False if one has run out (its
+    row is locked, so only a `max_uses` lowered since the version decided on can do that)."""
+    if len(relied_on) <= 1:
+        return all(_add_use(consent) for consent in relied_on)
+    with db.session.begin_nested() as savepoint:
+        if not all(_add_use(consent) for consent in relied_on):
+            savepoint.rollback()
+            return False
+    return True
+
+
+def report(org: Organisation, body: dict[str, Any], *, now: datetime) -> DataUse:
+    """Decide and record one use (or refused attempt) and notify the patient."""
+    patient = _validate(body, now=now)
+    ref = Org(id=org.id, type=org.type, active=org.is_active)
+    at = body["occurred_at"]
+    period = body.get("data_date_range")
+    decision = decide_use(
+        store.candidates_at(patient.id, ref, at),
+        org=ref,
+        categories=body["data_categories"],
+        purpose=body["purpose"],
+        action=body["action"],
+        data_start=period["start"] if period else None,
+        data_end=period["end"] if period else None,
+        at=at,
+        emergency_allowed=patient.emergency_access,
+    )
+    if decision.permitted and not _count_uses(decision.relied_on):
+        decision = UseDecision(False, "max_uses_reached", decision.emergency, ())
+    use = DataUse(
+        id=uuid.uuid4(),
+        patient_id=patient.id,
+        org_id=org.id,
+        holder_org_id=body.get("holder_org_id"),
+        recipient=body.get("recipient"),
+        data_categories=list(body["data_categories"]),
+        purpose=body["purpose"],
+        action=body["action"],
+        record_count=body["record_count"],
+        occurred_at=at,
+        data_date_start=period["start"] if period else None,
+        data_date_end=period["end"] if period else None,
+        outcome="permitted" if decision.permitted else "refused",
+        reason=decision.reason,
+        emergency=decision.emergency and decision.permitted,
+        consents=[
+            {
+                "consent_id": str(r.consent_id),
+                "consent_version": r.consent_version,
+                "data_categories": list(r.data_categories),
+            }
+            for r in decision.relied_on
+        ],
+        created_at=now,
+    )
+    db.session.add(use)
+    db.session.flush()
+    if not decision.permitted:
+        notices.access_refused(use, org.name, now=now)
+    elif use.emergency:
+        notices.emergency_access(use, org.name, now=now)
+    else:
+        notices.data_use(use, org.name, now=now)
+    return use
+
+
+def _range(use: DataUse) -> dict[str, Any] | None:
+    if use.data_date_start is None:
+        return None
+    return {"start": use.data_date_start, "end": use.data_date_end}
+
+
+def present(use: DataUse) -> dict[str, Any]:
+    """The reporting organisation's view of a recorded use."""
+    return {
+        "id": use.id,
+        "patient_id": use.patient_id,
+        "org_id": use.org_id,
+        "holder_org_id": use.holder_org_id,
+        "recipient": use.recipient,
+        "data_categories": use.data_categories,
+        "purpose": use.purpose,
+        "action": use.action,
+        "record_count": use.record_count,
+        "occurred_at": use.occurred_at,
+        "data_date_range": _range(use),
+        "outcome": use.outcome,
+        "reason": use.reason,
+        "emergency": use.emergency,
+        "consents": use.consents,
+        "recorded_at": use.created_at,
+    }
+
+
+def _label(code: str, labels: dict[str, str]) -> dict[str, str]:
+    return {"code": code, "label": labels.get(code, code)}
+
+
+def present_entries(uses: list[DataUse]) -> list[dict[str, Any]]:
+    """The patient's view of access-history lines, organisation names read in one query."""
+    ids = {u.org_id for u in uses} | {u.holder_org_id for u in uses if u.holder_org_id}
+    rows = db.session.execute(
+        select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))
+    ).all()
+    names = dict(rows)
+    return [
+        {
+            "id": use.id,
+            "occurred_at": use.occurred_at,
+            "recorded_at": use.created_at,
+            "organisation": {"id": use.org_id, "name": names.get(use.org_id, "")},
+            "holder": {"id": use.holder_org_id, "name": names.get(use.holder_org_id, "")}
+            if use.holder_org_id
+            else None,
+            "recipient": use.recipient,
+            "data_categories": [_label(c, catalog.CATEGORIES) for c in use.data_categories],
+            "purpose": _label(use.purpose, catalog.PURPOSES),
+            "action": _label(use.action, catalog.ACTIONS),
+            "record_count": use.record_count,
+            "data_date_range": _range(use),
+            "outcome": use.outcome,
+            "reason": use.reason,
+            "emergency": use.emergency,
+            "consents": use.consents,
+        }
+        for use in uses
+    ]
+
+
+def _filtered(patient: Patient, query: dict[str, Any]) -> Select:
+    statement = select(DataUse).where(DataUse.patient_id == patient.id)
+    if "org_id" in query:
+        statement = statement.where(DataUse.org_id == query["org_id"])
+    if "purpose" in query:
+        statement = statement.where(DataUse.purpose == query["purpose"])
+    if "outcome" in query:
+        statement = statement.where(DataUse.outcome == query["outcome"])
+    if "since" in query:
+        statement = statement.where(DataUse.occurred_at >= query["since"])
+    if "until" in query:
+        statement = statement.where(DataUse.occurred_at < query["until"])
+    return statement
+
+
+def access_log(patient: Patient, query: dict[str, Any]) -> tuple[list[DataUse], str | None]:
+    """One page of the patient's access history, newest first."""
+    category = query.get("data_category")
+    return pagination.scan(
+        db.session,
+        _filtered(patient, query),
+        order_column=DataUse.occurred_at,
+        id_column=DataUse.id,
+        order_attr="occurred_at",
+        cursor=query.get("cursor"),
+        limit=query["limit"],
+        keep=lambda use: category is None or category in use.data_categories,
+        descending=True,
+    )

@@ -1,0 +1,91 @@
+"""Input and output shapes of the inbox, devices and notification preferences."""
+
+from __future__ import annotations
+
+import zoneinfo
+
+from marshmallow import Schema, ValidationError, fields, validate
+
+from notifications.models import DATA_USE_DELIVERY
+
+
+class NotificationOut(Schema):
+    id = fields.UUID()
+    type = fields.String()
+    title = fields.String()
+    body = fields.String()
+    data = fields.Dict(keys=fields.String(), values=fields.String())
+    high_priority = fields.Boolean()
+    created_at = fields.DateTime()
+    read_at = fields.DateTime(allow_none=True)
+
+
+class NotificationListQuery(Schema):
+    """Paging for the inbox (newest first), optionally only the unread."""
+
+    unread = fields.Boolean(load_default=False)
+    cursor = fields.String(validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class DeviceIn(Schema):
+    """A push registration token from the app (FCM), and the platform it runs on."""
+
+    # FCM tokens are ~160 printable ASCII characters; the bound keeps the unique index happy.
+    token = fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=1024),
+            validate.Regexp(r"^[\x21-\x7e]+$", error="Printable ASCII, no spaces."),
+        ],
+    )
+    platform = fields.String(required=True, validate=validate.OneOf(("android", "ios", "web")))
+
+
+class DeviceOut(Schema):
+    id = fields.UUID()
+    platform = fields.String()
+    created_at = fields.DateTime()
+
+
+def _time_zone(name: str) -> None:
+    try:
+        zoneinfo.ZoneInfo(name)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError) as exc:
+        raise ValidationError("Not an IANA time zone (e.g. Europe/Paris).") from exc
+
+
+class LocalTime(fields.Time):
+    """A wall-clock time in the patient's time zone: an offset would contradict it."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        if parsed.tzinfo is not None:
+            raise ValidationError("A local time without an offset (the time_zone applies).")
+        return parsed
+
+
+class QuietHours(Schema):
+    """Local times between which routine notices wait; may cross midnight."""
+
+    start = LocalTime(required=True)
+    end = LocalTime(required=True)
+
+
+class PreferencesIn(Schema):
+    """The whole set of preferences (PUT replaces them)."""
+
+    data_uses = fields.String(required=True, validate=validate.OneOf(DATA_USE_DELIVERY))
+    digest_time = LocalTime(load_default=None)
+    quiet_hours = fields.Nested(QuietHours, load_default=None, allow_none=True)
+    time_zone = fields.String(
+        load_default="UTC", validate=[validate.Length(min=1, max=64), _time_zone]
+    )
+
+
+class PreferencesOut(Schema):
+    data_uses = fields.String()
+    digest_time = fields.Time()
+    quiet_hours = fields.Nested(QuietHours, allow_none=True)
+    time_zone = fields.String()
+    next_digest_at = fields.DateTime(allow_none=True)

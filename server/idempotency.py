@@ -1,0 +1,180 @@
+"""Idempotency-Key for unsafe POSTs (IETF draft-ietf-httpapi-idempotency-key-header).
+
+The first request with a key reserves it (a row inserted in the request's own transaction, so
+a concurrent twin waits on the unique index and then replays) and stores the response it
+answered with. The same key with the same body answers that response again, with
+`Idempotent-Replayed: true`, writing nothing; the same key with another body is a 422. A
+request that fails and rolls back leaves no trace, so the client may retry with its key.
+Keys are scoped to the caller and the route, and kept for KEEP_FOR.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import re
+import uuid
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+from flask import Response, current_app, g, request
+from sqlalchemy import JSON, Integer, String, UniqueConstraint, delete, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Mapped, mapped_column
+
+from server.db import db, utcnow, uuid_pk
+from server.errors import Problem, ValidationFailed, render_problem
+from server.http import json_body
+
+HEADER = "Idempotency-Key"
+KEEP_FOR = timedelta(days=7)
+_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")  # printable ASCII, no spaces
+
+
+class IdempotencyRecord(db.Model):
+    """A reserved key and the response first given for it."""
+
+    __tablename__ = "idempotency_keys"
+    __table_args__ = (UniqueConstraint("principal_id", "endpoint", "key", name="principal_key"),)
+
+    id: Mapped[uuid.UUID] = uuid_pk()
+    principal_id: Mapped[uuid.UUID]
+    endpoint: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(255))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response: Mapped[Any | None] = mapped_column(JSON)
+    location: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+def fingerprint(body: Any) -> str:
+    """Digest of the request body as parsed: key order and whitespace do not matter."""
+    canonical = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _key() -> str:
+    key = request.headers.get(HEADER)
+    if key is None:
+        raise Problem(
+            f"Send an {HEADER} header: a unique value per operation, reused on retries.",
+            code="idempotency_key_missing",
+            errors={HEADER: ["Missing required header."]},
+        )
+    if not _KEY.match(key):
+        raise Problem(
+            f"The {HEADER} must be 1 to 255 printable ASCII characters without spaces.",
+            code="idempotency_key_invalid",
+            errors={HEADER: ["1 to 255 printable ASCII characters without spaces."]},
+        )
+    return key
+
+
+def _replay(record: IdempotencyRecord, digest: str) -> Response:
+    if record.fingerprint != digest:
+        raise ValidationFailed(
+            f"This {HEADER} was already used with a different request body.",
+            code="idempotency_key_reused",
+            errors={HEADER: ["Already used with a different body; use a new key."]},
+        )
+    if record.status_code is None:  # only visible if its first request is still running
+        raise Problem(
+            "A request with this key is still being processed; retry shortly.",
+            status=409,
+            code="idempotency_key_in_use",
+        )
+    response = current_app.json.response(record.response)
+    response.status_code = record.status_code
+    if record.status_code >= 400:
+        response.mimetype = "application/problem+json"
+    if record.location:
+        response.headers["Location"] = record.location
+    response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+def _find(principal_id: uuid.UUID, endpoint: str, key: str) -> IdempotencyRecord | None:
+    return db.session.scalar(
+        select(IdempotencyRecord).where(
+            IdempotencyRecord.principal_id == principal_id,
+            IdempotencyRecord.endpoint == endpoint,
+            IdempotencyRecord.key == key,
+        )
+    )
+
+
+def _reserve(principal_id: uuid.UUID, key: str, digest: str) -> IdempotencyRecord | Response:
+    endpoint = request.endpoint or request.path
+    found = _find(principal_id, endpoint, key)
+    if found is not None:
+        return _replay(found, digest)
+    record = IdempotencyRecord(
+        principal_id=principal_id,
+        endpoint=endpoint,
+        key=key,
+        fingerprint=digest,
+        created_at=utcnow(),
+    )
+    try:
+        with db.session.begin_nested():
+            db.session.add(record)
+    except IntegrityError:
+        # A twin request reserved the key first; on PostgreSQL our insert waited for it to
+        # commit. Answer what it answered.
+        found = _find(principal_id, endpoint, key)
+        if found is None:  # the twin rolled back after all: tell the client to retry
+            raise Problem(
+                "A request with this key was being processed; retry shortly.",
+                status=409,
+                code="idempotency_key_in_use",
+            ) from None
+        return _replay(found, digest)
+    return record
+
+
+def _store(record: IdempotencyRecord, response: Response) -> None:
+    record.status_code = response.status_code
+    record.response = response.get_json(silent=True)
+    record.location = response.headers.get("Location")
+    db.session.flush()
+
+
+def idempotent(principal: Callable[[], uuid.UUID]) -> Callable:
+    """Make a JSON POST view idempotent per (principal(), route, Idempotency-Key).
+
+    The view's success, and any refusal it chose to keep (`keep_changes_on_error`), are
+    stored and replayed; other errors roll back with the request and store nothing.
+    """
+
+    def decorator(view: Callable) -> Callable:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            key = _key()
+            digest = fingerprint(json_body())
+            reserved = _reserve(principal(), key, digest)
+            if isinstance(reserved, Response):
+                return reserved
+            try:
+                response = current_app.make_response(view(*args, **kwargs))
+            except Problem as problem:
+                if g.get("commit_on_error"):
+                    _store(reserved, render_problem(problem))
+                raise
+            _store(reserved, response)
+            return response
+
+        return wrapper
+
+    return decorator
+
+
+def purge(*, now: datetime) -> int:
+    """Forget keys older than KEEP_FOR (a periodic job)."""
+    return db.session.execute(
+        delete(IdempotencyRecord)
+        .where(IdempotencyRecord.created_at < now - KEEP_FOR)
+        .execution_options(synchronize_session=False)
+    ).rowcount

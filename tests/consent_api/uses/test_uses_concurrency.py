@@ -1,0 +1,180 @@
+"""Data uses under real concurrency (threads, real commits, one app per thread as in
+separate processes) and delivered by a real worker process to the fake FCM server."""
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from consent_api.consents import service as consents
+from consent_api.consents.models import Consent
+from consent_api.consents.schemas import ConsentIn
+from consent_api.orgs import service as orgs
+from consent_api.uses.models import DataUse
+from notifications.models import Device, OutboxMessage
+from server import create_app
+from server.db import db, reads, utcnow
+from tests.conftest import app_config, basic_auth, use_body, wipe_committed
+from tests.factories import PatientFactory
+from tests.notifications.fake_fcm import FakeFcm
+from tests.notifications.test_outbox_concurrency import _service_account
+
+THREADS = 8
+
+
+@pytest.fixture
+def world(app, database_url):
+    """A hospital with a client and a patient with a consent (max 5 uses), committed."""
+    setup = create_app(app_config(database_url))
+    with setup.app_context():
+        registration = orgs.register(name="St Mary's", type="hospital")
+        patient = PatientFactory()
+        db.session.add(
+            Device(patient_id=patient.id, token=f"phone-{uuid.uuid4().hex}", platform="android")
+        )
+        body = ConsentIn().load(
+            {
+                "grantee": {"org_type": "hospital"},
+                "data_categories": ["lab_results"],
+                "purposes": ["TREAT"],
+                "actions": ["use"],
+                "max_uses": 5,
+            }
+        )
+        consent = consents.create(patient, body, now=utcnow())
+        db.session.commit()
+        made = {
+            "client_id": registration.client.client_id,
+            "secret": registration.client_secret,
+            "patient_id": patient.id,
+            "consent_id": consent.id,
+        }
+    yield setup, made
+    wipe_committed(setup)
+
+
+def _token(application, made) -> str:
+    response = application.test_client().post(
+        "/oauth/token",
+        data={"grant_type": "client_credentials"},
+        headers=basic_auth(made["client_id"], made["secret"]),
+    )
+    assert response.status_code == 200, response.json
+    return response.json["access_token"]
+
+
+def _race(database_url, made, bodies_and_keys):
+    """Post every (body, key) from its own thread and app instance, all released at once."""
+    apps = [create_app(app_config(database_url)) for _ in bodies_and_keys]
+    token = _token(apps[0], made)
+    gate = threading.Barrier(len(apps))
+    answers = [None] * len(apps)
+
+    def post(index, application, body, key):
+        try:
+            client = application.test_client()
+            gate.wait(timeout=30)
+            response = client.post(
+                "/v1/data-uses",
+                json=body,
+                headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
+            )
+            answers[index] = (response.status_code, response.get_json())
+        finally:
+            reads.release()
+
+    threads = [
+        threading.Thread(target=post, args=(i, a, body, key))
+        for i, (a, (body, key)) in enumerate(zip(apps, bodies_and_keys, strict=True))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    for application in apps:
+        with application.app_context():
+            db.engine.dispose()
+    return answers
+
+
+def _count(application, statement) -> int:
+    with application.app_context():
+        try:
+            return db.session.scalar(statement)
+        finally:
+            db.session.remove()
+
+
+def test_max_uses_holds_exactly_under_concurrent_reports(world, database_url):
+    setup, made = world
+    body = use_body(made["patient_id"])
+    answers = _race(database_url, made, [(body, f"k-{n}") for n in range(THREADS)])
+
+    statuses = sorted(status for status, _ in answers)
+    assert statuses == [201] * 5 + [403] * (THREADS - 5), answers
+    refusals = {answer["reason"] for status, answer in answers if status == 403}
+    assert refusals == {"max_uses_reached"}
+    use_count = select(Consent.use_count).where(Consent.id == made["consent_id"])
+    assert _count(setup, use_count) == 5
+    permitted = (
+        select(func.count())
+        .select_from(DataUse)
+        .where(DataUse.patient_id == made["patient_id"], DataUse.outcome == "permitted")
+    )
+    assert _count(setup, permitted) == 5
+
+
+def test_concurrent_retries_with_one_key_write_one_use(world, database_url):
+    setup, made = world
+    body = use_body(made["patient_id"])
+    answers = _race(database_url, made, [(body, "the-one-key")] * THREADS)
+
+    assert {status for status, _ in answers} == {201}, answers
+    assert len({answer["id"] for _, answer in answers}) == 1
+    uses = select(func.count()).select_from(DataUse).where(DataUse.patient_id == made["patient_id"])
+    assert _count(setup, uses) == 1
+    assert _count(setup, select(Consent.use_count).where(Consent.id == made["consent_id"])) == 1
+
+
+def test_a_reported_use_reaches_the_phone_through_a_real_worker(world, database_url, tmp_path):
+    setup, made = world
+    (status, answer), *_ = _race(database_url, made, [(use_body(made["patient_id"]), "e2e")])
+    assert status == 201
+    root = Path(__file__).resolve().parents[3]
+    with FakeFcm() as fcm:
+        account = tmp_path / "sa.json"
+        _service_account(account, f"{fcm.url}/token")
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "PUSH_BACKEND": "fcm",
+            "FIREBASE_CREDENTIALS": str(account),
+            "FCM_ENDPOINT": fcm.url,
+        }
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "server.cli", "worker"],
+            env=env,
+            cwd=root,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + 60
+            while not fcm.received and time.monotonic() < deadline:
+                time.sleep(0.1)
+        finally:
+            worker.send_signal(signal.SIGTERM)
+            worker.wait(timeout=30)
+
+    (push,) = fcm.received
+    assert push["message"]["data"]["type"] == "data_use"
+    assert push["message"]["data"]["data_use_id"] == answer["id"]
+    assert push["message"]["notification"]["title"] == "St Mary's used your lab results"
+    sent = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent")
+    assert _count(setup, sent) == 1

@@ -1,0 +1,140 @@
+"""A notice for everything that matters, written with the event: requests, reminders,
+expiry and revocation."""
+
+import uuid
+from datetime import timedelta
+
+from sqlalchemy import select
+
+from consent_api.consents.models import Consent
+from consent_api.requests.models import ConsentRequest
+from notifications import jobs
+from notifications.models import Notification
+from server.db import db, utcnow
+from tests.conftest import bearer
+from tests.factories import PatientFactory
+
+
+def _types(patient_id) -> list[str]:
+    return db.session.scalars(
+        select(Notification.type)
+        .where(Notification.patient_id == patient_id)
+        .order_by(Notification.created_at)
+    ).all()
+
+
+def _last(patient_id) -> Notification:
+    return db.session.scalars(
+        select(Notification)
+        .where(Notification.patient_id == patient_id)
+        .order_by(Notification.created_at.desc())
+    ).first()
+
+
+def _grant(client, token, *, category="lab_results", **extra) -> dict:
+    body = {
+        "grantee": {"org_type": "hospital"},
+        "data_categories": [category],
+        "purposes": ["TREAT"],
+        "actions": ["use"],
+        **extra,
+    }
+    response = client.post("/v1/me/consents", json=body, headers=bearer(token))
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def _ask(client, token, patient, *, expires_in=timedelta(days=10)):
+    body = {
+        "patient_id": str(patient.id),
+        "data_categories": ["lab_results"],
+        "purposes": ["HRESCH"],
+        "actions": ["use"],
+        "justification": "A study of kidney function.",
+        "expires_at": (utcnow() + expires_in).isoformat(),
+    }
+    response = client.post("/v1/consent-requests", json=body, headers=bearer(token))
+    assert response.status_code == 201, response.json
+    return response.json
+
+
+def test_a_consent_request_reaches_the_patient(client, token_for, org_credentials):
+    research = org_credentials("research", name="Kidney Institute")
+    patient = PatientFactory()
+    request = _ask(client, token_for(registration=research), patient)
+    notice = _last(patient.id)
+    assert notice.type == "consent_request_received"
+    assert notice.title == "Kidney Institute asks for your consent"
+    assert notice.data["request_id"] == request["id"]
+
+
+def test_a_pending_request_is_reminded_once_before_it_lapses(client, token_for):
+    token = token_for("research")
+    patient = PatientFactory()
+    request = _ask(client, token, patient, expires_in=timedelta(days=3))
+    short_lived = _ask(client, token, patient, expires_in=timedelta(hours=2))
+    row = db.session.get(ConsentRequest, uuid.UUID(request["id"]))
+    row.created_at = utcnow() - timedelta(days=3)  # asked three days ago,
+    row.expires_at = utcnow() + timedelta(hours=20)  # lapsing within the 24-hour window
+
+    assert jobs.remind_expiring_requests() == 2
+    assert jobs.remind_expiring_requests() == 0
+    reminders = [n for n in _types(patient.id) if n == "consent_request_expiring"]
+    assert reminders == ["consent_request_expiring"]  # not for the two-hour request
+    assert _last(patient.id).data["request_id"] == request["id"]
+    assert db.session.get(ConsentRequest, uuid.UUID(short_lived["id"])).reminded_at is not None
+
+
+def test_a_consent_ending_within_seven_days_is_reminded_once_per_end_date(
+    client, patient, patient_token
+):
+    ends = utcnow() + timedelta(days=5)
+    consent = _grant(client, patient_token, valid_until=ends.isoformat())
+    far = _grant(
+        client,
+        patient_token,
+        category="imaging",
+        valid_until=(utcnow() + timedelta(days=30)).isoformat(),
+    )
+    assert jobs.remind_expiring_consents() == 1
+    assert jobs.remind_expiring_consents() == 0
+    notice = _last(patient.id)
+    assert (notice.type, notice.data["consent_id"]) == ("consent_expiring", consent["id"])
+    assert notice.title == "Your consent for every hospital ends soon"
+
+    # Extended, then shortened again: a new end date earns a new reminder.
+    row = db.session.get(Consent, uuid.UUID(consent["id"]))
+    row.valid_until = ends + timedelta(days=1)
+    assert jobs.remind_expiring_consents() == 1
+    assert db.session.get(Consent, uuid.UUID(far["id"])).expiry_reminded_for is None
+
+
+def test_an_expired_consent_is_announced(client, patient, patient_token):
+    consent = _grant(client, patient_token, valid_until=(utcnow() + timedelta(days=1)).isoformat())
+    db.session.get(Consent, uuid.UUID(consent["id"])).valid_until = utcnow() - timedelta(seconds=1)
+    assert jobs.expire_consents() == 1
+    notice = _last(patient.id)
+    assert (notice.type, notice.data["consent_id"]) == ("consent_expired", consent["id"])
+
+
+def test_revoking_is_confirmed_with_one_notice(client, patient, patient_token, org_credentials):
+    clinic = org_credentials("hospital", name="North Clinic")
+    grant = {
+        "grantee": {"org_id": str(clinic.org.id)},
+        "data_categories": ["lab_results"],
+        "purposes": ["TREAT"],
+        "actions": ["use"],
+    }
+    first = client.post("/v1/me/consents", json=grant, headers=bearer(patient_token)).json
+    client.post("/v1/me/consents", json=grant, headers=bearer(patient_token))
+    client.post(f"/v1/me/consents/{first['id']}/revoke", headers=bearer(patient_token))
+    assert _last(patient.id).title == "Consent withdrawn: North Clinic"
+    client.post(f"/v1/me/consents/{first['id']}/revoke", headers=bearer(patient_token))
+    assert _types(patient.id).count("consent_revoked") == 1  # revoking again changes nothing
+
+    client.post(
+        "/v1/me/consents/revoke-all",
+        json={"org_id": str(clinic.org.id)},
+        headers=bearer(patient_token),
+    )
+    assert _types(patient.id).count("consent_revoked") == 2
