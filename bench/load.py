@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import subprocess
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -46,9 +47,11 @@ class LoadResult:
 
     @property
     def permit_share(self) -> float | None:
-        """Return the share of counted decisions that were permits, if any were counted."""
+        """Return the share of counted decisions that were permits (a check's `permit`, a
+        data use's `permitted`), if any were counted."""
         total = sum(self.decisions.values())
-        return self.decisions.get("permit", 0) / total if total else None
+        permits = self.decisions.get("permit", 0) + self.decisions.get("permitted", 0)
+        return permits / total if total else None
 
 
 def wrk_binary() -> str:
@@ -79,11 +82,21 @@ def wrk_argv(
     return [*argv, f"{base_url}{scenario.path}"]
 
 
-LUA_VARIABLES = {"BENCH_METHOD", "BENCH_BODY", "BENCH_BODIES", "BENCH_COUNT_DECISIONS"}
+LUA_VARIABLES = {
+    "BENCH_METHOD",
+    "BENCH_BODY",
+    "BENCH_BODIES",
+    "BENCH_COUNT_DECISIONS",
+    "BENCH_DECISION_FIELD",
+    "BENCH_REFUSAL_STATUS",
+    "BENCH_IDEMPOTENCY_PREFIX",
+    "BENCH_STAMP_NOW",
+}
 
 
 def wrk_env(scenario: Scenario) -> dict[str, str]:
-    """Return wrk's environment: the method, body or bodies file its Lua script reads."""
+    """Return wrk's environment: the method, body or bodies file its Lua script reads, and
+    for data uses a fresh Idempotency-Key prefix, the NOW stamping and the refusal status."""
     env = {k: v for k, v in os.environ.items() if k not in LUA_VARIABLES}
     env["BENCH_METHOD"] = scenario.method
     if scenario.bodies is not None:
@@ -92,6 +105,13 @@ def wrk_env(scenario: Scenario) -> dict[str, str]:
         env["BENCH_BODY"] = scenario.body
     if scenario.count_decisions:
         env["BENCH_COUNT_DECISIONS"] = "1"
+        env["BENCH_DECISION_FIELD"] = scenario.decision_field
+    if scenario.refusal_status is not None:
+        env["BENCH_REFUSAL_STATUS"] = str(scenario.refusal_status)
+    if scenario.idempotent:
+        env["BENCH_IDEMPOTENCY_PREFIX"] = f"bench-{uuid.uuid4().hex[:12]}"  # new per wrk run
+    if scenario.stamp_now:
+        env["BENCH_STAMP_NOW"] = "1"
     return env
 
 

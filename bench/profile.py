@@ -1,4 +1,5 @@
-"""Where a consent check spends its time: the app in-process, on the bench database.
+"""Where a consent check (and a data use) spends its time: the app in-process, on the bench
+database.
 
 The app runs with production settings (pool pre-ping included) behind Flask's test client,
 so there is no gunicorn or HTTP parsing here. Three measurements, each on its own:
@@ -7,6 +8,10 @@ so there is no gunicorn or HTTP parsing here. Three measurements, each on its ow
   check as the difference between a short and a long run (connection set-up cancels out);
 * phases: the exclusive wall time of the hot-path functions, wrapped with timers;
 * cProfile: the top frames by cumulative time, written to bench/results/profile-*.txt.
+
+The data-use profile (`run_uses`) measures the same three for POST /v1/data-uses with the
+sampled use bodies (each with its own Idempotency-Key, at the current time); the uses it
+reports are real writes, undone with the rest at the start of the next run.
 
 Only the standard library's cProfile is used, so `make bench` needs nothing extra.
 """
@@ -18,11 +23,13 @@ import cProfile
 import functools
 import gc
 import pstats
+import re
 import secrets
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -37,6 +44,7 @@ from sqlalchemy import Engine, event
 
 from bench.checkdata import CheckFiles
 from bench.settings import ISSUER, RESULTS, ROOT, BenchError
+from bench.usedata import NOW, UseFiles
 from server.demo import DEMO
 
 SINGLE_CHECKS = 2_000  # under cProfile
@@ -49,6 +57,11 @@ PLAN_WIDTH = 160  # EXPLAIN lines are cut here: the IN list of a batch is very l
 HIDDEN = ("/bench/", "werkzeug/test.py", "flask/testing.py", "<string>", "_lsprof", "cProfile")
 SINGLE_PATH = "/v1/consent-checks"
 BATCH_PATH = "/v1/consent-checks/batch"
+USE_PATH = "/v1/data-uses"
+PROFILED_USES = 500  # under cProfile
+PHASE_USES = 500  # under the phase timers
+_MESSAGE = re.compile(r"^[FB]\t\d+\t")  # a libpq trace line that starts a message
+_TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+(\w+)")
 
 
 # --- the app --------------------------------------------------------------------------------
@@ -118,6 +131,28 @@ class Caller:
             raise BenchError(f"in-process {path} answered {response.status_code}")
 
 
+class UseCaller:
+    """Sends the sampled data uses through the test client, each with its own key, now."""
+
+    def __init__(self, client: FlaskClient, headers: dict[str, str], files: UseFiles) -> None:
+        self.client = client
+        self.headers = headers
+        self.bodies = _lines(files.bodies)
+        self.turn = 0
+        self.statuses: Counter[int] = Counter()
+
+    def single(self) -> None:
+        """Report the next use; a refusal (403) is an answer too."""
+        self.turn += 1
+        body = self.bodies[self.turn % len(self.bodies)]
+        body = body.replace(NOW, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        headers = {**self.headers, "Idempotency-Key": f"bench-profile-{uuid.uuid4().hex}"}
+        response = self.client.post(USE_PATH, data=body, headers=headers)
+        self.statuses[response.status_code] += 1
+        if response.status_code not in (201, 403):
+            raise BenchError(f"in-process {USE_PATH} answered {response.status_code}")
+
+
 def _lines(path: Path) -> list[str]:
     lines = [line for line in path.read_text().splitlines() if line]
     if not lines:
@@ -183,11 +218,41 @@ def hot_path() -> list[tuple[str, Any, str]]:
     ]
 
 
+def use_path() -> list[tuple[str, Any, str]]:
+    """Return (label, owner, attribute) of the functions a data use goes through."""
+    from sqlalchemy.orm import Session
+
+    from consent_api import oauth
+    from consent_api.decisions import store
+    from consent_api.uses import routes, schemas, service
+    from notifications import notices, outbox
+    from server import idempotency
+
+    return [
+        ("bearer token query", oauth.BearerValidator, "authenticate_token"),
+        ("Idempotency-Key: look up, SAVEPOINT", idempotency, "_reserve"),
+        ("Idempotency-Key: store the answer", idempotency, "_store"),
+        ("parse and validate the body", schemas.DataUseIn, "load"),
+        ("load the organisation (current_org)", routes, "current_org"),
+        ("load the patient (_validate)", service, "_validate"),
+        ("candidate consents FOR UPDATE", store, "candidates_at"),
+        ("decide_use()", service, "decide_use"),
+        ("use_count UPDATE", service, "_count_uses"),
+        ("notice: build, devices query (notify)", notices, "notify"),
+        ("notification preferences query", outbox, "load"),
+        ("ORM flushes (INSERT key, use, notice, outbox; UPDATE key)", Session, "flush"),
+        ("render the answer", schemas.DataUseOut, "dump"),
+        ("COMMIT", Session, "commit"),
+    ]
+
+
 @contextmanager
-def patched(phases: Phases) -> Iterator[None]:
+def patched(
+    phases: Phases, path: Callable[[], list[tuple[str, Any, str]]] = hot_path
+) -> Iterator[None]:
     """Install the timers (before the app exists: teardown hooks are bound at creation)."""
-    saved = [(owner, name, getattr(owner, name)) for _, owner, name in hot_path()]
-    for label, owner, name in hot_path():
+    saved = [(owner, name, getattr(owner, name)) for _, owner, name in path()]
+    for label, owner, name in path():
         setattr(owner, name, phases.wrap(label, getattr(owner, name)))
     try:
         yield
@@ -196,8 +261,14 @@ def patched(phases: Phases) -> Iterator[None]:
             setattr(owner, name, original)
 
 
-def time_phases(caller: Caller, phases: Phases, engine: Engine) -> list[dict[str, Any]]:
-    """Return µs per check per phase, with the rest (framework) and SQL time alongside."""
+def time_phases(
+    caller: Caller | UseCaller,
+    phases: Phases,
+    engine: Engine,
+    count: int = PHASE_CHECKS,
+    sql_label: str = "token + candidate SQL",
+) -> list[dict[str, Any]]:
+    """Return µs per request per phase, with the rest (framework) and SQL time alongside."""
     dialect = engine.dialect
     dialect.do_ping = phases.wrap("pool pre-ping (empty query)", dialect.do_ping)
     phases.reset()
@@ -205,7 +276,7 @@ def time_phases(caller: Caller, phases: Phases, engine: Engine) -> list[dict[str
     try:
         with sql_timer(engine) as sql_seconds, gc_timer() as gc_seconds:
             started = time.perf_counter()
-            for _ in range(PHASE_CHECKS):
+            for _ in range(count):
                 caller.single()
             total = time.perf_counter() - started
     finally:
@@ -214,11 +285,11 @@ def time_phases(caller: Caller, phases: Phases, engine: Engine) -> list[dict[str
     rows = sorted(phases.seconds.items(), key=lambda item: -item[1])
     rest = total - sum(phases.seconds.values())
     rows.append(("Flask, Werkzeug, authlib, test client and the rest", rest))
-    per = 1e6 / PHASE_CHECKS
+    per = 1e6 / count
     found = [{"phase": name, "us": s * per, "share": s / total} for name, s in rows]
     found.append({"phase": "whole request (in-process)", "us": total * per, "share": 1.0})
     for name, seconds in (
-        ("of which inside cursor.execute (token + candidate SQL)", sql_seconds[0]),
+        (f"of which inside cursor.execute ({sql_label})", sql_seconds[0]),
         ("of which garbage collection", gc_seconds[0]),
     ):
         found.append({"phase": name, "us": seconds * per, "share": seconds / total})
@@ -269,7 +340,7 @@ def gc_timer() -> Iterator[list[float]]:
 
 def classify(text: str) -> str:
     """Name a statement sent to PostgreSQL."""
-    plain = text.strip().strip('"').strip()
+    plain = " ".join(text.strip().strip('"').split())
     if plain in {"BEGIN", "ROLLBACK", "COMMIT"}:
         return plain
     if plain.startswith("DEALLOCATE"):
@@ -278,9 +349,28 @@ def classify(text: str) -> str:
         return "pre-ping"  # SQLAlchemy's psycopg dialect pings with an empty query ";"
     if "oauth_tokens" in plain:
         return "token query"
-    if "consents" in plain:
+    verb = plain.split(None, 1)[0].upper() if plain else "?"
+    if verb == "SELECT" and "FROM consents" in plain:
         return "candidate query"
+    if verb in {"SAVEPOINT", "RELEASE"}:
+        return verb
+    table = _TABLE.search(plain)
+    if table and verb in {"SELECT", "INSERT", "UPDATE", "DELETE"}:
+        return f"{verb} {table.group(1)}"
     return plain[:40]
+
+
+def _messages(trace: str) -> Iterator[str]:
+    """Yield the trace's messages, each whole (a statement's newlines continue its line)."""
+    message = ""
+    for line in trace.splitlines():
+        if _MESSAGE.match(line) and message:
+            yield message
+            message = line
+        else:
+            message = f"{message}\n{line}" if message else line
+    if message:
+        yield message
 
 
 def round_trips(trace: str) -> Counter[str]:
@@ -289,7 +379,7 @@ def round_trips(trace: str) -> Counter[str]:
     named: dict[str, str] = {}
     current = ""
     parsed_only = False
-    for line in trace.splitlines():
+    for line in _messages(trace):
         parts = line.split("\t", 3)
         if len(parts) < 3 or parts[0] != "F":
             continue
@@ -335,7 +425,7 @@ class Tracer:
         return "".join(p.read_text(errors="replace") for p in Path(self.directory).iterdir())
 
 
-def traced_run(caller: Caller, engine: Engine, checks: int) -> tuple[Counter[str], int]:
+def traced_run(caller: Caller | UseCaller, engine: Engine, checks: int) -> tuple[Counter[str], int]:
     """Run checks on fresh, traced connections; return round trips by kind and checkouts."""
     checkouts = [0]
 
@@ -362,7 +452,7 @@ def traced_run(caller: Caller, engine: Engine, checks: int) -> tuple[Counter[str
         return round_trips(tracer.text()), checkouts[0]
 
 
-def count_round_trips(caller: Caller, engine: Engine) -> dict[str, Any]:
+def count_round_trips(caller: Caller | UseCaller, engine: Engine) -> dict[str, Any]:
     """Return the round trips per single check in steady state, by kind."""
     short, short_checkouts = traced_run(caller, engine, TRACE_SHORT)
     long, long_checkouts = traced_run(caller, engine, TRACE_LONG)
@@ -539,5 +629,25 @@ def run(url: str, files: CheckFiles) -> dict[str, Any]:
             + batch_plan,
         ),
     ]
+    print(f"bench: profile written to {', '.join(found['files'])}", file=sys.stderr, flush=True)
+    return found
+
+
+def run_uses(url: str, files: UseFiles) -> dict[str, Any]:
+    """Profile data uses in-process; return what the report shows."""
+    phases = Phases()
+    with patched(phases, use_path):
+        app = make_app(url)
+        engine = engine_of(app)
+        client = app.test_client()
+        caller = UseCaller(client, org_headers(client), files)
+        for _ in range(50):
+            caller.single()
+        found: dict[str, Any] = {"round_trips": count_round_trips(caller, engine)}
+        found["phases"] = time_phases(caller, phases, engine, PHASE_USES, "every statement")
+        profile = profiled(caller.single, PROFILED_USES)
+    found["answers"] = {str(status): n for status, n in sorted(caller.statuses.items())}
+    title = f"POST {USE_PATH} (one data use, its notice and outbox row)"
+    found["files"] = [write_profile("data-use", profile_text(title, profile, PROFILED_USES, "use"))]
     print(f"bench: profile written to {', '.join(found['files'])}", file=sys.stderr, flush=True)
     return found

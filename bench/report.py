@@ -13,7 +13,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.load import LoadResult
-from bench.scenarios import BASELINE, BATCH, BATCH_ONE_CONNECTION, SINGLE_CHECK, Scenario
+from bench.scenarios import (
+    BASELINE,
+    BATCH,
+    BATCH_ONE_CONNECTION,
+    DATA_USE,
+    DATA_USE_PUSH,
+    PUSH_DRAIN,
+    SINGLE_CHECK,
+    Scenario,
+)
 from bench.settings import RESULTS, ROOT, cpu_count
 
 MAX_BAD_SHARE = 0.01  # more non-2xx or socket errors than this makes a scenario invalid
@@ -28,6 +37,8 @@ class Outcome:
     result: LoadResult | None = None
     warmup_rps: float | None = None
     problems: list[str] = field(default_factory=list)
+    window: tuple[float, float] | None = None  # the measured wrk run, epoch seconds
+    push: dict[str, Any] | None = None  # a push scenario's lag from use to push
 
     @property
     def valid(self) -> bool:
@@ -51,6 +62,19 @@ def judge(result: LoadResult) -> list[str]:
             f"({_statuses(result.socket_errors)})"
         )
     return problems
+
+
+def judge_push(push: dict[str, Any]) -> list[str]:
+    """Return why a push scenario's lag is doubtful: uses whose push never arrived."""
+    uses = push.get("uses_in_window", 0)
+    if uses == 0:
+        return ["no data use was recorded in the measured window"]
+    if push.get("not_pushed", 0) > MAX_BAD_SHARE * uses:
+        return [
+            f"{push['not_pushed']:,} of {uses:,} uses were not pushed within the wait "
+            f"({push.get('left_due_after_wait', '?')} outbox rows still due)"
+        ]
+    return []
 
 
 def _statuses(counts: dict[str, int]) -> str:
@@ -114,7 +138,10 @@ def scenario_entry(outcome: Outcome, baseline: LoadResult | None) -> dict[str, A
         "valid": outcome.valid,
         "problems": outcome.problems,
         "warmup_rps": outcome.warmup_rps,
+        "decision_field": scenario.decision_field if scenario.count_decisions else None,
     }
+    if outcome.push is not None:
+        entry["push"] = outcome.push
     if result is None:
         return entry
     entry.update(
@@ -143,13 +170,29 @@ def scenario_entry(outcome: Outcome, baseline: LoadResult | None) -> dict[str, A
     return entry
 
 
-def _target(name: str, measured: float | None, op: str, goal: float, unit: str = "") -> dict:
-    """Return one target: met is None when its figure was not measured."""
+def _target(
+    name: str,
+    measured: float | None,
+    op: str,
+    goal: float,
+    unit: str = "",
+    area: str = "checks",
+) -> dict:
+    """Return one target: met is None when its figure was not measured. `area` says what a
+    miss would be profiled for (the in-process profile covers the checks)."""
     met = None
     if measured is not None:
         met = measured >= goal if op == ">=" else measured <= goal
     shown = None if measured is None else round(measured, 3)
-    return {"name": name, "measured": shown, "op": op, "goal": goal, "unit": unit, "met": met}
+    return {
+        "name": name,
+        "measured": shown,
+        "op": op,
+        "goal": goal,
+        "unit": unit,
+        "met": met,
+        "area": area,
+    }
 
 
 def _valid(entries: dict[str, dict], name: str) -> dict | None:
@@ -157,9 +200,13 @@ def _valid(entries: dict[str, dict], name: str) -> dict | None:
     return entry if entry is not None and entry["valid"] else None
 
 
-def targets(scenarios: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Return the consent-check targets, measured or not (reported, never asserted)."""
+def targets(
+    scenarios: list[dict[str, Any]], drain: dict[str, Any] | None = None
+) -> list[dict[str, Any]]:
+    """Return the targets, measured or not (reported, never asserted)."""
     entries = {entry["name"]: entry for entry in scenarios}
+    use = _valid(entries, DATA_USE)
+    drained = drain if drain and not drain.get("problem") else None
     single = _valid(entries, SINGLE_CHECK)
     serial = _valid(entries, BATCH_ONE_CONNECTION)
     batch = _valid(entries, BATCH)
@@ -197,6 +244,15 @@ def targets(scenarios: list[dict[str, Any]]) -> list[dict[str, Any]]:
             100,
             "x",
         ),
+        _target("data use req/s ÷ healthz", use and use["rps_ratio"], ">=", 0.15, area="uses"),
+        _target(
+            "push drain, one worker",
+            drained and drained["notices_per_s"],
+            ">=",
+            500,
+            " notices/s",
+            area="push",
+        ),
     ]
 
 
@@ -206,10 +262,20 @@ def build(
     settings: dict[str, Any],
     outcomes: list[Outcome],
     dataset: dict[str, Any] | None = None,
+    drain: dict[str, Any] | None = None,
+    uses: Any = None,
 ) -> dict[str, Any]:
     """Return the whole results document of a run."""
     baseline = next((o.result for o in outcomes if o.scenario.name == BASELINE and o.valid), None)
     scenarios = [scenario_entry(o, baseline) for o in outcomes]
+    sample = None
+    if uses is not None:
+        sample = {
+            "bodies": uses.uses,
+            "patients": uses.patients,
+            "devices_added": uses.devices_added,
+            **uses.reset,
+        }
     return {
         "timestamp": stamp,
         "machine": machine,
@@ -218,9 +284,11 @@ def build(
         "dataset": dataset,
         "baseline": BASELINE,
         "max_bad_share": MAX_BAD_SHARE,
-        "valid": all(o.valid for o in outcomes),
+        "valid": all(o.valid for o in outcomes) and not (drain and drain.get("problem")),
         "scenarios": scenarios,
-        "targets": targets(scenarios),
+        "data_use_sample": sample,
+        PUSH_DRAIN: drain,
+        "targets": targets(scenarios, drain),
     }
 
 
@@ -281,7 +349,11 @@ def _check_row(entry: dict[str, Any]) -> str:
 
 
 def _checks_section(results: dict[str, Any]) -> list[str]:
-    entries = [e for e in results["scenarios"] if e.get("items_per_request") and e.get("decisions")]
+    entries = [
+        e
+        for e in results["scenarios"]
+        if e.get("items_per_request") and e.get("decisions") and e["decision_field"] == "decision"
+    ]
     if not entries:
         return []
     return [
@@ -293,6 +365,80 @@ def _checks_section(results: dict[str, Any]) -> list[str]:
         "|---|---|--:|--:|--:|--:|--:|--:|---|",
         *(_check_row(entry) for entry in entries),
     ]
+
+
+def _use_row(entry: dict[str, Any]) -> str:
+    share = entry.get("permit_share")
+    push = entry.get("push") or {}
+    cells = [
+        entry["name"],
+        "yes" if push else "no",
+        _num(entry.get("rps")),
+        _num(entry.get("p50_ms"), 2),
+        _num(entry.get("p99_ms"), 2),
+        _num(entry.get("rps_ratio"), 3),
+        "n/a" if share is None else f"{share:.1%}",
+        _reasons(entry),
+        _num(push.get("p50_ms"), 0) if push else "-",
+        _num(push.get("p99_ms"), 0) if push else "-",
+        f"{push.get('pushed', 0):,} / {push.get('uses_in_window', 0):,}" if push else "-",
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _drain_lines(drain: dict[str, Any]) -> list[str]:
+    if drain.get("notices_per_s") is None:
+        return [f"- **{PUSH_DRAIN} failed**: {drain.get('problem', 'no figure')}"]
+    lines = [
+        f"Push drain: **{drain['notices_per_s']:,.0f} notices/s** — one worker "
+        f"(`consent-wallet worker`, PUSH_BACKEND=fcm) sent {drain['delivered']:,} of "
+        f"{drain['notices']:,} queued notices to the fake FCM server in "
+        f"{drain['first_to_last_s']:.1f} s from the first arrival to the last "
+        f"({drain['start_to_first_s']:.1f} s from starting the worker to the first); "
+        f"CPU: worker {_num(drain.get('worker_cpu_s'), 1)} s, fake FCM "
+        f"{_num(drain.get('fake_fcm_cpu_s'), 1)} s; duplicates {drain.get('duplicates', 0)}; "
+        f"outbox afterwards {_statuses(drain.get('outbox_statuses') or {})}.",
+    ]
+    if drain.get("problem"):
+        lines.append(f"- **{PUSH_DRAIN} invalid**: {drain['problem']}")
+    return lines
+
+
+def _uses_section(results: dict[str, Any]) -> list[str]:
+    entries = [e for e in results["scenarios"] if e["name"] in (DATA_USE, DATA_USE_PUSH)]
+    drain = results.get(PUSH_DRAIN)
+    if not entries and not drain:
+        return []
+    lines = ["", "### Data uses and push delivery", ""]
+    sample = results.get("data_use_sample")
+    if sample:
+        lines += [
+            f"{sample['bodies']:,} sampled uses of {sample['patients']:,} patients, each with "
+            f"one push device ({sample['devices_added']:,} registered by this run); "
+            f"{sample['data_uses_removed']:,} uses of earlier runs undone first.",
+            "",
+        ]
+    if entries:
+        lines += [
+            "| scenario | worker pushing | req/s | p50 ms | p99 ms | req/s ÷ healthz "
+            "| permitted | reasons | use → push p50 ms | p99 ms | pushed / uses |",
+            "|---|---|--:|--:|--:|--:|--:|---|--:|--:|--:|",
+            *(_use_row(entry) for entry in entries),
+            "",
+        ]
+        for entry in entries:
+            push = entry.get("push")
+            if push and push.get("worker_cpu_s") is not None:
+                lines.append(
+                    f"- {entry['name']}: worker CPU {push['worker_cpu_s']:.1f} s, fake FCM "
+                    f"CPU {_num(push.get('fake_fcm_cpu_s'), 1)} s over the run; pushes by type "
+                    f"{_statuses(push.get('pushes_by_type') or {})}; max lag "
+                    f"{_num(push.get('max_ms'), 0)} ms."
+                )
+        lines.append("")
+    if drain:
+        lines += _drain_lines(drain)
+    return lines
 
 
 def _targets_section(results: dict[str, Any]) -> list[str]:
@@ -315,34 +461,51 @@ def _targets_section(results: dict[str, Any]) -> list[str]:
     ]
 
 
+def _trips_line(trips: dict[str, Any], what: str) -> str:
+    kinds = ", ".join(
+        f"{k} {v:.2f}" for k, v in sorted(trips["by_kind"].items(), key=lambda kv: -kv[1])
+    )
+    return (
+        f"SQL round trips per {what}: **{trips['per_check']:.2f}** ({kinds}); "
+        f"pool checkouts {trips['checkouts_per_check']:.2f}, "
+        f"pre-pings {trips['pings_per_check']:.2f}."
+    )
+
+
+def _phase_rows(phases: list[dict[str, Any]], what: str) -> list[str]:
+    lines = [f"| phase of one {what} | µs per {what} | share |", "|---|--:|--:|"]
+    lines += [f"| {p['phase']} | {p['us']:,.0f} | {p['share']:.0%} |" for p in phases]
+    return [*lines, ""]
+
+
 def _profile_section(results: dict[str, Any]) -> list[str]:
     found = results.get("profile")
     if not found:
         return []
-    if "skipped" in found or "failed" in found:
-        return ["", f"Profile: {found.get('skipped') or 'failed: ' + found['failed']}."]
+    if "skipped" in found:
+        return ["", f"Profile: {found['skipped']}."]
     lines = ["", "### Profile (in-process, test client, production settings)", ""]
+    for key in ("failed", "failed_checks", "failed_uses"):
+        if key in found:
+            lines += [f"Profile failed: {found[key]}.", ""]
     trips = found.get("round_trips") or {}
     if trips:
-        lines.append(
-            f"SQL round trips per single check: **{trips['per_check']:.2f}** "
-            f"({', '.join(f'{k} {v:.2f}' for k, v in trips['by_kind'].items())}); "
-            f"pool checkouts {trips['checkouts_per_check']:.2f}, "
-            f"pre-pings {trips['pings_per_check']:.2f}."
-        )
-        lines.append("")
+        lines += [_trips_line(trips, "single check"), ""]
     phases = found.get("phases") or []
     if phases:
-        lines += ["| phase of one single check | µs per check | share |", "|---|--:|--:|"]
-        lines += [f"| {p['phase']} | {p['us']:,.0f} | {p['share']:.0%} |" for p in phases]
-        lines.append("")
+        lines += _phase_rows(phases, "single check")
     if found.get("batch_ms_in_process") is not None:
         lines.append(
             f"One batch in-process (no profiler): median {found['batch_ms_in_process']:,.1f} ms, "
             f"of which garbage collection {found.get('batch_gc_ms_in_process', 0):,.1f} ms."
         )
         lines.append("")
-    for name in found.get("files", []):
+    use = found.get("data_use") or {}
+    if use.get("round_trips"):
+        lines += [_trips_line(use["round_trips"], "data use"), ""]
+    if use.get("phases"):
+        lines += _phase_rows(use["phases"], "data use")
+    for name in [*found.get("files", []), *use.get("files", [])]:
         lines.append(f"- {name}")
     return lines
 
@@ -374,7 +537,8 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"- **{entry['name']} invalid**: {problem}")
         if entry["valid"] and entry.get("non2xx"):
             lines.append(f"- {entry['name']}: {entry['non2xx']} non-2xx ({entry['statuses']})")
-    lines += _checks_section(results) + _targets_section(results) + _profile_section(results)
+    lines += _checks_section(results) + _uses_section(results)
+    lines += _targets_section(results) + _profile_section(results)
     return "\n".join(lines) + "\n"
 
 

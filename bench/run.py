@@ -3,7 +3,8 @@
 Knobs: BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 2), BENCH_WORKERS (CPUs),
 BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_SCENARIOS (comma-separated names, all),
 BENCH_PATIENTS (200000), BENCH_CONSENTS (1000000), BENCH_REGENERATE (0), BENCH_BATCH_SIZE
-(1000), BENCH_BATCH_REQUESTS (200), BENCH_PROFILE (auto: only when a target is missed).
+(1000), BENCH_BATCH_REQUESTS (200), BENCH_PROFILE (auto: only when a check target is missed),
+BENCH_DRAIN_NOTICES (20000), BENCH_DRAIN_TIMEOUT (120).
 """
 
 from __future__ import annotations
@@ -11,15 +12,16 @@ from __future__ import annotations
 import os
 import sys
 import time
+from contextlib import nullcontext
 from datetime import UTC, datetime
 
 import psycopg
 import requests
 
-from bench import checkdata, database, load, profile, report, serial
+from bench import checkdata, database, load, profile, push, report, serial, usedata
 from bench.load import LoadResult
 from bench.report import Outcome
-from bench.scenarios import Scenario, Target, selected
+from bench.scenarios import PUSH_DRAIN, Scenario, Target, phase_selected, selected
 from bench.server import gunicorn
 from bench.settings import PG_URL, WORK, BenchError, Settings
 
@@ -35,16 +37,17 @@ def say(message: str) -> None:
 
 
 def probe(scenario: Scenario, base_url: str) -> str | None:
-    """Send the request once; return why it is unfit for load (non-2xx), or None."""
+    """Send the request once; return why it is unfit for load (not an answer), or None."""
+    headers, body = scenario.one_request()
     response = requests.request(
         scenario.method,
         f"{base_url}{scenario.path}",
-        headers=dict(scenario.headers),
-        data=scenario.body,
+        headers=headers,
+        data=body,
         allow_redirects=False,
         timeout=PROBE_TIMEOUT,
     )
-    if 200 <= response.status_code < 300:
+    if scenario.answered(response.status_code):
         return None
     return f"a single request answered {response.status_code}: {response.text[:300]}"
 
@@ -79,26 +82,49 @@ def drive(scenario: Scenario, target: Target, settings: Settings, outcome: Outco
     outcome.warmup_rps = round(load.run(scenario, *load_args, settings.warmup).rps, 1)
     settle(target.base_url)
     say(f"{scenario.name}: measuring {settings.duration}s")
+    started = time.time()
     result = load.run(scenario, *load_args, settings.duration)
+    outcome.window = (started, time.time())
     settle(target.base_url)
     return result
 
 
-def measure(scenario: Scenario, target: Target, settings: Settings) -> Outcome:
-    """Prepare, probe, warm up and measure one scenario; failures become its problems."""
+def measure(scenario: Scenario, target: Target, settings: Settings, url: str) -> Outcome:
+    """Prepare, probe, warm up and measure one scenario; failures become its problems.
+
+    A `push` scenario runs with one worker pushing to a fake FCM server, started before the
+    probe (whose push shows the worker is up) and stopped after the lag is measured.
+    """
     outcome = Outcome(scenario)
     try:
         outcome.scenario = prepared = scenario.prepare(target)
-        problem = probe(prepared, target.base_url)
-        if problem:
-            outcome.problems.append(problem)
-            return outcome
-        outcome.result = drive(prepared, target, settings, outcome)
-    except (BenchError, requests.RequestException) as exc:
+        rig = push.Rig(url, PG_URL).running() if prepared.push else nullcontext()
+        with rig as pushing:
+            if pushing is not None:
+                say(f"{scenario.name}: worker started, pushing to a fake FCM at {pushing.fcm.url}")
+            problem = probe(prepared, target.base_url)
+            if problem:
+                outcome.problems.append(problem)
+                return outcome
+            if pushing is not None:
+                pushing.wait_first_push()
+                pushing.mark()
+            outcome.result = drive(prepared, target, settings, outcome)
+            if pushing is not None:
+                say(f"{scenario.name}: waiting for the worker to push every use")
+                outcome.push = pushing.lag(outcome.window)
+    except (BenchError, requests.RequestException, psycopg.Error) as exc:
         outcome.problems.append(f"{type(exc).__name__}: {exc}")
         return outcome
     outcome.problems += report.judge(outcome.result)
+    if outcome.push is not None:
+        outcome.problems += report.judge_push(outcome.push)
     say(f"{scenario.name}: {outcome.result.rps:,.1f} req/s, p99 {outcome.result.p99_ms:.2f} ms")
+    if outcome.push and "p99_ms" in outcome.push:
+        say(
+            f"{scenario.name}: use → push lag p50 {outcome.push['p50_ms']:,.0f} ms, "
+            f"p99 {outcome.push['p99_ms']:,.0f} ms ({outcome.push['pushed']:,} pushes)"
+        )
     return outcome
 
 
@@ -110,6 +136,29 @@ def sample_checks(settings: Settings) -> checkdata.CheckFiles:
         raise BenchError(f"sampling the check bodies failed: {exc}") from exc
 
 
+def sample_uses(settings: Settings) -> usedata.UseFiles:
+    """Undo earlier runs' data uses; write the data-use bodies; give their patients devices."""
+    try:
+        return usedata.write(PG_URL, WORK)
+    except (psycopg.Error, OSError, ValueError) as exc:
+        raise BenchError(f"sampling the data-use bodies failed: {exc}") from exc
+
+
+def measure_drain(settings: Settings, url: str) -> dict:
+    """Queue BENCH_DRAIN_NOTICES notices and time one worker draining them into the fake."""
+    say(f"{PUSH_DRAIN}: queueing {settings.drain_notices:,} notices, starting one worker")
+    try:
+        found = push.drain(url, PG_URL, settings.drain_notices, settings.drain_timeout)
+    except (BenchError, psycopg.Error, OSError) as exc:
+        return {"notices": settings.drain_notices, "problem": f"{type(exc).__name__}: {exc}"}
+    if found.get("notices_per_s") is not None:
+        say(
+            f"{PUSH_DRAIN}: {found['delivered']:,} notices in {found['first_to_last_s']:.1f}s, "
+            f"{found['notices_per_s']:,.0f}/s"
+        )
+    return found
+
+
 def bench(settings: Settings) -> dict:
     """Run every selected scenario against the dataset and a fresh server; return the results."""
     scenarios = selected(settings.only)
@@ -119,6 +168,12 @@ def bench(settings: Settings) -> dict:
     url, dataset = database.prepare(settings, say)
     machine["postgres"] = database.postgres_version()
     checks = sample_checks(settings)
+    uses = sample_uses(settings)
+    say(
+        f"data uses: {uses.uses:,} bodies for {uses.patients:,} patients "
+        f"({uses.devices_added:,} devices added); undid {uses.reset['data_uses_removed']:,} "
+        "earlier uses"
+    )
     outcomes = []
     say(f"starting gunicorn with {settings.workers} sync workers")
     with gunicorn(url, settings.workers) as base_url:
@@ -126,29 +181,43 @@ def bench(settings: Settings) -> dict:
             base_url,
             token_margin=settings.warmup + settings.duration + TOKEN_SLACK,
             checks=checks,
+            uses=uses,
         )
         for scenario in scenarios:
-            outcomes.append(measure(scenario, target, settings))
+            outcomes.append(measure(scenario, target, settings, url))
+    drain = measure_drain(settings, url) if phase_selected(PUSH_DRAIN, settings.only) else None
     machine["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
-    results = report.build(stamp, machine, settings.as_dict(), outcomes, dataset)
-    results["profile"] = profile_if_needed(results, settings, url, checks)
+    results = report.build(stamp, machine, settings.as_dict(), outcomes, dataset, drain, uses)
+    results["profile"] = profile_if_needed(results, settings, url, checks, uses)
     return results
 
 
 def profile_if_needed(
-    results: dict, settings: Settings, url: str, checks: checkdata.CheckFiles
+    results: dict, settings: Settings, url: str, checks: checkdata.CheckFiles, uses
 ) -> dict:
-    """Profile the check paths in-process when a target is missed (BENCH_PROFILE=auto)."""
-    missed = [t["name"] for t in results["targets"] if t["met"] is False]
-    if settings.profile == "0" or (settings.profile == "auto" and not missed):
+    """Profile in-process what missed a target (BENCH_PROFILE=auto): the check paths for a
+    check target, the data use for the data-use target; both with BENCH_PROFILE=1."""
+    missed = [t for t in results["targets"] if t["met"] is False]
+    areas = {t["area"] for t in missed} & {"checks", "uses"}
+    if settings.profile == "1":
+        areas = {"checks", "uses"}
+    if settings.profile == "0" or not areas:
         return {"skipped": "BENCH_PROFILE=0" if settings.profile == "0" else "every target met"}
-    why = "BENCH_PROFILE=1" if settings.profile == "1" else "missed: " + ", ".join(missed)
-    say(f"profiling in-process ({why})")
-    try:
-        return profile.run(url, checks)
-    except Exception as exc:  # the profile is extra: never lose the measured figures to it
-        say(f"profile failed: {type(exc).__name__}: {exc}")
-        return {"failed": f"{type(exc).__name__}: {exc}"}
+    found: dict = {}
+    for area, action in (
+        ("checks", lambda: profile.run(url, checks)),
+        ("uses", lambda: {"data_use": profile.run_uses(url, uses)}),
+    ):
+        if area not in areas:
+            continue
+        why = ", ".join(t["name"] for t in missed if t["area"] == area)
+        say(f"profiling {area} in-process ({why or 'BENCH_PROFILE=1'})")
+        try:
+            found.update(action())
+        except Exception as exc:  # the profile is extra: never lose the measured figures to it
+            say(f"profile of {area} failed: {type(exc).__name__}: {exc}")
+            found[f"failed_{area}"] = f"{type(exc).__name__}: {exc}"
+    return found
 
 
 def main() -> int:

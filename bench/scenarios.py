@@ -7,19 +7,25 @@ bearer token, a bodies file sampled from the dataset, or a path naming a consent
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import oauth
 from bench.checkdata import CheckFiles
 from bench.settings import BenchError
+from bench.usedata import NOW, UseFiles
 from server.demo import DEMO, DEMO_APP, DEMO_PATIENT
 
 BASELINE = "healthz"
 SINGLE_CHECK = "consent-check"
 BATCH = "consent-check-batch"
 BATCH_ONE_CONNECTION = "consent-check-batch-1conn"
+DATA_USE = "data-use"
+DATA_USE_PUSH = "data-use-push"
+PUSH_DRAIN = "push-drain"  # not a request: one worker draining a queued outbox (bench/push.py)
 
 
 @dataclass
@@ -29,6 +35,7 @@ class Target:
     base_url: str
     token_margin: float
     checks: CheckFiles | None = None
+    uses: UseFiles | None = None
     _tokens: dict[str, oauth.Token] = field(default_factory=dict)
 
     def _cached(self, key: str, fetch: Callable[[], oauth.Token]) -> str:
@@ -70,7 +77,11 @@ class Scenario:
     """One request shape that wrk (or, for one connection, bench/serial.py) repeats.
 
     With `bodies`, each request sends a line of that file picked at random; `items` is how
-    many consent checks one request carries; `count_decisions` tallies the answers.
+    many consent checks one request carries; `count_decisions` tallies the answers (their
+    `decision_field`). For data uses: `idempotent` sends a new Idempotency-Key per request,
+    `stamp_now` replaces @NOW@ in the body with the current time, a `refusal_status` answer
+    is counted as the decision "refused" rather than as a failure, and `push` runs the
+    scenario with a real worker pushing to a fake FCM server (and measures the lag).
     """
 
     name: str
@@ -85,6 +96,11 @@ class Scenario:
     count_decisions: bool = False
     driver: str = "wrk"  # or "serial": one connection, one request after another
     timeout_s: int = 5  # wrk's per-request timeout: queued batches wait a while
+    decision_field: str = "decision"
+    idempotent: bool = False
+    stamp_now: bool = False
+    refusal_status: int | None = None
+    push: bool = False
 
     def prepare(self, target: Target) -> Scenario:
         """Return the scenario ready to send, after its setup ran against the target."""
@@ -93,6 +109,20 @@ class Scenario:
     def with_headers(self, **headers: str) -> Scenario:
         """Return a copy with these headers added."""
         return replace(self, headers={**self.headers, **headers})
+
+    def one_request(self) -> tuple[dict[str, str], str | None]:
+        """Return the headers and body of one request sent from Python (the probe), made
+        unique the way scenario.lua makes each of wrk's."""
+        headers, body = dict(self.headers), self.body
+        if self.idempotent:
+            headers["Idempotency-Key"] = f"bench-probe-{uuid.uuid4().hex}"
+        if self.stamp_now and body is not None:
+            body = body.replace(NOW, datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
+        return headers, body
+
+    def answered(self, status: int) -> bool:
+        """Tell whether a status is an answer of the API (2xx, or the refusal status)."""
+        return 200 <= status < 300 or status == self.refusal_status
 
 
 def as_patient(scenario: Scenario, target: Target) -> Scenario:
@@ -127,6 +157,13 @@ def batch_checks(scenario: Scenario, target: Target) -> Scenario:
     if target.checks is None:
         raise BenchError("no check bodies were sampled from the dataset")
     return _with_bodies(scenario, target, target.checks.batches, target.checks.batch_size)
+
+
+def data_uses(scenario: Scenario, target: Target) -> Scenario:
+    """Report one sampled use per request, each with its own Idempotency-Key, at NOW."""
+    if target.uses is None:
+        raise BenchError("no data-use bodies were sampled from the dataset")
+    return _with_bodies(scenario, target, target.uses.bodies, 1)
 
 
 SCENARIOS: list[Scenario] = [
@@ -164,13 +201,43 @@ SCENARIOS: list[Scenario] = [
         driver="serial",
         description="the same batches one at a time on one connection: a batch's latency",
     ),
+    Scenario(
+        name=DATA_USE,
+        path="/v1/data-uses",
+        method="POST",
+        setup=data_uses,
+        decision_field="outcome",
+        idempotent=True,
+        stamp_now=True,
+        refusal_status=403,
+        description="demo hospital reports a use (unique Idempotency-Key, occurred_at now) "
+        "of a sampled patient with a device: use + notice + outbox row in one transaction",
+    ),
+    Scenario(
+        name=DATA_USE_PUSH,
+        path="/v1/data-uses",
+        method="POST",
+        setup=data_uses,
+        decision_field="outcome",
+        idempotent=True,
+        stamp_now=True,
+        refusal_status=403,
+        push=True,
+        description="the same while one worker pushes to a fake FCM server: lag from use to push",
+    ),
 ]
+PHASES = (PUSH_DRAIN,)  # selectable with BENCH_SCENARIOS like a scenario, run after them
 
 
 def selected(names: tuple[str, ...]) -> list[Scenario]:
     """Return the scenarios to run: the baseline first, then those named (all if none)."""
-    known = {scenario.name for scenario in SCENARIOS}
+    known = {scenario.name for scenario in SCENARIOS} | set(PHASES)
     unknown = sorted(set(names) - known)
     if unknown:
         raise BenchError(f"unknown scenarios {unknown}; known: {sorted(known)}")
     return [s for s in SCENARIOS if s.name == BASELINE or not names or s.name in names]
+
+
+def phase_selected(name: str, names: tuple[str, ...]) -> bool:
+    """Tell whether a phase that is not a request scenario (the push drain) runs."""
+    return not names or name in names

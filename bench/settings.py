@@ -81,6 +81,8 @@ class Settings:
     batch_size: int = 1_000
     batch_requests: int = 200
     profile: str = "auto"
+    drain_notices: int = 20_000
+    drain_timeout: int = 120
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -99,6 +101,8 @@ class Settings:
             batch_size=_count(env, "BENCH_BATCH_SIZE", 1_000),
             batch_requests=_count(env, "BENCH_BATCH_REQUESTS", 200),
             profile=_profile_mode(env),
+            drain_notices=_count(env, "BENCH_DRAIN_NOTICES", 20_000),
+            drain_timeout=_seconds(env, "BENCH_DRAIN_TIMEOUT", 120),
         )
         if settings.connections < settings.threads:
             raise BenchError(
@@ -124,4 +128,6 @@ class Settings:
             "batch_size": self.batch_size,
             "batch_requests": self.batch_requests,
             "profile": self.profile,
+            "drain_notices": self.drain_notices,
+            "drain_timeout_s": self.drain_timeout,
         }

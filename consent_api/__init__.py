@@ -15,6 +15,7 @@ def init_app(app: Flask) -> None:
     from consent_api.oauth import config_oauth
     from consent_api.orgs.routes import bp as orgs_bp
     from consent_api.patients.routes import bp as patients_bp
+    from consent_api.points.routes import bp as points_bp
     from consent_api.requests.routes import bp as requests_bp
     from consent_api.uses.routes import bp as uses_bp
 
@@ -29,5 +30,6 @@ def init_app(app: Flask) -> None:
         decisions_bp,
         fhir_bp,
         uses_bp,
+        points_bp,
     ):
         app.register_blueprint(blueprint)

@@ -95,6 +95,23 @@ def send_digests() -> int:
     return send_due(now=utcnow())
 
 
+def expire_points() -> int:
+    """Move points past their expiry to breakage, oldest lots first."""
+    from consent_api.points.service import expire_due
+
+    return expire_due(now=utcnow())
+
+
+def warn_expiring_points() -> int:
+    """Warn patients POINTS_EXPIRY_WARNING_DAYS before their points expire."""
+    from flask import current_app
+
+    from consent_api.points.service import warn_expiring
+
+    days = current_app.config["POINTS_EXPIRY_WARNING_DAYS"]
+    return warn_expiring(now=utcnow(), ahead=timedelta(days=days))
+
+
 def purge_idempotency_keys() -> int:
     """Forget idempotency keys past their retention."""
     from server.idempotency import purge
@@ -121,6 +138,8 @@ JOBS: tuple[Job, ...] = (
     Job("remind-expiring-requests", remind_expiring_requests, "interval", {"minutes": 10}),
     Job("send-digests", send_digests, "interval", {"minutes": 1}),
     Job("purge-idempotency-keys", purge_idempotency_keys, "interval", {"hours": 1}),
+    Job("expire-points", expire_points, "interval", {"hours": 1}),
+    Job("warn-expiring-points", warn_expiring_points, "interval", {"hours": 1}),
 )
 
 

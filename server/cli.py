@@ -151,6 +151,40 @@ def outbox_retry_dead() -> None:
     emit({"requeued": dispatch.retry_dead(now=utcnow())})
 
 
+@main.group()
+def ledger() -> None:
+    """Check and correct the points ledger."""
+
+
+@ledger.command("verify")
+@with_appcontext
+def ledger_verify() -> None:
+    """Check every ledger invariant; exit 1 if one fails."""
+    import time
+
+    from consent_api.points.verify import verify
+
+    started = time.perf_counter()
+    found = verify()
+    found["seconds"] = round(time.perf_counter() - started, 3)
+    emit(found)
+    if not found["ok"]:
+        sys.exit(1)
+
+
+@ledger.command("reverse")
+@click.argument("transaction_id", type=click.UUID)
+@click.option("--reason", required=True, help="Why the transaction was wrong (kept with it).")
+@transactional
+def ledger_reverse(transaction_id, reason: str) -> None:
+    """Post the exact opposite of a transaction (entries are never edited)."""
+    from consent_api.points.service import reverse
+    from server.db import utcnow
+
+    posted = reverse(transaction_id, reason=reason, now=utcnow())
+    emit({"reversal_id": posted.id, "reverses_id": transaction_id})
+
+
 @main.command("demo")
 @click.option("--base-url", default=None, help="Where the API will listen, for the printed curl.")
 @transactional

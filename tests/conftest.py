@@ -110,8 +110,20 @@ def wipe_committed(application: Flask) -> None:
     """Delete every row, children first: for tests that commit for real (other processes or
     app instances must see their data). Other tests never commit, so nothing else is lost."""
     with application.app_context():
+        # The ledger refuses deletes (append-only triggers): lift that for this one session.
+        if db.engine.dialect.name == "postgresql":
+            db.session.execute(text("SET LOCAL session_replication_role = replica"))
+            triggers = []
+        else:
+            triggers = db.session.execute(
+                text("SELECT name, sql FROM sqlite_master WHERE type = 'trigger'")
+            ).all()
+            for name, _ in triggers:
+                db.session.execute(text(f'DROP TRIGGER "{name}"'))
         for table in reversed(db.metadata.sorted_tables):
             db.session.execute(table.delete())
+        for _, sql in triggers:
+            db.session.execute(text(sql))
         db.session.commit()
         db.engine.dispose()
 

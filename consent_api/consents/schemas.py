@@ -89,7 +89,9 @@ class ScopeFields(Schema):
     data_period = fields.Nested(PeriodSchema, allow_none=True)
     valid_from = when()
     valid_until = when(allow_none=True)
-    max_uses = fields.Integer(allow_none=True, validate=validate.Range(min=1, max=10_000_000))
+    max_uses = fields.Integer(
+        allow_none=True, strict=True, validate=validate.Range(min=1, max=10_000_000)
+    )
     exclusions = fields.List(fields.Nested(ExclusionSchema), validate=validate.Length(max=50))
 
     @validates_schema

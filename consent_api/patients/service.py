@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from consent_api.patients.models import Patient
-from server.db import db
+from server.db import db, utcnow
 from server.errors import Conflict, ValidationFailed
 
 _hasher = PasswordHasher()
@@ -110,7 +110,25 @@ def _export_activity(patient: Patient) -> dict:
         .where(Notification.patient_id == patient.id)
         .order_by(Notification.created_at, Notification.id)
     ).all()
+    from consent_api.points import service as points
+    from consent_api.points.models import Redemption
+
+    now = utcnow()
+    statement, _ = points.statement(patient.id, {"limit": 10**9})
+    redeemed = db.session.scalars(
+        select(Redemption)
+        .where(Redemption.patient_id == patient.id)
+        .order_by(Redemption.created_at, Redemption.id)
+    ).all()
     return {
+        "points": {
+            **points.wallet(patient.id, now=now),
+            "ledger": points.present_statement(statement),
+            "redemptions": [
+                {"id": r.id, "reward_id": r.reward_id, "cost": r.cost, "created_at": r.created_at}
+                for r in redeemed
+            ],
+        },
         "emergency_access": patient.emergency_access,
         "access_log": uses.present_entries(list(used)),
         "notifications": [inbox.present(n) for n in notices],

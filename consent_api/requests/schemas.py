@@ -18,7 +18,9 @@ class RequestIn(ScopeFields):
     patient_id = fields.UUID(required=True)
     justification = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     expires_at = when(required=True)
-    fee_per_use = fields.Integer(load_default=0, validate=validate.Range(min=0, max=1_000_000))
+    fee_per_use = fields.Integer(
+        load_default=0, strict=True, validate=validate.Range(min=0, max=1_000_000)
+    )
 
 
 class ApproveIn(ScopeFields):

@@ -42,4 +42,7 @@ class DataUse(db.Model):
     emergency: Mapped[bool] = mapped_column(default=False)
     # [{"consent_id", "consent_version", "data_categories"}]: what the use relied on.
     consents: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # The gross fee (points) of the consents relied on, and the patient's share of it.
+    fee: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    points_credited: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

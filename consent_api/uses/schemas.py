@@ -73,6 +73,7 @@ class DataUseOut(Schema):
     reason = fields.String()
     emergency = fields.Boolean()
     consents = fields.List(fields.Nested(ReliedOnOut))
+    points_credited = fields.Integer()
     recorded_at = fields.DateTime()
 
 
@@ -99,6 +100,7 @@ class AccessLogEntryOut(Schema):
     reason = fields.String()
     emergency = fields.Boolean()
     consents = fields.List(fields.Nested(ReliedOnOut))
+    points_credited = fields.Integer()
 
 
 class AccessLogQuery(Schema):

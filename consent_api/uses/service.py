@@ -19,6 +19,7 @@ from consent_api.decisions import store
 from consent_api.decisions.decide import Org
 from consent_api.orgs.models import Organisation
 from consent_api.patients.models import Patient
+from consent_api.points import service as points
 from consent_api.uses.deciding import ReliedOn, UseDecision, decide_use
 from consent_api.uses.models import DataUse
 from notifications import notices
@@ -41,31 +42,33 @@ def _validate(body: dict[str, Any], *, now: datetime) -> Patient:
     return patient
 
 
-def _add_use(consent: ReliedOn) -> bool:
-    return (
-        db.session.execute(
-            update(Consent)
-            .where(
-                Consent.id == consent.consent_id,
-                or_(Consent.max_uses.is_(None), Consent.use_count < Consent.max_uses),
-            )
-            .values(use_count=Consent.use_count + 1)
-            .execution_options(synchronize_session=False)
-        ).rowcount
-        == 1
-    )
+def _add_use(consent: ReliedOn) -> int | None:
+    """Count one use; returns the consent's fee per use, or None if its uses ran out."""
+    return db.session.execute(
+        update(Consent)
+        .where(
+            Consent.id == consent.consent_id,
+            or_(Consent.max_uses.is_(None), Consent.use_count < Consent.max_uses),
+        )
+        .values(use_count=Consent.use_count + 1)
+        .returning(Consent.fee_per_use)
+        .execution_options(synchronize_session=False)
+    ).scalar_one_or_none()
 
 
-def _count_uses(relied_on: tuple[ReliedOn, ...]) -> bool:
-    """Add one use to each consent relied on, all or none; False if one has run out (its
-    row is locked, so only a `max_uses` lowered since the version decided on can do that)."""
+def _count_uses(relied_on: tuple[ReliedOn, ...]) -> int | None:
+    """Add one use to each consent relied on, all or none; returns the total fee, or None if
+    one has run out (its row is locked, so only a `max_uses` lowered since the version
+    decided on can do that)."""
     if len(relied_on) <= 1:
-        return all(_add_use(consent) for consent in relied_on)
+        fees = [_add_use(consent) for consent in relied_on]
+        return None if None in fees else sum(fees)
     with db.session.begin_nested() as savepoint:
-        if not all(_add_use(consent) for consent in relied_on):
+        fees = [_add_use(consent) for consent in relied_on]
+        if None in fees:
             savepoint.rollback()
-            return False
-    return True
+            return None
+    return sum(fees)
 
 
 def report(org: Organisation, body: dict[str, Any], *, now: datetime) -> DataUse:
@@ -85,8 +88,9 @@ def report(org: Organisation, body: dict[str, Any], *, now: datetime) -> DataUse
         at=at,
         emergency_allowed=patient.emergency_access,
     )
-    if decision.permitted and not _count_uses(decision.relied_on):
-        decision = UseDecision(False, "max_uses_reached", decision.emergency, ())
+    fee = _count_uses(decision.relied_on) if decision.permitted else 0
+    if fee is None:
+        decision, fee = UseDecision(False, "max_uses_reached", decision.emergency, ()), 0
     use = DataUse(
         id=uuid.uuid4(),
         patient_id=patient.id,
@@ -111,16 +115,20 @@ def report(org: Organisation, body: dict[str, Any], *, now: datetime) -> DataUse
             }
             for r in decision.relied_on
         ],
+        fee=fee,
+        points_credited=0,
         created_at=now,
     )
     db.session.add(use)
     db.session.flush()
     if not decision.permitted:
         notices.access_refused(use, org.name, now=now)
-    elif use.emergency:
-        notices.emergency_access(use, org.name, now=now)
+        return use
+    use.points_credited = points.credit_use(use, fee, now=now)
+    if use.emergency:
+        notices.emergency_access(use, org.name, now=now, points=use.points_credited)
     else:
-        notices.data_use(use, org.name, now=now)
+        notices.data_use(use, org.name, now=now, points=use.points_credited)
     return use
 
 
@@ -148,6 +156,7 @@ def present(use: DataUse) -> dict[str, Any]:
         "reason": use.reason,
         "emergency": use.emergency,
         "consents": use.consents,
+        "points_credited": use.points_credited,
         "recorded_at": use.created_at,
     }
 
@@ -182,6 +191,7 @@ def present_entries(uses: list[DataUse]) -> list[dict[str, Any]]:
             "reason": use.reason,
             "emergency": use.emergency,
             "consents": use.consents,
+            "points_credited": use.points_credited,
         }
         for use in uses
     ]

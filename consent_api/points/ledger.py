@@ -1,0 +1,177 @@
+"""Post balanced transactions: the only way points move.
+
+`post()` writes one transaction and its entries, keyed (a replay of the same key with the same
+legs returns the first posting; with other legs it is a conflict), and keeps each patient
+wallet's balance with a conditional UPDATE, so no wallet goes below zero, whatever runs
+concurrently (the database's CHECK constraint is the last word). Wallet rows are updated in
+account-id order, so two postings never wait on each other in a cycle. Lots (what expires
+when) are kept beside the ledger by `lots.py`; entries themselves are append-only.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from consent_api.points.models import Account, Entry, Transaction
+from server.db import db
+from server.errors import Conflict
+
+NAMESPACE = uuid.UUID("5a0c6f5e-1d7b-4c55-9a51-4f1f7f2b7a10")
+WALLET = "patient"
+
+
+def account_id(kind: str, owner_id: uuid.UUID | None = None) -> uuid.UUID:
+    """The fixed id of an account: one per (kind, owner); system accounts have no owner."""
+    return uuid.uuid5(NAMESPACE, f"{kind}:{owner_id or ''}")
+
+
+TRUSTEE = account_id("trustee")
+REDEMPTIONS = account_id("redemptions")
+BREAKAGE = account_id("breakage")
+SYSTEM = {TRUSTEE: "trustee", REDEMPTIONS: "redemptions", BREAKAGE: "breakage"}
+
+
+class Leg(NamedTuple):
+    """Points added to (negative: taken from) one account."""
+
+    kind: str
+    owner_id: uuid.UUID | None
+    amount: int
+
+    @property
+    def account(self) -> uuid.UUID:
+        return account_id(self.kind, self.owner_id)
+
+
+def wallet(patient_id: uuid.UUID, amount: int) -> Leg:
+    return Leg(WALLET, patient_id, amount)
+
+
+def organisation(org_id: uuid.UUID, amount: int) -> Leg:
+    return Leg("organisation", org_id, amount)
+
+
+def system(account: uuid.UUID, amount: int) -> Leg:
+    return Leg(SYSTEM[account], None, amount)
+
+
+class InsufficientPoints(Conflict):
+    """A wallet would go below zero."""
+
+    code = "insufficient_points"
+
+
+class Posted(NamedTuple):
+    """A transaction, whether this call wrote it, and its entry ids by account."""
+
+    transaction: Transaction
+    created: bool
+    entries: dict[uuid.UUID, uuid.UUID]
+
+
+def _insert_ignoring_duplicates(rows: list[dict[str, Any]]):
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(Account).values(rows).on_conflict_do_nothing(index_elements=["id"])
+
+
+def _ensure_accounts(legs: Iterable[Leg], *, now: datetime) -> None:
+    rows = {
+        leg.account: {
+            "id": leg.account,
+            "kind": leg.kind,
+            "owner_id": leg.owner_id or leg.account,
+            "balance": 0,
+            "created_at": now,
+        }
+        for leg in legs
+    }
+    # In id order, like the wallet updates: concurrent first postings never wait in a cycle.
+    db.session.execute(_insert_ignoring_duplicates([rows[key] for key in sorted(rows)]))
+
+
+def _same(transaction: Transaction, legs: list[Leg]) -> bool:
+    stored = db.session.execute(
+        select(Entry.account_id, Entry.amount).where(Entry.transaction_id == transaction.id)
+    ).all()
+    return sorted((a, n) for a, n in stored) == sorted((leg.account, leg.amount) for leg in legs)
+
+
+def post(
+    key: str,
+    kind: str,
+    legs: Iterable[Leg],
+    *,
+    now: datetime,
+    data_use_id: uuid.UUID | None = None,
+    reverses_id: uuid.UUID | None = None,
+    details: dict[str, Any] | None = None,
+) -> Posted:
+    """Write one balanced transaction and move wallet balances. Legs on the same account are
+    added up; legs of zero are left out."""
+    merged: dict[tuple[str, uuid.UUID | None], int] = {}
+    for leg in legs:
+        merged[leg.kind, leg.owner_id] = merged.get((leg.kind, leg.owner_id), 0) + leg.amount
+    legs = [Leg(kind, owner, amount) for (kind, owner), amount in merged.items() if amount]
+    if not legs or sum(leg.amount for leg in legs) != 0:
+        raise ValueError(f"a transaction must balance: {legs!r}")
+    existing = db.session.scalar(select(Transaction).where(Transaction.key == key))
+    if existing is not None:
+        if not _same(existing, legs):
+            raise Conflict(
+                "This ledger key was already posted with other amounts.",
+                code="ledger_key_conflict",
+            )
+        return Posted(existing, False, {})
+    _ensure_accounts(legs, now=now)
+    for leg in sorted((leg for leg in legs if leg.kind == WALLET), key=lambda leg: leg.account):
+        change = update(Account).where(Account.id == leg.account)
+        if leg.amount < 0:
+            change = change.where(Account.balance >= -leg.amount)
+        moved = db.session.execute(
+            change.values(balance=Account.balance + leg.amount).execution_options(
+                synchronize_session=False
+            )
+        ).rowcount
+        if moved != 1:
+            raise InsufficientPoints("Not enough points in the wallet.")
+    transaction = Transaction(
+        id=uuid.uuid4(),
+        key=key,
+        kind=kind,
+        data_use_id=data_use_id,
+        reverses_id=reverses_id,
+        details=details or {},
+        created_at=now,
+    )
+    db.session.add(transaction)
+    db.session.flush()
+    entries = {leg.account: uuid.uuid4() for leg in legs}
+    db.session.execute(
+        insert(Entry),
+        [
+            {
+                "id": entries[leg.account],
+                "transaction_id": transaction.id,
+                "account_id": leg.account,
+                "amount": leg.amount,
+                "created_at": now,
+            }
+            for leg in legs
+        ],
+    )
+    return Posted(transaction, True, entries)
+
+
+def wallet_balance(patient_id: uuid.UUID) -> int:
+    """The wallet's kept balance (0 for a wallet never credited)."""
+    return db.session.scalar(
+        select(func.coalesce(func.max(Account.balance), 0)).where(
+            Account.id == account_id(WALLET, patient_id)
+        )
+    )

@@ -1,0 +1,146 @@
+"""Points under real concurrency: 200 paid uses and redemptions against one patient from
+several threads, each with its own app instance (as separate processes would be), with real
+commits. The wallet ends exact, never went negative, and nothing was posted twice."""
+
+import random
+import threading
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import func, select
+
+from consent_api.auth.service import create_app_client
+from consent_api.orgs import service as orgs
+from consent_api.points import ledger
+from consent_api.points.models import Reward
+from consent_api.points.models import Transaction as LedgerTransaction
+from consent_api.points.verify import verify
+from consent_api.requests import service as requests
+from consent_api.requests.schemas import RequestIn
+from server import create_app
+from server.db import db, reads, utcnow
+from tests.conftest import REDIRECT_URI, PatientLogin, app_config, basic_auth, wipe_committed
+from tests.factories import PatientFactory
+
+THREADS = 10
+OPERATIONS = 200
+FEE, SHARE, COST = 100, 85, 60  # no holder: the patient's share of 100 is 85
+
+
+@pytest.fixture
+def world(app, database_url):
+    setup = create_app(app_config(database_url))
+    with setup.app_context():
+        pharma = orgs.register(name="Acme Pharma", type="pharma")
+        patient = PatientFactory()
+        app_client = create_app_client(name="Wallet", redirect_uris=[REDIRECT_URI])
+        body = RequestIn().load(
+            {
+                "patient_id": str(patient.id),
+                "data_categories": ["lab_results"],
+                "purposes": ["HRESCH"],
+                "actions": ["use"],
+                "justification": "Kidney study",
+                "fee_per_use": FEE,
+                "expires_at": (utcnow() + timedelta(days=7)).isoformat(),
+            }
+        )
+        asked = requests.create(pharma.org, body, now=utcnow())
+        requests.approve(patient, asked.id, {}, now=utcnow())
+        reward = Reward(name="Voucher", cost=COST, active=True)
+        db.session.add(reward)
+        db.session.commit()
+        made = {
+            "pharma": (pharma.client.client_id, pharma.client_secret),
+            "patient_id": patient.id,
+            "email": patient.email,
+            "app_client": app_client,
+            "reward_id": str(reward.id),
+        }
+        login = PatientLogin(setup.test_client(), app_client)
+        made["patient_token"] = login.tokens(patient.email)["access_token"]
+        pharma_token = setup.test_client().post(
+            "/oauth/token",
+            data={"grant_type": "client_credentials"},
+            headers=basic_auth(*made["pharma"]),
+        )
+        made["pharma_token"] = pharma_token.json["access_token"]
+    yield setup, made
+    wipe_committed(setup)
+
+
+def test_200_concurrent_uses_and_redemptions_leave_the_wallet_exact(world, database_url):
+    setup, made = world
+    # 67 uses, each sent twice (a client retry with the same key and body), 66 redemptions,
+    # shuffled: 200 requests.
+    operations = [("use", f"use-{k}") for k in range(67) for _ in range(2)]
+    operations += [("redeem", f"redeem-{k}") for k in range(OPERATIONS - len(operations))]
+    random.Random(7).shuffle(operations)
+    occurred_at = utcnow().isoformat()
+    apps = [create_app(app_config(database_url)) for _ in range(THREADS)]
+    results: list[tuple[str, int]] = []
+    lock = threading.Lock()
+    gate = threading.Barrier(THREADS)
+
+    def work(index, application):
+        client = application.test_client()
+        try:
+            gate.wait(timeout=30)
+            for kind, key in operations[index::THREADS]:
+                if kind == "redeem":
+                    response = client.post(
+                        "/v1/me/points/redemptions",
+                        json={"reward_id": made["reward_id"]},
+                        headers={
+                            "Authorization": f"Bearer {made['patient_token']}",
+                            "Idempotency-Key": key,
+                        },
+                    )
+                else:
+                    response = client.post(
+                        "/v1/data-uses",
+                        json={
+                            "patient_id": str(made["patient_id"]),
+                            "data_categories": ["lab_results"],
+                            "purpose": "HRESCH",
+                            "action": "use",
+                            "record_count": 1,
+                            "occurred_at": occurred_at,
+                        },
+                        headers={
+                            "Authorization": f"Bearer {made['pharma_token']}",
+                            "Idempotency-Key": key,
+                        },
+                    )
+                with lock:
+                    results.append((kind, response.status_code))
+        finally:
+            reads.release()
+
+    threads = [threading.Thread(target=work, args=(i, a)) for i, a in enumerate(apps)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    for application in apps:
+        with application.app_context():
+            db.engine.dispose()
+
+    assert len(results) == OPERATIONS
+    statuses = {(kind, status) for kind, status in results}
+    assert statuses <= {("use", 201), ("redeem", 201), ("redeem", 409)}, statuses
+    redeemed = sum(1 for kind, status in results if (kind, status) == ("redeem", 201))
+    with setup.app_context():
+        postings = db.session.scalar(
+            select(func.count())
+            .select_from(LedgerTransaction)
+            .where(LedgerTransaction.kind == "use_fee")
+        )
+        balance = ledger.wallet_balance(made["patient_id"])
+        found = verify()
+        db.session.remove()
+    assert postings == 67  # one posting per use, none for its retry
+    assert balance == postings * SHARE - redeemed * COST
+    assert balance >= 0
+    assert redeemed > 0
+    assert found["ok"], found
