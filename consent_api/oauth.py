@@ -83,6 +83,7 @@ class TokenInfo(TokenMixin):
     org_id: uuid.UUID | None
     org_type: str | None
     org_active: bool
+    org_name: str | None = None
 
     def check_client(self, client) -> bool:
         return False  # bearer-only view; revocation uses the stored token
@@ -112,6 +113,7 @@ _TOKEN_QUERY = (
         _tokens.c.org_id,
         _orgs.c.type,
         _orgs.c.status,
+        _orgs.c.name,
     )
     .select_from(_tokens.outerjoin(_orgs, _tokens.c.org_id == _orgs.c.id))
     .where(_tokens.c.access_token_hash == bindparam("token_hash"))
@@ -135,6 +137,7 @@ class BearerValidator(BearerTokenValidator):
             org_id=row.org_id,
             org_type=row.type,
             org_active=row.status == "active",
+            org_name=row.name,
         )
 
     def validate_token(self, token, scopes_required, request_) -> None:
@@ -228,7 +231,9 @@ def current_org_ref() -> Org:
     token = g.token
     if token.org_id is None:
         raise Problem("This token does not act for an organisation.", status=403, code="forbidden")
-    return Org(id=token.org_id, type=token.org_type, active=token.org_active)
+    return Org(
+        id=token.org_id, type=token.org_type, active=token.org_active, name=token.org_name or ""
+    )
 
 
 def check_routes_declare_scopes(app: Flask) -> None:

@@ -11,11 +11,24 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, insert, select
 
-from notifications.models import Device, Notification, OutboxMessage
-from notifications.preferences import load, push_due
-from server.db import db
+from notifications.models import Device, Notification, NotificationPreferences, OutboxMessage
+from notifications.preferences import Preferences, push_due
+from server.db import core
+
+_DEVICES_AND_PREFERENCES = (
+    select(
+        Device.id,
+        NotificationPreferences.data_uses,
+        NotificationPreferences.digest_time,
+        NotificationPreferences.quiet_start,
+        NotificationPreferences.quiet_end,
+        NotificationPreferences.time_zone,
+    )
+    .outerjoin(NotificationPreferences, NotificationPreferences.patient_id == Device.patient_id)
+    .where(Device.patient_id == bindparam("patient_id"), Device.active.is_(True))
+)
 
 
 def notify(
@@ -29,7 +42,11 @@ def notify(
     high_priority: bool = False,
     digestible: bool = False,
 ) -> Notification:
-    """Put a notice in the patient's inbox and queue one push per active device."""
+    """Put a notice in the patient's inbox and queue one push per active device.
+
+    Three statements at most (devices with preferences, the notice, its pushes), written with
+    Core inserts: this runs inside every data use.
+    """
     notification = Notification(
         id=uuid.uuid4(),
         patient_id=patient_id,
@@ -39,25 +56,36 @@ def notify(
         data={key: str(value) for key, value in (data or {}).items()},  # FCM data is text
         high_priority=high_priority,
         created_at=now,
+        read_at=None,
     )
-    db.session.add(notification)
-    due = now if high_priority else push_due(now, load(patient_id), routine_use=digestible)
-    if due is None:
-        db.session.flush()
+    targets = core().execute(_DEVICES_AND_PREFERENCES, {"patient_id": patient_id}).all()
+    core().execute(
+        insert(Notification.__table__),
+        [{column: getattr(notification, column) for column in _NOTICE_COLUMNS}],
+    )
+    if not targets:
         return notification
-    devices = db.session.scalars(
-        select(Device.id).where(Device.patient_id == patient_id, Device.active.is_(True))
-    ).all()
-    for device_id in devices:
-        db.session.add(
-            OutboxMessage(
-                notification_id=notification.id,
-                device_id=device_id,
-                status="pending",
-                attempts=0,
-                next_attempt_at=due,
-                created_at=now,
-            )
-        )
-    db.session.flush()
+    stored = targets[0][1:]
+    prefs = Preferences(*stored) if stored[0] is not None else Preferences()
+    due = now if high_priority else push_due(now, prefs, routine_use=digestible)
+    if due is None:
+        return notification
+    core().execute(
+        insert(OutboxMessage.__table__),
+        [
+            {
+                "id": uuid.uuid4(),
+                "notification_id": notification.id,
+                "device_id": device_id,
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": due,
+                "created_at": now,
+            }
+            for device_id, *_ in targets
+        ],
+    )
     return notification
+
+
+_NOTICE_COLUMNS = [column.key for column in Notification.__table__.columns]

@@ -137,6 +137,12 @@ class ReadConnections:
 reads = ReadConnections()
 
 
+def core() -> Connection:
+    """The session's connection, in its transaction: for Core statements on hot paths (data
+    uses, notices), which skip the ORM's per-statement work this way."""
+    return db.session.connection()
+
+
 def keep_changes_on_error() -> None:
     """Commit this request's writes even though it answers with an error.
 

@@ -109,11 +109,13 @@ def body(schema: type[Schema], *, optional: bool = False, partial: bool = False)
     """
 
     def decorator(view: Callable) -> Callable:
+        loader = schema(partial=partial)  # schemas keep no per-call state: build one, reuse
+
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             empty = optional and not request.get_data(cache=True)
             data = {} if empty else json_body()
-            return view(*args, body=load(schema(partial=partial), data), **kwargs)
+            return view(*args, body=load(loader, data), **kwargs)
 
         return wrapper
 
@@ -124,11 +126,13 @@ def query(schema: type[Schema]) -> Callable:
     """Parse and validate the query string with `schema`; the view receives it as `query=`."""
 
     def decorator(view: Callable) -> Callable:
+        loader = schema()
+
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             params = request.args.to_dict()
             refuse_nul(params)
-            return view(*args, query=load(schema(), params), **kwargs)
+            return view(*args, query=load(loader, params), **kwargs)
 
         return wrapper
 

@@ -20,11 +20,11 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Response, current_app, g, request
-from sqlalchemy import JSON, Integer, String, UniqueConstraint, delete, select
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import JSON, Integer, String, UniqueConstraint, delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db import db, utcnow, uuid_pk
+from server.db import core, db, utcnow, uuid_pk
 from server.errors import Problem, ValidationFailed, render_problem
 from server.http import json_body
 
@@ -48,6 +48,9 @@ class IdempotencyRecord(db.Model):
     response: Mapped[Any | None] = mapped_column(JSON)
     location: Mapped[str | None] = mapped_column(String(500))
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+_table = IdempotencyRecord.__table__
 
 
 def fingerprint(body: Any) -> str:
@@ -106,40 +109,51 @@ def _find(principal_id: uuid.UUID, endpoint: str, key: str) -> IdempotencyRecord
     )
 
 
-def _reserve(principal_id: uuid.UUID, key: str, digest: str) -> IdempotencyRecord | Response:
+def _reserve(principal_id: uuid.UUID, key: str, digest: str) -> uuid.UUID | Response:
+    """Reserve the key with one INSERT; if it exists, answer as its first request did."""
     endpoint = request.endpoint or request.path
-    found = _find(principal_id, endpoint, key)
-    if found is not None:
-        return _replay(found, digest)
-    record = IdempotencyRecord(
-        principal_id=principal_id,
-        endpoint=endpoint,
-        key=key,
-        fingerprint=digest,
-        created_at=utcnow(),
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    # On PostgreSQL a concurrent twin's uncommitted row makes this INSERT wait for the twin
+    # to end; then it either conflicts (the twin committed: replay) or goes in.
+    reserved = (
+        core()
+        .execute(
+            dialect.insert(_table)
+            .values(
+                id=uuid.uuid4(),
+                principal_id=principal_id,
+                endpoint=endpoint,
+                key=key,
+                fingerprint=digest,
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["principal_id", "endpoint", "key"])
+            .returning(_table.c.id)
+        )
+        .scalar_one_or_none()
     )
-    try:
-        with db.session.begin_nested():
-            db.session.add(record)
-    except IntegrityError:
-        # A twin request reserved the key first; on PostgreSQL our insert waited for it to
-        # commit. Answer what it answered.
-        found = _find(principal_id, endpoint, key)
-        if found is None:  # the twin rolled back after all: tell the client to retry
-            raise Problem(
-                "A request with this key was being processed; retry shortly.",
-                status=409,
-                code="idempotency_key_in_use",
-            ) from None
-        return _replay(found, digest)
-    return record
+    if reserved is not None:
+        return reserved
+    found = _find(principal_id, endpoint, key)
+    if found is None:  # cannot happen after a conflict, short of a purge in between
+        raise Problem(
+            "A request with this key was being processed; retry shortly.",
+            status=409,
+            code="idempotency_key_in_use",
+        )
+    return _replay(found, digest)
 
 
-def _store(record: IdempotencyRecord, response: Response) -> None:
-    record.status_code = response.status_code
-    record.response = response.get_json(silent=True)
-    record.location = response.headers.get("Location")
-    db.session.flush()
+def _store(record_id: uuid.UUID, response: Response) -> None:
+    core().execute(
+        update(_table)
+        .where(_table.c.id == record_id)
+        .values(
+            status_code=response.status_code,
+            response=response.get_json(silent=True),
+            location=response.headers.get("Location"),
+        )
+    )
 
 
 def idempotent(principal: Callable[[], uuid.UUID]) -> Callable:

@@ -94,6 +94,7 @@ class Org:
     id: uuid.UUID
     type: str
     active: bool = True
+    name: str = ""
 
 
 @dataclass(frozen=True)

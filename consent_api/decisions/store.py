@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql
 
 from consent_api.consents.models import Consent, ConsentVersion
 from consent_api.decisions.decide import ConsentTerms, Exclusion, Org
-from server.db import db, reads
+from server.db import core, db, reads
 
 CHUNK = 5_000  # well under SQLite's and psycopg's bound-parameter limits
 
@@ -123,9 +123,11 @@ def candidates_at(patient_id: uuid.UUID, org: Org, at: datetime) -> list[Consent
     transaction ends (a use decided on them must count against them before anyone changes
     them). A consent changed since `at` is read from the version then in force; one created
     since is left out. Use counts are always the current ones."""
-    rows = db.session.execute(
-        _FOR_USE, {"patient_id": patient_id, "org_id": org.id, "org_type": org.type}
-    ).all()
+    rows = (
+        core()
+        .execute(_FOR_USE, {"patient_id": patient_id, "org_id": org.id, "org_type": org.type})
+        .all()
+    )
     current = [_terms(row) for row in rows if row.updated_at <= at]
     changed = {row.id: row.use_count for row in rows if row.updated_at > at}
     if changed:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from flask import current_app
 from sqlalchemy import select
@@ -20,7 +20,7 @@ from consent_api.orgs.models import Organisation
 from consent_api.points import ledger, lots
 from consent_api.points.models import Account, Entry, Lot, PointsTerms, Redemption, Reward
 from consent_api.points.models import Transaction as LedgerTransaction
-from consent_api.points.split import Terms, split
+from consent_api.points.split import Split, Terms, split
 from server import pagination
 from server.db import db
 from server.errors import Conflict, NotFound, ValidationFailed
@@ -52,13 +52,29 @@ def _lot_expiry(now: datetime) -> datetime:
     return lots.add_months(now, current_app.config["POINTS_EXPIRY_MONTHS"])
 
 
-def credit_use(use: Any, fee: int, *, now: datetime) -> int:
+class Priced(NamedTuple):
+    """A paid use's fee, the terms in force and where the fee goes."""
+
+    fee: int
+    terms: Terms
+    split: Split
+
+
+def price(use: Any) -> Priced:
+    """Split a use's fee under the terms in force (before the use is written)."""
+    terms = current_terms()
+    return Priced(use.fee, terms, split(use.fee, terms, has_holder=use.holder_org_id is not None))
+
+
+def credit_use(use: Any, *, now: datetime) -> int:
+    """Price and post a use of `use.fee`; returns the patient's share (0 if unpaid)."""
+    return post_use(use, price(use), now=now) if use.fee > 0 else 0
+
+
+def post_use(use: Any, priced: Priced, *, now: datetime) -> int:
     """Post a paid use (data user pays; patient, holder and trustee earn); returns the
     patient's share. Keyed by the use's id: a second call posts nothing more."""
-    if fee <= 0:
-        return 0
-    terms = current_terms()
-    parts = split(fee, terms, has_holder=use.holder_org_id is not None)
+    fee, terms, parts = priced
     legs = [
         ledger.organisation(use.org_id, -fee),
         ledger.wallet(use.patient_id, parts.patient),

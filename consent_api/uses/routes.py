@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import Blueprint
 
 from consent_api import scopes
-from consent_api.oauth import current_org, current_org_ref, current_patient, require
+from consent_api.oauth import current_org_ref, current_patient, require
 from consent_api.uses import service
 from consent_api.uses.schemas import AccessLogEntryOut, AccessLogQuery, DataUseIn, DataUseOut
 from server.db import keep_changes_on_error, utcnow
@@ -14,6 +14,7 @@ from server.http import body, query
 from server.idempotency import idempotent
 
 bp = Blueprint("uses", __name__)
+_USE_OUT = DataUseOut()
 
 
 @bp.post("/v1/data-uses")
@@ -22,7 +23,7 @@ bp = Blueprint("uses", __name__)
 @body(DataUseIn)
 def report(body):
     """Report one use; decided at `occurred_at`. A refusal is recorded and the patient told."""
-    use = service.report(current_org(), body, now=utcnow())
+    use = service.report(current_org_ref(), body, now=utcnow())
     if use.outcome == "refused":
         keep_changes_on_error()  # the attempt and the patient's alert stay on record
         raise Forbidden(
@@ -31,7 +32,7 @@ def report(body):
             reason=use.reason,
             data_use_id=str(use.id),
         )
-    return DataUseOut().dump(service.present(use)), 201
+    return _USE_OUT.dump(service.present(use)), 201
 
 
 @bp.get("/v1/me/access-log")

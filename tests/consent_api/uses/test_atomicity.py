@@ -19,22 +19,25 @@ class NoticeStoreDown(Exception):
 
 
 @pytest.fixture
-def notice_writes():
-    """Make inserting a notification fail (inside the real flush) until `.mend()`."""
+def notice_writes(app, session):
+    """Make the database driver refuse every INSERT into notifications until `.mend()`: the
+    failure happens where a real one would, inside the request's own transaction."""
+    engine = db.engine
 
-    def refuse(mapper, connection, target):
-        raise NoticeStoreDown("the notifications table refused the row")
+    def refuse(connection, cursor, statement, parameters, context, executemany):
+        if statement.lstrip().upper().startswith("INSERT INTO NOTIFICATIONS"):
+            raise NoticeStoreDown("the notifications table refused the row")
 
     class Switch:
         broken = False
 
         def brake(self):
-            event.listen(Notification, "before_insert", refuse)
+            event.listen(engine, "before_cursor_execute", refuse)
             self.broken = True
 
         def mend(self):
             if self.broken:
-                event.remove(Notification, "before_insert", refuse)
+                event.remove(engine, "before_cursor_execute", refuse)
                 self.broken = False
 
     switch = Switch()
