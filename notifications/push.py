@@ -83,7 +83,11 @@ class FirebasePushSender:
         service = messaging._get_messaging_service(self._app)
         base = (endpoint or "https://fcm.googleapis.com").rstrip("/")
         service._fcm_url = f"{base}/v1/projects/{project_id}/messages:send"
-        no_retries = requests.adapters.HTTPAdapter(max_retries=0)
+        # send_each sends a batch (up to 500) from as many threads: keep that many
+        # connections alive instead of opening (with TLS) and discarding most of them.
+        no_retries = requests.adapters.HTTPAdapter(
+            max_retries=0, pool_connections=1, pool_maxsize=self.MAX_BATCH
+        )
         for prefix in ("https://", "http://"):
             service._client.session.mount(prefix, no_retries)
 

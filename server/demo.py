@@ -59,6 +59,13 @@ def _org_client(name: str, org_type: str, client_id: str, secret: str) -> None:
     client.secret_hash = digest(secret)
 
 
+def _reward(name: str, description: str, cost: int) -> None:
+    from consent_api.points.models import Reward
+
+    if db.session.scalar(select(Reward).where(Reward.name == name)) is None:
+        db.session.add(Reward(name=name, description=description, cost=cost, active=True))
+
+
 def seed() -> DemoSeed:
     """Create (or reset) the demo operator, organisations, patient and app; idempotent."""
     from flask import current_app
@@ -85,6 +92,7 @@ def seed() -> DemoSeed:
                 scope=scopes.PATIENT,
             )
         )
+    _reward("Pharmacy voucher", "5 EUR off at partner pharmacies.", 50)
     db.session.flush()
     return DemoSeed(
         clients={role: (cid, secret) for role, (_, _, cid, secret) in DEMO.items()},

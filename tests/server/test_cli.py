@@ -88,6 +88,8 @@ def test_demo_seed_is_idempotent_and_its_credentials_work(cli, client):
     assert token.status_code == 200
     orgs = [json.loads(line) for line in cli("orgs", "list").stdout.splitlines()]
     assert sum(org["name"] == "St. Demo Hospital" for org in orgs) == 1
+    rewards = client.get("/v1/rewards").json["items"]
+    assert [r["name"] for r in rewards] == ["Pharmacy voucher"]  # once, seeded twice
 
 
 def test_cli_and_server_share_the_database_url(tmp_path):
