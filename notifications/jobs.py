@@ -155,12 +155,15 @@ def run_job(app: Flask, job: Job) -> Any:
             return None
         finally:
             db.session.remove()
-    log.info("job %s done: %s", job.id, result)
+    # Idle runs (every second for the drain) go to DEBUG; runs that did something to INFO.
+    log.log(logging.INFO if result else logging.DEBUG, "job %s done: %s", job.id, result)
     return result
 
 
 def build_scheduler(app: Flask) -> BackgroundScheduler:
     """Create the scheduler with every job in JOBS; nothing starts until .start()."""
+    # APScheduler logs every run at INFO; ours says what each run did (run_job).
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
     scheduler = BackgroundScheduler(timezone="UTC")
     for job in JOBS:
         scheduler.add_job(
