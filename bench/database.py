@@ -35,9 +35,9 @@ def recreate() -> None:
         ) from exc
 
 
-def _cli(*args: str) -> None:
-    """Run one `consent-wallet` command against the bench database in development mode."""
-    env = {**os.environ, "APP_ENV": "development", "DATABASE_URL": DATABASE_URL}
+def cli(*args: str, database_url: str = DATABASE_URL) -> None:
+    """Run one `consent-wallet` command against a bench database in development mode."""
+    env = {**os.environ, "APP_ENV": "development", "DATABASE_URL": database_url}
     env["LOG_LEVEL"] = "WARNING"
     try:
         done = subprocess.run(
@@ -84,12 +84,12 @@ def prepare(settings: Settings, say: Callable[[str], None]) -> tuple[str, dict[s
             f"revision {revision}, loaded {found.get('generated_at')} in {found.get('load_s')}s; "
             "not regenerating (BENCH_REGENERATE=1 forces it)"
         )
-        _cli("demo")
+        cli("demo")
         return DATABASE_URL, {**found, "cached": True}
     say(f"recreating, migrating and seeding the {DATABASE} database")
     recreate()
-    _cli("db", "upgrade")
-    _cli("demo")
+    cli("db", "upgrade")
+    cli("demo")
     say(f"generating {spec.patients:,} patients and {spec.consents:,} consents")
     try:
         stamp = generate.load(PG_URL, spec, revision, database=DATABASE, say=say)

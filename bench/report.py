@@ -18,7 +18,9 @@ from bench.scenarios import (
     BATCH,
     BATCH_ONE_CONNECTION,
     DATA_USE,
+    DATA_USE_PAID,
     DATA_USE_PUSH,
+    LEDGER_VERIFY,
     PUSH_DRAIN,
     SINGLE_CHECK,
     Scenario,
@@ -39,6 +41,8 @@ class Outcome:
     problems: list[str] = field(default_factory=list)
     window: tuple[float, float] | None = None  # the measured wrk run, epoch seconds
     push: dict[str, Any] | None = None  # a push scenario's lag from use to push
+    warmup_decisions: dict[str, int] = field(default_factory=dict)
+    paid: dict[str, Any] | None = None  # a paid scenario's ledger check (bench/paid.py)
 
     @property
     def valid(self) -> bool:
@@ -142,6 +146,8 @@ def scenario_entry(outcome: Outcome, baseline: LoadResult | None) -> dict[str, A
     }
     if outcome.push is not None:
         entry["push"] = outcome.push
+    if outcome.paid is not None:
+        entry["paid"] = outcome.paid
     if result is None:
         return entry
     entry.update(
@@ -264,6 +270,7 @@ def build(
     dataset: dict[str, Any] | None = None,
     drain: dict[str, Any] | None = None,
     uses: Any = None,
+    verified: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return the whole results document of a run."""
     baseline = next((o.result for o in outcomes if o.scenario.name == BASELINE and o.valid), None)
@@ -274,6 +281,7 @@ def build(
             "bodies": uses.uses,
             "patients": uses.patients,
             "devices_added": uses.devices_added,
+            "holder_org_id": uses.holder_org_id,
             **uses.reset,
         }
     return {
@@ -284,10 +292,13 @@ def build(
         "dataset": dataset,
         "baseline": BASELINE,
         "max_bad_share": MAX_BAD_SHARE,
-        "valid": all(o.valid for o in outcomes) and not (drain and drain.get("problem")),
+        "valid": all(o.valid for o in outcomes)
+        and not (drain and drain.get("problem"))
+        and not (verified and verified.get("problem")),
         "scenarios": scenarios,
         "data_use_sample": sample,
         PUSH_DRAIN: drain,
+        LEDGER_VERIFY: verified,
         "targets": targets(scenarios, drain),
     }
 
@@ -404,8 +415,92 @@ def _drain_lines(drain: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _paid_lines(entry: dict[str, Any]) -> list[str]:
+    found = entry.get("paid")
+    if not found:
+        return []
+    verify = found["verify"]
+    match = "yes" if found["postings_match"] else "**NO**"
+    return [
+        f"- {entry['name']}: {found['consents_made_paid']:,} consents of "
+        f"{found['patients']:,} patients cost {found['fee_per_consent']} points per use during "
+        f"the run. The server wrote **{found['paid_uses']:,} paid uses** "
+        f"({found['with_holder']:,} naming a holder; {found['unpaid_201s']} permitted unpaid; "
+        f"{found['refused_written']:,} refused) and **{found['use_fee_postings']:,} use_fee "
+        f"postings** with {found['entries']:,} entries ({found['entries_expected']:,} expected "
+        f"from the split) and {found['lots']:,} lots: match {match}. wrk saw "
+        f"{found['wrk_201s']:,} of those 201s (probe, warm-up, run); the other "
+        f"{found['written_not_seen_by_wrk']:,} were queued at the workers when wrk stopped.",
+        "- `consent-wallet ledger verify` on consent_bench right after the run: "
+        f"**{'ok' if verify.get('ok') else 'NOT ok'}** ({verify.get('postings', 0):,} postings, "
+        f"{verify.get('entries', 0):,} entries) in {verify['wall_s']:.2f} s end to end "
+        f"({verify.get('seconds')} s in verify()).",
+    ]
+
+
+INVARIANTS = (  # verify()'s counts that must be 0
+    "sum_of_all_entries",
+    "unbalanced_transactions",
+    "wallets_not_matching_entries",
+    "wallets_not_matching_lots",
+    "negative_wallets",
+    "paid_uses_without_exactly_one_posting",
+)
+
+
+def _invariants(result: dict[str, Any]) -> str:
+    return ", ".join(f"{name} {result.get(name, '?')}" for name in INVARIANTS)
+
+
+def _ledger_section(results: dict[str, Any]) -> list[str]:
+    found = results.get(LEDGER_VERIFY)
+    if not found:
+        return []
+    lines = ["", "### Ledger verify at scale", ""]
+    if "cli_wall_s" not in found:
+        return [*lines, f"- **{LEDGER_VERIFY} failed**: {found.get('problem', 'no figure')}"]
+    stamp = found.get("dataset") or {}
+    how = "reused from an earlier run" if stamp.get("cached") else "built by this run"
+    inside = found["in_process"]
+    runs = ", ".join(f"{s:.2f}" for s in found["cli_wall_s"])
+    verify_runs = ", ".join(f"{s:.2f}" for s in found["cli_verify_s"] if s is not None)
+    inside_runs = ", ".join(f"{s:.2f}" for s in inside["runs_s"])
+    lines += [
+        f"`{found['database']}` ({how}; loaded {stamp.get('generated_at')} in "
+        f"{stamp.get('load_s', 0):.1f} s): {stamp.get('uses', 0):,} paid uses, "
+        f"**{found['postings']:,} postings, {found['entries']:,} entries**, "
+        f"{stamp.get('lots', 0):,} lots, {stamp.get('accounts', 0):,} accounts "
+        f"({stamp.get('wallets', 0):,} wallets); {stamp.get('with_holder', 0):,} uses name a "
+        "holder.",
+        "",
+        "| `ledger verify` | median s | runs (s) |",
+        "|---|--:|---|",
+        f"| CLI end to end (`consent-wallet ledger verify`, process start to exit) "
+        f"| {found['cli_wall_median_s']:.2f} | {runs} |",
+        f"| CLI, inside verify() (its `seconds`) | {found['cli_verify_median_s']:.2f} "
+        f"| {verify_runs} |",
+        f"| in-process verify() (bench process, app context) | {inside['median_s']:.2f} "
+        f"| {inside_runs} |",
+        "",
+        f"Result: **{'ok' if found['ok'] else 'NOT ok'}** every run, CLI and in-process "
+        f"({_invariants(found['cli_result'])}).",
+    ]
+    if inside.get("per_statement"):
+        lines += [
+            "",
+            "| verify() check (one query each) | median s |",
+            "|---|--:|",
+            *(f"| {row['check']} | {row['median_s']:.3f} |" for row in inside["per_statement"]),
+        ]
+    lines += ["", f"- plans: {found.get('plans')}"]
+    if found.get("problem"):
+        lines.append(f"- **{LEDGER_VERIFY} invalid**: {found['problem']}")
+    return lines
+
+
 def _uses_section(results: dict[str, Any]) -> list[str]:
-    entries = [e for e in results["scenarios"] if e["name"] in (DATA_USE, DATA_USE_PUSH)]
+    names = (DATA_USE, DATA_USE_PAID, DATA_USE_PUSH)
+    entries = [e for e in results["scenarios"] if e["name"] in names]
     drain = results.get(PUSH_DRAIN)
     if not entries and not drain:
         return []
@@ -427,6 +522,7 @@ def _uses_section(results: dict[str, Any]) -> list[str]:
             "",
         ]
         for entry in entries:
+            lines += _paid_lines(entry)
             push = entry.get("push")
             if push and push.get("worker_cpu_s") is not None:
                 lines.append(
@@ -500,12 +596,15 @@ def _profile_section(results: dict[str, Any]) -> list[str]:
             f"of which garbage collection {found.get('batch_gc_ms_in_process', 0):,.1f} ms."
         )
         lines.append("")
-    use = found.get("data_use") or {}
-    if use.get("round_trips"):
-        lines += [_trips_line(use["round_trips"], "data use"), ""]
-    if use.get("phases"):
-        lines += _phase_rows(use["phases"], "data use")
-    for name in [*found.get("files", []), *use.get("files", [])]:
+    files = list(found.get("files", []))
+    for key, what in (("data_use", "data use"), ("data_use_paid", "paid data use")):
+        use = found.get(key) or {}
+        if use.get("round_trips"):
+            lines += [_trips_line(use["round_trips"], what), ""]
+        if use.get("phases"):
+            lines += _phase_rows(use["phases"], what)
+        files += use.get("files", [])
+    for name in files:
         lines.append(f"- {name}")
     return lines
 
@@ -537,7 +636,7 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"- **{entry['name']} invalid**: {problem}")
         if entry["valid"] and entry.get("non2xx"):
             lines.append(f"- {entry['name']}: {entry['non2xx']} non-2xx ({entry['statuses']})")
-    lines += _checks_section(results) + _uses_section(results)
+    lines += _checks_section(results) + _uses_section(results) + _ledger_section(results)
     lines += _targets_section(results) + _profile_section(results)
     return "\n".join(lines) + "\n"
 

@@ -4,7 +4,8 @@ Knobs: BENCH_DURATION (s, default 10), BENCH_WARMUP (s, 2), BENCH_WORKERS (CPUs)
 BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_SCENARIOS (comma-separated names, all),
 BENCH_PATIENTS (200000), BENCH_CONSENTS (1000000), BENCH_REGENERATE (0), BENCH_BATCH_SIZE
 (1000), BENCH_BATCH_REQUESTS (200), BENCH_PROFILE (auto: only when a check target is missed),
-BENCH_DRAIN_NOTICES (20000), BENCH_DRAIN_TIMEOUT (120).
+BENCH_DRAIN_NOTICES (20000), BENCH_DRAIN_TIMEOUT (120), BENCH_LEDGER_USES (1000000),
+BENCH_LEDGER_RUNS (3).
 """
 
 from __future__ import annotations
@@ -18,10 +19,21 @@ from datetime import UTC, datetime
 import psycopg
 import requests
 
-from bench import checkdata, database, load, profile, push, report, serial, usedata
+from bench import (
+    checkdata,
+    database,
+    ledgerdata,
+    load,
+    paid,
+    profile,
+    push,
+    report,
+    serial,
+    usedata,
+)
 from bench.load import LoadResult
 from bench.report import Outcome
-from bench.scenarios import PUSH_DRAIN, Scenario, Target, phase_selected, selected
+from bench.scenarios import LEDGER_VERIFY, PUSH_DRAIN, Scenario, Target, phase_selected, selected
 from bench.server import gunicorn
 from bench.settings import PG_URL, WORK, BenchError, Settings
 
@@ -36,8 +48,9 @@ def say(message: str) -> None:
     print(f"bench: {message}", file=sys.stderr, flush=True)
 
 
-def probe(scenario: Scenario, base_url: str) -> str | None:
-    """Send the request once; return why it is unfit for load (not an answer), or None."""
+def probe(scenario: Scenario, base_url: str) -> tuple[str | None, int]:
+    """Send the request once; return why it is unfit for load (not an answer) or None, and
+    the status it answered."""
     headers, body = scenario.one_request()
     response = requests.request(
         scenario.method,
@@ -48,8 +61,11 @@ def probe(scenario: Scenario, base_url: str) -> str | None:
         timeout=PROBE_TIMEOUT,
     )
     if scenario.answered(response.status_code):
-        return None
-    return f"a single request answered {response.status_code}: {response.text[:300]}"
+        return None, response.status_code
+    return (
+        f"a single request answered {response.status_code}: {response.text[:300]}",
+        response.status_code,
+    )
 
 
 def settle(base_url: str) -> None:
@@ -79,7 +95,9 @@ def drive(scenario: Scenario, target: Target, settings: Settings, outcome: Outco
         return serial.run(scenario, target.base_url, settings.batch_requests, limit)
     load_args = (target.base_url, settings.threads, settings.connections)
     say(f"{scenario.name}: warm-up {settings.warmup}s")
-    outcome.warmup_rps = round(load.run(scenario, *load_args, settings.warmup).rps, 1)
+    warm = load.run(scenario, *load_args, settings.warmup)
+    outcome.warmup_rps = round(warm.rps, 1)
+    outcome.warmup_decisions = warm.decisions
     settle(target.base_url)
     say(f"{scenario.name}: measuring {settings.duration}s")
     started = time.time()
@@ -89,20 +107,44 @@ def drive(scenario: Scenario, target: Target, settings: Settings, outcome: Outco
     return result
 
 
+def check_paid(
+    fees: paid.Fees, outcome: Outcome, probe_status: int, settings: Settings, url: str
+) -> dict:
+    """After a paid scenario: its uses against their postings, and `ledger verify`."""
+    say(f"{outcome.scenario.name}: checking the ledger (consent-wallet ledger verify)")
+    seen = int(probe_status == 201) + outcome.warmup_decisions.get("permitted", 0)
+    seen += outcome.result.decisions.get("permitted", 0)
+    found = paid.check(fees, PG_URL, url, answered_201=seen)
+    say(
+        f"{outcome.scenario.name}: {found['paid_uses']:,} paid uses, "
+        f"{found['use_fee_postings']:,} use_fee postings, {found['entries']:,} entries; "
+        f"ledger verify ok={found['verify'].get('ok')} in {found['verify']['wall_s']:.2f}s"
+    )
+    return found
+
+
 def measure(scenario: Scenario, target: Target, settings: Settings, url: str) -> Outcome:
     """Prepare, probe, warm up and measure one scenario; failures become its problems.
 
     A `push` scenario runs with one worker pushing to a fake FCM server, started before the
-    probe (whose push shows the worker is up) and stopped after the lag is measured.
+    probe (whose push shows the worker is up) and stopped after the lag is measured. A `paid`
+    scenario runs with fees on the consents its uses rely on (put back afterwards), and its
+    ledger is checked after the measured run (bench/paid.py).
     """
     outcome = Outcome(scenario)
     try:
         outcome.scenario = prepared = scenario.prepare(target)
         rig = push.Rig(url, PG_URL).running() if prepared.push else nullcontext()
-        with rig as pushing:
+        paying = paid.fees(PG_URL, prepared.bodies) if prepared.paid else nullcontext()
+        with paying as fees, rig as pushing:
             if pushing is not None:
                 say(f"{scenario.name}: worker started, pushing to a fake FCM at {pushing.fcm.url}")
-            problem = probe(prepared, target.base_url)
+            if fees is not None:
+                say(
+                    f"{scenario.name}: {fees.consents:,} consents of {fees.patients:,} patients "
+                    f"now cost {fees.fee} points per use"
+                )
+            problem, status = probe(prepared, target.base_url)
             if problem:
                 outcome.problems.append(problem)
                 return outcome
@@ -113,12 +155,18 @@ def measure(scenario: Scenario, target: Target, settings: Settings, url: str) ->
             if pushing is not None:
                 say(f"{scenario.name}: waiting for the worker to push every use")
                 outcome.push = pushing.lag(outcome.window)
+            if fees is not None:
+                outcome.paid = check_paid(fees, outcome, status, settings, url)
+        if fees is not None and outcome.paid is not None:
+            outcome.paid["consent_fees_restored"] = fees.restored
     except (BenchError, requests.RequestException, psycopg.Error) as exc:
         outcome.problems.append(f"{type(exc).__name__}: {exc}")
         return outcome
     outcome.problems += report.judge(outcome.result)
     if outcome.push is not None:
         outcome.problems += report.judge_push(outcome.push)
+    if outcome.paid is not None:
+        outcome.problems += paid.judge(outcome.paid, 2, settings.connections)
     say(f"{scenario.name}: {outcome.result.rps:,.1f} req/s, p99 {outcome.result.p99_ms:.2f} ms")
     if outcome.push and "p99_ms" in outcome.push:
         say(
@@ -159,6 +207,26 @@ def measure_drain(settings: Settings, url: str) -> dict:
     return found
 
 
+def measure_ledger(settings: Settings, dataset: dict) -> dict:
+    """Build (or reuse) the million-posting ledger database and time `ledger verify` on it."""
+    say(f"{LEDGER_VERIFY}: {settings.ledger_uses:,} paid uses in {ledgerdata.DATABASE}")
+    try:
+        stamp = ledgerdata.prepare(
+            settings.ledger_uses,
+            dataset,
+            database.head_revision(),
+            regenerate=settings.regenerate,
+            say=say,
+        )
+        found = ledgerdata.time_verify(settings.ledger_runs, say)
+    except (BenchError, psycopg.Error, OSError) as exc:
+        return {"uses": settings.ledger_uses, "problem": f"{type(exc).__name__}: {exc}"}
+    found["dataset"] = stamp
+    if not found["ok"]:
+        found["problem"] = f"ledger verify did not say ok: {found['cli_result']}"
+    return found
+
+
 def bench(settings: Settings) -> dict:
     """Run every selected scenario against the dataset and a fresh server; return the results."""
     scenarios = selected(settings.only)
@@ -186,8 +254,13 @@ def bench(settings: Settings) -> dict:
         for scenario in scenarios:
             outcomes.append(measure(scenario, target, settings, url))
     drain = measure_drain(settings, url) if phase_selected(PUSH_DRAIN, settings.only) else None
+    verified = None
+    if phase_selected(LEDGER_VERIFY, settings.only):
+        verified = measure_ledger(settings, dataset)
     machine["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
-    results = report.build(stamp, machine, settings.as_dict(), outcomes, dataset, drain, uses)
+    results = report.build(
+        stamp, machine, settings.as_dict(), outcomes, dataset, drain, uses, verified
+    )
     results["profile"] = profile_if_needed(results, settings, url, checks, uses)
     return results
 
@@ -206,7 +279,13 @@ def profile_if_needed(
     found: dict = {}
     for area, action in (
         ("checks", lambda: profile.run(url, checks)),
-        ("uses", lambda: {"data_use": profile.run_uses(url, uses)}),
+        (
+            "uses",
+            lambda: {
+                "data_use": profile.run_uses(url, uses),
+                "data_use_paid": profile.run_uses(url, uses, paid=True),
+            },
+        ),
     ):
         if area not in areas:
             continue

@@ -25,7 +25,9 @@ BATCH = "consent-check-batch"
 BATCH_ONE_CONNECTION = "consent-check-batch-1conn"
 DATA_USE = "data-use"
 DATA_USE_PUSH = "data-use-push"
+DATA_USE_PAID = "data-use-paid"
 PUSH_DRAIN = "push-drain"  # not a request: one worker draining a queued outbox (bench/push.py)
+LEDGER_VERIFY = "ledger-verify"  # not a request: `ledger verify` over 1M postings (ledgerdata)
 
 
 @dataclass
@@ -80,8 +82,10 @@ class Scenario:
     many consent checks one request carries; `count_decisions` tallies the answers (their
     `decision_field`). For data uses: `idempotent` sends a new Idempotency-Key per request,
     `stamp_now` replaces @NOW@ in the body with the current time, a `refusal_status` answer
-    is counted as the decision "refused" rather than as a failure, and `push` runs the
-    scenario with a real worker pushing to a fake FCM server (and measures the lag).
+    is counted as the decision "refused" rather than as a failure, `push` runs the
+    scenario with a real worker pushing to a fake FCM server (and measures the lag), and
+    `paid` runs it with fees on the consents relied on and checks the ledger afterwards
+    (bench/paid.py).
     """
 
     name: str
@@ -101,6 +105,7 @@ class Scenario:
     stamp_now: bool = False
     refusal_status: int | None = None
     push: bool = False
+    paid: bool = False
 
     def prepare(self, target: Target) -> Scenario:
         """Return the scenario ready to send, after its setup ran against the target."""
@@ -166,6 +171,13 @@ def data_uses(scenario: Scenario, target: Target) -> Scenario:
     return _with_bodies(scenario, target, target.uses.bodies, 1)
 
 
+def paid_uses(scenario: Scenario, target: Target) -> Scenario:
+    """Report one sampled paid use per request (half naming a data holder)."""
+    if target.uses is None or target.uses.paid_bodies is None:
+        raise BenchError("no paid data-use bodies were sampled from the dataset")
+    return _with_bodies(scenario, target, target.uses.paid_bodies, 1)
+
+
 SCENARIOS: list[Scenario] = [
     Scenario(
         name=BASELINE,
@@ -214,6 +226,19 @@ SCENARIOS: list[Scenario] = [
         "of a sampled patient with a device: use + notice + outbox row in one transaction",
     ),
     Scenario(
+        name=DATA_USE_PAID,
+        path="/v1/data-uses",
+        method="POST",
+        setup=paid_uses,
+        decision_field="outcome",
+        idempotent=True,
+        stamp_now=True,
+        refusal_status=403,
+        paid=True,
+        description="the same uses, each paid (fee on every consent relied on; half name a "
+        "data holder): + ledger posting (transaction, 3-4 entries, wallet, lot)",
+    ),
+    Scenario(
         name=DATA_USE_PUSH,
         path="/v1/data-uses",
         method="POST",
@@ -226,7 +251,8 @@ SCENARIOS: list[Scenario] = [
         description="the same while one worker pushes to a fake FCM server: lag from use to push",
     ),
 ]
-PHASES = (PUSH_DRAIN,)  # selectable with BENCH_SCENARIOS like a scenario, run after them
+# Not request scenarios, selectable with BENCH_SCENARIOS like one; they run after them.
+PHASES = (PUSH_DRAIN, LEDGER_VERIFY)
 
 
 def selected(names: tuple[str, ...]) -> list[Scenario]:
@@ -239,5 +265,5 @@ def selected(names: tuple[str, ...]) -> list[Scenario]:
 
 
 def phase_selected(name: str, names: tuple[str, ...]) -> bool:
-    """Tell whether a phase that is not a request scenario (the push drain) runs."""
+    """Tell whether a phase that is not a request scenario (push drain, ledger verify) runs."""
     return not names or name in names

@@ -83,6 +83,8 @@ class Settings:
     profile: str = "auto"
     drain_notices: int = 20_000
     drain_timeout: int = 120
+    ledger_uses: int = 1_000_000
+    ledger_runs: int = 3
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -103,6 +105,8 @@ class Settings:
             profile=_profile_mode(env),
             drain_notices=_count(env, "BENCH_DRAIN_NOTICES", 20_000),
             drain_timeout=_seconds(env, "BENCH_DRAIN_TIMEOUT", 120),
+            ledger_uses=_count(env, "BENCH_LEDGER_USES", 1_000_000),
+            ledger_runs=_count(env, "BENCH_LEDGER_RUNS", 3),
         )
         if settings.connections < settings.threads:
             raise BenchError(
@@ -130,4 +134,6 @@ class Settings:
             "profile": self.profile,
             "drain_notices": self.drain_notices,
             "drain_timeout_s": self.drain_timeout,
+            "ledger_uses": self.ledger_uses,
+            "ledger_runs": self.ledger_runs,
         }

@@ -12,9 +12,19 @@ use is never in the future and never before its consent.
 Every patient sampled gets one active push device (`bench-device-<patient id>`, android or
 ios), so each use writes an outbox row as it would for a patient with the app installed.
 
-A run starts from the dataset as generated: `reset` gives back the use counts that earlier
-runs' permitted uses added and empties data_uses, notifications, outbox_messages and
-idempotency_keys, and any table that references them (the generator writes none of them).
+The paid scenario (`data-use-paid`) sends the same uses from `uses-paid.jsonl`: a routine
+purpose wherever the consent has one (so no 201 is a break-glass access that relies on no
+consent, and so pays nothing), and every other body naming a data holder (another hospital).
+While it runs, `set_fees` gives every consent of the sampled patients that names the demo
+hospital (by id or type) a fee per use, keeping the original fees in `bench_paid_consents`
+(a bench-only table) to restore afterwards, or in the next run's reset if a run died.
+
+A run starts from the dataset as generated: `reset` puts back any fee the paid scenario
+changed, gives back the use counts that earlier runs' permitted uses added and empties
+data_uses, notifications, outbox_messages, idempotency_keys and the ledger's accounts, and
+every table that references them (the ledger's transactions, entries, lots and redemptions;
+the generator writes none of them). TRUNCATE is not refused by the ledger's append-only
+triggers (they are row triggers on UPDATE and DELETE), so the reset needs no trigger bypass.
 The sample is reproducible (rows ordered by a hash of their id, one seeded RNG).
 """
 
@@ -29,6 +39,7 @@ from pathlib import Path
 import psycopg
 
 from bench.checkdata import _write_lines
+from bench.generate import NAMESPACE as GENERATED_ORGS
 from bench.generate import demo_org
 from consent_api.catalog import ALL, CATEGORIES, SENSITIVE
 
@@ -39,7 +50,12 @@ MAX_CATEGORIES = 3
 EMERGENCY_SHARE = 0.05  # how often a consent allowing ETREAT is used for it (break-glass)
 DEVICE_PREFIX = "bench-device-"
 NAMESPACE = uuid.UUID("0b6a4a53-4f0e-4b8e-9a8e-6d3c1f0b5e21")
-WRITTEN = ("data_uses", "outbox_messages", "notifications", "idempotency_keys")
+# Written per use (a paid use also posts to the ledger: accounts, and through the references
+# below its transaction, entries and lot).
+WRITTEN = ("data_uses", "outbox_messages", "notifications", "idempotency_keys", "ledger_accounts")
+PAID_FEE = 100  # points per use of each consent relied on, while data-use-paid runs
+HOLDER = "Riverside University Hospital"  # the data holder every other paid use names
+FEES_KEPT = "bench_paid_consents"  # the original fees of the consents made paid (SQL below)
 
 _NON_SENSITIVE = tuple(c for c in CATEGORIES if c not in SENSITIVE)
 # The tables written per use and every table whose foreign keys lead to them (e.g. a ledger
@@ -64,10 +80,48 @@ class UseFiles:
     patients: int
     devices_added: int
     reset: dict[str, int]
+    paid_bodies: Path | None = None
+    holder_org_id: str | None = None
+
+
+def restore_fees(connection: psycopg.Connection) -> int:
+    """Put back the fees `set_fees` changed (also after a run that died); return how many."""
+    if connection.execute("SELECT to_regclass(%s)", (FEES_KEPT,)).fetchone()[0] is None:
+        return 0
+    restored = connection.execute(
+        "UPDATE consents c SET fee_per_use = k.fee_per_use FROM bench_paid_consents k "
+        "WHERE c.id = k.consent_id"
+    ).rowcount
+    connection.execute("DELETE FROM bench_paid_consents")
+    return restored
+
+
+def set_fees(connection: psycopg.Connection, patients: list[str], fee: int = PAID_FEE) -> int:
+    """Give every unpaid consent of these patients naming the demo hospital (by id or type)
+    `fee` points per use, keeping the original fees; return how many consents."""
+    org_id, _, org_type = demo_org(connection, "hospital")
+    connection.execute(
+        "CREATE TABLE IF NOT EXISTS bench_paid_consents "
+        "(consent_id uuid PRIMARY KEY, fee_per_use integer NOT NULL)"
+    )
+    connection.execute(
+        "INSERT INTO bench_paid_consents (consent_id, fee_per_use) "
+        "SELECT id, fee_per_use FROM consents WHERE patient_id = ANY(%s::uuid[]) "
+        "AND (grantee_org_id = %s OR grantee_org_type = %s) AND fee_per_use = 0 "
+        "ON CONFLICT (consent_id) DO NOTHING",
+        (patients, org_id, org_type),
+    )
+    return connection.execute(
+        "UPDATE consents c SET fee_per_use = %s FROM bench_paid_consents k "
+        "WHERE c.id = k.consent_id",
+        (fee,),
+    ).rowcount
 
 
 def reset(connection: psycopg.Connection) -> dict[str, int]:
-    """Undo earlier runs' writes: use counts back, uses, notices, pushes and keys gone."""
+    """Undo earlier runs' writes: fees and use counts back; uses, notices, pushes, keys and
+    the ledger gone."""
+    fees = restore_fees(connection)
     restored = connection.execute(
         "UPDATE consents c SET use_count = c.use_count - d.n FROM ("
         "  SELECT (e ->> 'consent_id')::uuid AS id, count(*) AS n"
@@ -81,6 +135,7 @@ def reset(connection: psycopg.Connection) -> dict[str, int]:
     return {
         "data_uses_removed": uses,
         "consent_use_counts_restored": restored,
+        "consent_fees_restored": fees,
         "tables_emptied": sorted(tables),
     }
 
@@ -100,13 +155,13 @@ def _permitting(connection: psycopg.Connection, count: int) -> list[tuple]:
     ).fetchall()
 
 
-def use_body(rng: random.Random, row: tuple) -> dict:
+def use_body(rng: random.Random, row: tuple, *, emergency_share: float = EMERGENCY_SHARE) -> dict:
     """Return one use within the consent's scope, `occurred_at` left as the NOW placeholder."""
-    patient_id, categories, purposes, actions = row
+    patient_id, categories, purposes, actions = row[:4]
     pool = _NON_SENSITIVE if ALL in categories else sorted(categories)
     chosen = rng.sample(pool, rng.randint(1, min(MAX_CATEGORIES, len(pool))))
     routine = [p for p in purposes if p != "ETREAT"]
-    emergency = "ETREAT" in purposes and (not routine or rng.random() < EMERGENCY_SHARE)
+    emergency = "ETREAT" in purposes and (not routine or rng.random() < emergency_share)
     return {
         "patient_id": patient_id,
         "data_categories": chosen,
@@ -146,6 +201,27 @@ def bench_devices(connection: psycopg.Connection) -> list[tuple[uuid.UUID, uuid.
     ).fetchall()
 
 
+def holder_org(connection: psycopg.Connection) -> str:
+    """Return the id of the data holder the paid uses name: another hospital of the dataset
+    (the demo pharma if the generated organisations are missing)."""
+    holder = str(uuid.uuid5(GENERATED_ORGS, HOLDER))
+    if connection.execute("SELECT 1 FROM organisations WHERE id = %s", (holder,)).fetchone():
+        return holder
+    return str(demo_org(connection, "pharma")[0])
+
+
+def paid_bodies(rows: list[tuple], holder_org_id: str) -> list[dict]:
+    """Return the paid scenario's bodies: the same consents, a routine purpose wherever the
+    consent has one, and every other body naming the data holder."""
+    rng = random.Random(SEED + 1)
+    bodies = [use_body(rng, row, emergency_share=0.0) for row in rows]
+    for number, body in enumerate(bodies):
+        if number % 2:
+            body["holder_org_id"] = holder_org_id
+    rng.shuffle(bodies)
+    return bodies
+
+
 def write(url: str, directory: Path, count: int = USES) -> UseFiles:
     """Reset earlier writes, sample the use bodies, register their devices; say where."""
     rng = random.Random(SEED)
@@ -158,9 +234,13 @@ def write(url: str, directory: Path, count: int = USES) -> UseFiles:
         patients = sorted({body["patient_id"] for body in bodies})
         added = register_devices(connection, patients)
         connection.execute("ANALYZE devices")
+        holder = holder_org(connection)
         connection.commit()
+    paid = paid_bodies(rows, holder)
     rng.shuffle(bodies)
     path = directory / "uses.jsonl"
+    paid_path = directory / "uses-paid.jsonl"
     compact = {"separators": (",", ":")}
     _write_lines(path, [json.dumps(body, **compact) for body in bodies])
-    return UseFiles(path, len(bodies), len(patients), added, undone)
+    _write_lines(paid_path, [json.dumps(body, **compact) for body in paid])
+    return UseFiles(path, len(bodies), len(patients), added, undone, paid_path, holder)

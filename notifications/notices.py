@@ -76,7 +76,9 @@ def _earned(points: int) -> str:
     return f" You earned {points} health point{'s' if points != 1 else ''}." if points else ""
 
 
-def data_use(use: Any, org_name: str, *, now: datetime, points: int = 0) -> Notification:
+def data_use(
+    use: Any, org_name: str, *, now: datetime, points: int = 0, targets: Any = None
+) -> Notification:
     """A permitted use (routine: may go to the daily digest), with the points it earned."""
     return notify(
         use.patient_id,
@@ -87,10 +89,11 @@ def data_use(use: Any, org_name: str, *, now: datetime, points: int = 0) -> Noti
         data={"data_use_id": use.id, "org_id": use.org_id, "points": points},
         now=now,
         digestible=True,
+        targets=targets,
     )
 
 
-def access_refused(use: Any, org_name: str, *, now: datetime) -> Notification:
+def access_refused(use: Any, org_name: str, *, now: datetime, targets: Any = None) -> Notification:
     """An attempt we refused: always an immediate alert."""
     return notify(
         use.patient_id,
@@ -101,10 +104,13 @@ def access_refused(use: Any, org_name: str, *, now: datetime) -> Notification:
         data={"data_use_id": use.id, "org_id": use.org_id},
         now=now,
         high_priority=True,
+        targets=targets,
     )
 
 
-def emergency_access(use: Any, org_name: str, *, now: datetime, points: int = 0) -> Notification:
+def emergency_access(
+    use: Any, org_name: str, *, now: datetime, points: int = 0, targets: Any = None
+) -> Notification:
     """Emergency treatment access: always an immediate, high-priority alert."""
     return notify(
         use.patient_id,
@@ -115,6 +121,7 @@ def emergency_access(use: Any, org_name: str, *, now: datetime, points: int = 0)
         data={"data_use_id": use.id, "org_id": use.org_id, "points": points},
         now=now,
         high_priority=True,
+        targets=targets,
     )
 
 

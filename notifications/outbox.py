@@ -17,15 +17,16 @@ from notifications.models import Device, Notification, NotificationPreferences, 
 from notifications.preferences import Preferences, push_due
 from server.db import core
 
-_DEVICES_AND_PREFERENCES = (
-    select(
-        Device.id,
-        NotificationPreferences.data_uses,
-        NotificationPreferences.digest_time,
-        NotificationPreferences.quiet_start,
-        NotificationPreferences.quiet_end,
-        NotificationPreferences.time_zone,
-    )
+TARGET_COLUMNS = (
+    Device.id,
+    NotificationPreferences.data_uses,
+    NotificationPreferences.digest_time,
+    NotificationPreferences.quiet_start,
+    NotificationPreferences.quiet_end,
+    NotificationPreferences.time_zone,
+)
+DEVICES_AND_PREFERENCES = (
+    select(*TARGET_COLUMNS)
     .outerjoin(NotificationPreferences, NotificationPreferences.patient_id == Device.patient_id)
     .where(Device.patient_id == bindparam("patient_id"), Device.active.is_(True))
 )
@@ -41,11 +42,13 @@ def notify(
     data: dict[str, Any] | None = None,
     high_priority: bool = False,
     digestible: bool = False,
+    targets: list[Any] | None = None,
 ) -> Notification:
     """Put a notice in the patient's inbox and queue one push per active device.
 
     Three statements at most (devices with preferences, the notice, its pushes), written with
-    Core inserts: this runs inside every data use.
+    Core inserts: this runs inside every data use, which reads the `targets` (rows shaped
+    like `DEVICES_AND_PREFERENCES`) with its own first query and passes them in.
     """
     notification = Notification(
         id=uuid.uuid4(),
@@ -58,7 +61,8 @@ def notify(
         created_at=now,
         read_at=None,
     )
-    targets = core().execute(_DEVICES_AND_PREFERENCES, {"patient_id": patient_id}).all()
+    if targets is None:
+        targets = core().execute(DEVICES_AND_PREFERENCES, {"patient_id": patient_id}).all()
     core().execute(
         insert(Notification.__table__),
         [{column: getattr(notification, column) for column in _NOTICE_COLUMNS}],

@@ -1,10 +1,10 @@
 """Idempotency-Key for unsafe POSTs (IETF draft-ietf-httpapi-idempotency-key-header).
 
-The first request with a key reserves it (a row inserted in the request's own transaction, so
-a concurrent twin waits on the unique index and then replays) and stores the response it
-answered with. The same key with the same body answers that response again, with
-`Idempotent-Replayed: true`, writing nothing; the same key with another body is a 422. A
-request that fails and rolls back leaves no trace, so the client may retry with its key.
+The first request with a key stores the response it answered with, under the key, in its own
+transaction (a concurrent twin waits on the unique index, then rolls back and replays). The
+same key with the same body answers that response again, with `Idempotent-Replayed: true`,
+having written nothing; the same key with another body is a 422. A request that fails and
+rolls back leaves no trace, so the client may retry with its key.
 Keys are scoped to the caller and the route, and kept for KEEP_FOR.
 """
 
@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from flask import Response, current_app, g, request
-from sqlalchemy import JSON, Integer, String, UniqueConstraint, delete, select, update
+from sqlalchemy import JSON, Integer, String, UniqueConstraint, delete, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -109,32 +109,35 @@ def _find(principal_id: uuid.UUID, endpoint: str, key: str) -> IdempotencyRecord
     )
 
 
-def _reserve(principal_id: uuid.UUID, key: str, digest: str) -> uuid.UUID | Response:
-    """Reserve the key with one INSERT; if it exists, answer as its first request did."""
-    endpoint = request.endpoint or request.path
+def _record(principal_id: uuid.UUID, key: str, digest: str, answer: Response) -> bool:
+    """Store the answer under the key, in the request's transaction; False if the key is
+    taken. On PostgreSQL, a concurrent twin's uncommitted row makes this INSERT wait for the
+    twin's transaction to end; then it conflicts (the twin committed) or goes in."""
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    # On PostgreSQL a concurrent twin's uncommitted row makes this INSERT wait for the twin
-    # to end; then it either conflicts (the twin committed: replay) or goes in.
-    reserved = (
-        core()
-        .execute(
-            dialect.insert(_table)
-            .values(
-                id=uuid.uuid4(),
-                principal_id=principal_id,
-                endpoint=endpoint,
-                key=key,
-                fingerprint=digest,
-                created_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["principal_id", "endpoint", "key"])
-            .returning(_table.c.id)
+    stored = core().execute(
+        dialect.insert(_table)
+        .values(
+            id=uuid.uuid4(),
+            principal_id=principal_id,
+            endpoint=request.endpoint or request.path,
+            key=key,
+            fingerprint=digest,
+            status_code=answer.status_code,
+            response=answer.get_json(silent=True),
+            location=answer.headers.get("Location"),
+            created_at=utcnow(),
         )
-        .scalar_one_or_none()
+        .on_conflict_do_nothing(index_elements=["principal_id", "endpoint", "key"])
+        .returning(_table.c.id)
     )
-    if reserved is not None:
-        return reserved
-    found = _find(principal_id, endpoint, key)
+    return stored.scalar_one_or_none() is not None
+
+
+def _replay_instead(principal_id: uuid.UUID, key: str, digest: str) -> Response:
+    """The key was used before: undo what this request wrote and answer as the first did."""
+    db.session.rollback()
+    g.commit_on_error = False
+    found = _find(principal_id, request.endpoint or request.path, key)
     if found is None:  # cannot happen after a conflict, short of a purge in between
         raise Problem(
             "A request with this key was being processed; retry shortly.",
@@ -144,23 +147,14 @@ def _reserve(principal_id: uuid.UUID, key: str, digest: str) -> uuid.UUID | Resp
     return _replay(found, digest)
 
 
-def _store(record_id: uuid.UUID, response: Response) -> None:
-    core().execute(
-        update(_table)
-        .where(_table.c.id == record_id)
-        .values(
-            status_code=response.status_code,
-            response=response.get_json(silent=True),
-            location=response.headers.get("Location"),
-        )
-    )
-
-
 def idempotent(principal: Callable[[], uuid.UUID]) -> Callable:
     """Make a JSON POST view idempotent per (principal(), route, Idempotency-Key).
 
-    The view's success, and any refusal it chose to keep (`keep_changes_on_error`), are
-    stored and replayed; other errors roll back with the request and store nothing.
+    The view runs, and its answer is stored under the key in the same transaction: its
+    success, or a refusal it chose to keep (`keep_changes_on_error`); other errors roll back
+    and store nothing. When the key turns out to be taken (a retry, or a concurrent twin that
+    committed first), everything this request wrote is rolled back and the first answer is
+    replayed. A retry is rare, so the usual request pays one INSERT for all of this.
     """
 
     def decorator(view: Callable) -> Callable:
@@ -168,17 +162,20 @@ def idempotent(principal: Callable[[], uuid.UUID]) -> Callable:
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             key = _key()
             digest = fingerprint(json_body())
-            reserved = _reserve(principal(), key, digest)
-            if isinstance(reserved, Response):
-                return reserved
+            principal_id = principal()
             try:
                 response = current_app.make_response(view(*args, **kwargs))
             except Problem as problem:
-                if g.get("commit_on_error"):
-                    _store(reserved, render_problem(problem))
-                raise
-            _store(reserved, response)
-            return response
+                if g.get("commit_on_error"):  # a refusal kept on record: stored like a success
+                    if _record(principal_id, key, digest, render_problem(problem)):
+                        raise
+                elif _find(principal_id, request.endpoint or request.path, key) is None:
+                    raise  # a plain error: nothing stored, the key stays free
+                # A retry that fails now (points spent since, say) still gets the first answer.
+                return _replay_instead(principal_id, key, digest)
+            if _record(principal_id, key, digest, response):
+                return response
+            return _replay_instead(principal_id, key, digest)
 
         return wrapper
 

@@ -19,7 +19,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from consent_api.points.models import Account, Entry, Transaction
-from server.db import db
+from server.db import core, db
 from server.errors import Conflict
 
 NAMESPACE = uuid.UUID("5a0c6f5e-1d7b-4c55-9a51-4f1f7f2b7a10")
@@ -75,9 +75,18 @@ class Posted(NamedTuple):
     entries: dict[uuid.UUID, uuid.UUID]
 
 
+_accounts = Account.__table__
+_entries = Entry.__table__
+_transactions = Transaction.__table__
+_TRANSACTION_COLUMNS = [column.key for column in _transactions.columns]
+
+
+def _dialect():
+    return postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+
+
 def _insert_ignoring_duplicates(rows: list[dict[str, Any]]):
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(Account).values(rows).on_conflict_do_nothing(index_elements=["id"])
+    return _dialect().insert(_accounts).values(rows).on_conflict_do_nothing(index_elements=["id"])
 
 
 def _ensure_accounts(legs: Iterable[Leg], *, now: datetime) -> None:
@@ -92,7 +101,7 @@ def _ensure_accounts(legs: Iterable[Leg], *, now: datetime) -> None:
         for leg in legs
     }
     # In id order, like the wallet updates: concurrent first postings never wait in a cycle.
-    db.session.execute(_insert_ignoring_duplicates([rows[key] for key in sorted(rows)]))
+    core().execute(_insert_ignoring_duplicates([rows[key] for key in sorted(rows)]))
 
 
 def _same(transaction: Transaction, legs: list[Leg]) -> bool:
@@ -120,26 +129,6 @@ def post(
     legs = [Leg(kind, owner, amount) for (kind, owner), amount in merged.items() if amount]
     if not legs or sum(leg.amount for leg in legs) != 0:
         raise ValueError(f"a transaction must balance: {legs!r}")
-    existing = db.session.scalar(select(Transaction).where(Transaction.key == key))
-    if existing is not None:
-        if not _same(existing, legs):
-            raise Conflict(
-                "This ledger key was already posted with other amounts.",
-                code="ledger_key_conflict",
-            )
-        return Posted(existing, False, {})
-    _ensure_accounts(legs, now=now)
-    for leg in sorted((leg for leg in legs if leg.kind == WALLET), key=lambda leg: leg.account):
-        change = update(Account).where(Account.id == leg.account)
-        if leg.amount < 0:
-            change = change.where(Account.balance >= -leg.amount)
-        moved = db.session.execute(
-            change.values(balance=Account.balance + leg.amount).execution_options(
-                synchronize_session=False
-            )
-        ).rowcount
-        if moved != 1:
-            raise InsufficientPoints("Not enough points in the wallet.")
     transaction = Transaction(
         id=uuid.uuid4(),
         key=key,
@@ -149,11 +138,37 @@ def post(
         details=details or {},
         created_at=now,
     )
-    db.session.add(transaction)
-    db.session.flush()
+    # The key is claimed first, by the INSERT itself: a replay costs no extra look-up.
+    claimed = (
+        core()
+        .execute(
+            _dialect()
+            .insert(_transactions)
+            .values({column: getattr(transaction, column) for column in _TRANSACTION_COLUMNS})
+            .on_conflict_do_nothing(index_elements=["key"])
+            .returning(_transactions.c.id)
+        )
+        .scalar_one_or_none()
+    )
+    if claimed is None:
+        existing = db.session.scalar(select(Transaction).where(Transaction.key == key))
+        if not _same(existing, legs):
+            raise Conflict(
+                "This ledger key was already posted with other amounts.",
+                code="ledger_key_conflict",
+            )
+        return Posted(existing, False, {})
+    _ensure_accounts(legs, now=now)
+    for leg in sorted((leg for leg in legs if leg.kind == WALLET), key=lambda leg: leg.account):
+        change = update(_accounts).where(_accounts.c.id == leg.account)
+        if leg.amount < 0:
+            change = change.where(_accounts.c.balance >= -leg.amount)
+        moved = core().execute(change.values(balance=_accounts.c.balance + leg.amount)).rowcount
+        if moved != 1:
+            raise InsufficientPoints("Not enough points in the wallet.")
     entries = {leg.account: uuid.uuid4() for leg in legs}
-    db.session.execute(
-        insert(Entry),
+    core().execute(
+        insert(_entries),
         [
             {
                 "id": entries[leg.account],

@@ -7,10 +7,10 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 
 from consent_api.points.models import Lot
-from server.db import db
+from server.db import core, db
 
 
 def add_months(moment: datetime, months: int) -> datetime:
@@ -29,13 +29,15 @@ def open_lot(
     account: uuid.UUID, entry: uuid.UUID, amount: int, *, now: datetime, expires_at: datetime
 ) -> None:
     """Record a credit of `amount` points as a new lot."""
-    db.session.add(
-        Lot(
+    core().execute(
+        insert(Lot.__table__).values(
+            id=uuid.uuid4(),
             account_id=account,
             entry_id=entry,
             amount=amount,
             remaining=amount,
             expires_at=expires_at,
+            warned_at=None,
             created_at=now,
         )
     )

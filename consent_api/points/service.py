@@ -37,6 +37,24 @@ def current_terms() -> Terms:
     return Terms(config["POINTS_COMMISSION_BP"], config["POINTS_PATIENT_SHARE_BP"])
 
 
+def latest_terms_columns() -> list[Any]:
+    """The terms in force as two scalar subqueries, to ride along another query (NULL when the
+    operator never set any: then the configured defaults apply)."""
+    table = PointsTerms.__table__
+    return [
+        select(table.c[name]).order_by(table.c.created_at.desc()).limit(1).scalar_subquery()
+        for name in ("commission_bp", "patient_bp")
+    ]
+
+
+def terms_or_defaults(commission_bp: int | None, patient_bp: int | None) -> Terms:
+    """Terms read with `latest_terms_columns`, or the configured defaults."""
+    if commission_bp is None:
+        config = current_app.config
+        return Terms(config["POINTS_COMMISSION_BP"], config["POINTS_PATIENT_SHARE_BP"])
+    return Terms(commission_bp, patient_bp)
+
+
 def set_terms(body: dict[str, Any], *, now: datetime) -> Terms:
     """Record new terms; they apply to uses reported from now on."""
     db.session.add(
@@ -60,9 +78,10 @@ class Priced(NamedTuple):
     split: Split
 
 
-def price(use: Any) -> Priced:
-    """Split a use's fee under the terms in force (before the use is written)."""
-    terms = current_terms()
+def price(use: Any, terms: Terms | None = None) -> Priced:
+    """Split a use's fee under the terms in force (before the use is written); the caller may
+    have read the terms already (see `latest_terms_columns`)."""
+    terms = terms or current_terms()
     return Priced(use.fee, terms, split(use.fee, terms, has_holder=use.holder_org_id is not None))
 
 

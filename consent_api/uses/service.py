@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Select, bindparam, insert, or_, select, update
+from sqlalchemy import Select, and_, bindparam, insert, or_, select, update
 
 from consent_api import catalog
 from consent_api.consents.models import Consent
@@ -20,9 +20,11 @@ from consent_api.decisions.decide import Org
 from consent_api.orgs.models import Organisation
 from consent_api.patients.models import Patient
 from consent_api.points import service as points
+from consent_api.points.split import Terms
 from consent_api.uses.deciding import ReliedOn, UseDecision, decide_use
 from consent_api.uses.models import DataUse
-from notifications import notices
+from notifications import notices, outbox
+from notifications.models import Device, NotificationPreferences
 from server import pagination
 from server.db import core, db
 from server.errors import ValidationFailed
@@ -31,17 +33,45 @@ CLOCK_SKEW = timedelta(minutes=5)  # how far in the future a reported use may cl
 
 
 _patients = Patient.__table__
-_PATIENT = select(_patients.c.id, _patients.c.emergency_access).where(
-    _patients.c.id == bindparam("patient_id"), _patients.c.erased_at.is_(None)
+# Everything a use needs to know about its patient, in one query: whether they exist and
+# allow emergency access, their push devices with their notification preferences (one row
+# per active device), and the points terms in force.
+_PATIENT = (
+    select(
+        _patients.c.emergency_access,
+        *points.latest_terms_columns(),
+        *outbox.TARGET_COLUMNS,
+    )
+    .select_from(_patients)
+    .outerjoin(NotificationPreferences, NotificationPreferences.patient_id == _patients.c.id)
+    .outerjoin(Device, and_(Device.patient_id == _patients.c.id, Device.active.is_(True)))
+    .where(_patients.c.id == bindparam("patient_id"), _patients.c.erased_at.is_(None))
 )
 
 
-def _validate(body: dict[str, Any], *, now: datetime):
-    patient = core().execute(_PATIENT, {"patient_id": body["patient_id"]}).first()
-    if patient is None:
+_ORG = select(Organisation.__table__.c.id).where(Organisation.__table__.c.id == bindparam("org_id"))
+
+
+class _Patient(NamedTuple):
+    id: uuid.UUID
+    emergency_access: bool
+    terms: Terms
+    targets: list[Any]
+
+
+def _validate(body: dict[str, Any], *, now: datetime) -> _Patient:
+    rows = core().execute(_PATIENT, {"patient_id": body["patient_id"]}).all()
+    if not rows:
         raise ValidationFailed(errors={"patient_id": ["No patient with this id."]})
+    first = rows[0]
+    patient = _Patient(
+        body["patient_id"],
+        first[0],
+        points.terms_or_defaults(first[1], first[2]),
+        [row[3:] for row in rows if row[3] is not None],
+    )
     holder = body.get("holder_org_id")
-    if holder is not None and db.session.get(Organisation, holder) is None:
+    if holder is not None and core().execute(_ORG, {"org_id": holder}).first() is None:
         raise ValidationFailed(errors={"holder_org_id": ["No organisation with this id."]})
     if body["occurred_at"] > now + CLOCK_SKEW:
         raise ValidationFailed(errors={"occurred_at": ["Must not be in the future."]})
@@ -128,19 +158,23 @@ def report(org: Org, body: dict[str, Any], *, now: datetime) -> DataUse:
         points_credited=0,
         created_at=now,
     )
-    priced = points.price(use) if fee else None
+    priced = points.price(use, patient.terms) if fee else None
     if priced is not None:
         use.points_credited = priced.split.patient
     core().execute(insert(DataUse.__table__), [{key: getattr(use, key) for key in _USE_COLUMNS}])
     if not decision.permitted:
-        notices.access_refused(use, org.name, now=now)
+        notices.access_refused(use, org.name, now=now, targets=patient.targets)
         return use
     if priced is not None:
         points.post_use(use, priced, now=now)
     if use.emergency:
-        notices.emergency_access(use, org.name, now=now, points=use.points_credited)
+        notices.emergency_access(
+            use, org.name, now=now, points=use.points_credited, targets=patient.targets
+        )
     else:
-        notices.data_use(use, org.name, now=now, points=use.points_credited)
+        notices.data_use(
+            use, org.name, now=now, points=use.points_credited, targets=patient.targets
+        )
     return use
 
 
