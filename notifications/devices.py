@@ -56,9 +56,14 @@ def remove(patient_id: uuid.UUID, device_id: uuid.UUID, *, now: datetime) -> Non
 
 
 def _drop_pending(device_id: uuid.UUID) -> None:
+    """Drop every push not yet delivered to the device: waiting, in flight (a worker that
+    holds one re-checks the owner before sending) or dead-lettered (`retry-dead`)."""
     db.session.execute(
         update(OutboxMessage)
-        .where(OutboxMessage.device_id == device_id, OutboxMessage.status == "pending")
+        .where(
+            OutboxMessage.device_id == device_id,
+            OutboxMessage.status.in_(("pending", "sending", "dead")),
+        )
         .values(status="dropped", last_error="device removed")
         .execution_options(synchronize_session=False)
     )

@@ -50,14 +50,31 @@ def claim(*, now: datetime, limit: int = 500, lease: timedelta = LEASE) -> uuid.
     return owner
 
 
-def leased(owner: uuid.UUID) -> list[tuple[OutboxMessage, PushMessage]]:
-    """Return the rows an owner holds, each with the push message to send."""
+def leased(owner: uuid.UUID, *, now: datetime) -> list[tuple[OutboxMessage, PushMessage]]:
+    """Return the rows an owner holds, each with the push message to send. A row whose device
+    was removed, or has moved to another account since the notice was queued, is dropped
+    here: a notice only ever reaches its own patient's active devices."""
     rows = db.session.execute(
         select(OutboxMessage, Notification, Device)
         .join(Notification, Notification.id == OutboxMessage.notification_id)
         .join(Device, Device.id == OutboxMessage.device_id)
         .where(OutboxMessage.lease_owner == owner, OutboxMessage.status == "sending")
     ).all()
+    stale = [
+        row
+        for row, notice, device in rows
+        if not device.active or device.patient_id != notice.patient_id
+    ]
+    for row in stale:
+        row.status, row.last_error, row.lease_owner, row.lease_until = (
+            "dropped",
+            "device removed or moved to another account",
+            None,
+            None,
+        )
+    if stale:
+        db.session.flush()
+        rows = [r for r in rows if r[0] not in stale]
     return [
         (
             row,
@@ -75,6 +92,15 @@ def leased(owner: uuid.UUID) -> list[tuple[OutboxMessage, PushMessage]]:
         )
         for row, notice, device in rows
     ]
+
+
+def by_ids(ids: Sequence[uuid.UUID]) -> list[OutboxMessage]:
+    """Load outbox rows again, in the order given (after sending, outside a transaction)."""
+    found = {
+        row.id: row
+        for row in db.session.scalars(select(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+    }
+    return [found[row_id] for row_id in ids]
 
 
 def backoff(attempts: int, *, rng: random.Random | None = None) -> timedelta:

@@ -43,11 +43,14 @@ def drain_outbox(*, batch: int = 500, budget: float = 10.0) -> dict[str, int]:
     while True:
         owner = dispatch.claim(now=utcnow(), lease=lease, limit=batch)
         db.session.commit()  # the lease must be visible to other workers before we send
-        work = dispatch.leased(owner)
+        work = dispatch.leased(owner, now=utcnow())
+        ids = [row.id for row, _ in work]
+        db.session.commit()  # no transaction (nor, on SQLite, the write lock) while sending
         if not work:
             return counts
         results = sender.send([message for _, message in work])
-        for outcome, n in dispatch.record([row for row, _ in work], results, now=utcnow()).items():
+        rows = dispatch.by_ids(ids)
+        for outcome, n in dispatch.record(rows, results, now=utcnow()).items():
             counts[outcome] = counts.get(outcome, 0) + n
         db.session.commit()
         if len(work) < batch or time.monotonic() > deadline:

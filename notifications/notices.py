@@ -60,7 +60,11 @@ def _join(items: list[str]) -> str:
 
 
 def categories(codes: Iterable[str]) -> str:
-    """Name data categories the way a patient reads them ("your lab results and ...")."""
+    """Name data categories the way a patient reads them ("your lab results and ..."); more
+    than three are counted instead, to keep a title short."""
+    codes = list(codes)
+    if len(codes) > 3:
+        return f"{len(codes)} kinds of your data"
     return _join([CATEGORIES[code] for code in codes])
 
 

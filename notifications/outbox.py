@@ -17,6 +17,7 @@ from notifications.models import Device, Notification, NotificationPreferences, 
 from notifications.preferences import Preferences, push_due
 from server.db import core
 
+TITLE_MAX = Notification.__table__.c.title.type.length
 TARGET_COLUMNS = (
     Device.id,
     NotificationPreferences.data_uses,
@@ -50,6 +51,8 @@ def notify(
     Core inserts: this runs inside every data use, which reads the `targets` (rows shaped
     like `DEVICES_AND_PREFERENCES`) with its own first query and passes them in.
     """
+    if len(title) > TITLE_MAX:  # an organisation's name alone may take 200 characters
+        title = title[: TITLE_MAX - 1] + "…"
     notification = Notification(
         id=uuid.uuid4(),
         patient_id=patient_id,

@@ -413,10 +413,10 @@ def revoke_all_for_org(
             Consent.status.in_(("active", "paused")),
             or_(Consent.grantee_org_id == org.id, Consent.grantee_org_type == org.type),
         )
-        .order_by(Consent.created_at)
+        .order_by(Consent.id)  # the lock order of data uses (decisions/store.py)
         .with_for_update()
     ).all()
-    for consent in candidates:
+    for consent in sorted(candidates, key=lambda c: (c.created_at, c.id)):
         if consent.grantee_org_id == org.id:
             changed.append(_revoke(consent, reason, now=now))
         elif not any(e.get("org_ids") == [str(org.id)] and len(e) == 1 for e in consent.exclusions):
@@ -433,6 +433,7 @@ def revoke_everything(patient: Patient, reason: str, *, now: datetime) -> int:
     for consent in db.session.scalars(
         select(Consent)
         .where(Consent.patient_id == patient.id, Consent.status != "revoked")
+        .order_by(Consent.id)  # the lock order of data uses (decisions/store.py)
         .with_for_update()
     ).all():
         _revoke(consent, reason, now=now)

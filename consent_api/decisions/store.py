@@ -114,6 +114,7 @@ def candidates(patient_ids: Iterable[uuid.UUID], org: Org) -> dict[uuid.UUID, li
 _FOR_USE = (
     select(*_COLUMNS, _consents.c.updated_at)
     .where(_consents.c.patient_id == bindparam("patient_id"), _GRANTED)
+    .order_by(_consents.c.id)  # one lock order for every writer: no deadlocks
     .with_for_update()
 )
 

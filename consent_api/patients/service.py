@@ -6,7 +6,7 @@ import uuid
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, or_, select
 from sqlalchemy.exc import IntegrityError
 
 from consent_api.patients.models import Patient
@@ -173,9 +173,15 @@ def erase(patient: Patient, *, now) -> None:
 
     consents.revoke_everything(patient, "erased at the patient's request", now=now)
     devices = select(Device.id).where(Device.patient_id == patient.id).scalar_subquery()
-    db.session.execute(
-        delete(OutboxMessage)
-        .where(OutboxMessage.device_id.in_(devices))
+    notices = select(Notification.id).where(Notification.patient_id == patient.id)
+    db.session.execute(  # pushes to the patient's devices, and of the patient's notices
+        delete(OutboxMessage)  # (to a phone that has since moved to another account)
+        .where(
+            or_(
+                OutboxMessage.device_id.in_(devices),
+                OutboxMessage.notification_id.in_(notices.scalar_subquery()),
+            )
+        )
         .execution_options(synchronize_session=False)
     )
     for model in (OAuthToken, AuthorizationCode, Device, Notification, NotificationPreferences):

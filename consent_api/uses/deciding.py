@@ -50,7 +50,11 @@ def decide_use(
     emergency_allowed: bool,
 ) -> UseDecision:
     """Every category must be permitted (the first refusal, in the order given, gives the
-    reason), unless this is emergency access the patient has not opted out of."""
+    reason), unless this is emergency access the patient has not opted out of. A report that
+    does not say which records' dates it used is taken to cover all dates: a consent limited
+    to a data period does not permit it."""
+    if data_start is None:
+        data_start, data_end = date.min, date.max
     relied: dict[tuple[uuid.UUID, int], list[str]] = {}
     refusal = None
     for category in categories:

@@ -11,6 +11,7 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+from flask import current_app
 from sqlalchemy import Select, and_, bindparam, insert, or_, select, update
 
 from consent_api import catalog
@@ -21,7 +22,7 @@ from consent_api.orgs.models import Organisation
 from consent_api.patients.models import Patient
 from consent_api.points import service as points
 from consent_api.points.split import Terms
-from consent_api.uses.deciding import ReliedOn, UseDecision, decide_use
+from consent_api.uses.deciding import EMERGENCY_ACCESS, ReliedOn, UseDecision, decide_use
 from consent_api.uses.models import DataUse
 from notifications import notices, outbox
 from notifications.models import Device, NotificationPreferences
@@ -75,6 +76,15 @@ def _validate(body: dict[str, Any], *, now: datetime) -> _Patient:
         raise ValidationFailed(errors={"holder_org_id": ["No organisation with this id."]})
     if body["occurred_at"] > now + CLOCK_SKEW:
         raise ValidationFailed(errors={"occurred_at": ["Must not be in the future."]})
+    # A late report is decided against the consent as it stood then; without a bound, a use
+    # could be backdated to before a revocation long after it.
+    hours = current_app.config["DATA_USE_MAX_AGE_HOURS"]
+    if body["occurred_at"] < now - timedelta(hours=hours):
+        raise ValidationFailed(
+            errors={
+                "occurred_at": [f"Must be within the last {hours} hours; report uses promptly."]
+            }
+        )
     return patient
 
 
@@ -128,8 +138,12 @@ def report(org: Org, body: dict[str, Any], *, now: datetime) -> DataUse:
         emergency_allowed=patient.emergency_access,
     )
     fee = _count_uses(decision.relied_on) if decision.permitted else 0
-    if fee is None:
-        decision, fee = UseDecision(False, "max_uses_reached", decision.emergency, ()), 0
+    if fee is None:  # a consent's uses ran out since (its max_uses was lowered): not counted
+        fee = 0
+        if decision.emergency and patient.emergency_access:
+            decision = UseDecision(True, EMERGENCY_ACCESS, True, ())
+        else:
+            decision = UseDecision(False, "max_uses_reached", decision.emergency, ())
     use = DataUse(
         id=uuid.uuid4(),
         patient_id=patient.id,

@@ -214,3 +214,20 @@ def test_an_erased_patient_cannot_be_reported_on(client, hospital_token, login):
     assert response.status_code == 422
     count = db.session.scalar(select(func.count()).select_from(DataUse))
     assert count == 0
+
+
+def test_a_use_cannot_be_backdated_beyond_the_reporting_window(client, hospital_token, grant):
+    patient, _, _ = grant()
+    old = use_body(patient.id, occurred_at=utcnow() - timedelta(hours=73))
+    response = report(client, hospital_token, old)
+    assert response.status_code == 422
+    assert "occurred_at" in response.json["errors"]
+
+
+def test_a_report_without_dates_is_not_covered_by_a_consent_limited_to_a_period(
+    client, hospital_token, grant
+):
+    patient, _, _ = grant(data_period={"start": "2020-01-01", "end": "2020-12-31"})
+    response = report(client, hospital_token, use_body(patient.id))
+    assert response.status_code == 403
+    assert response.json["reason"] == "outside_data_period"
