@@ -27,7 +27,7 @@ def register(
         db.session.flush()
         return device, True
     if device.patient_id != patient_id:
-        _drop_pending(device.id)  # the previous account's notices must not reach this phone
+        _drop_undelivered(device.id)  # the previous account's notices must not reach this phone
         device.patient_id = patient_id
     device.platform, device.active, device.deactivated_at = platform, True, None
     db.session.flush()
@@ -51,11 +51,11 @@ def remove(patient_id: uuid.UUID, device_id: uuid.UUID, *, now: datetime) -> Non
     if device is None or device.patient_id != patient_id or not device.active:
         raise NotFound("No such device.")
     device.active, device.deactivated_at = False, now
-    _drop_pending(device.id)
+    _drop_undelivered(device.id)
     db.session.flush()
 
 
-def _drop_pending(device_id: uuid.UUID) -> None:
+def _drop_undelivered(device_id: uuid.UUID) -> None:
     """Drop every push not yet delivered to the device: waiting, in flight (a worker that
     holds one re-checks the owner before sending) or dead-lettered (`retry-dead`)."""
     db.session.execute(

@@ -7,9 +7,9 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from notifications import notices
+from notifications import notices, preferences
 from notifications.models import NotificationPreferences
-from notifications.preferences import Preferences, next_digest
+from notifications.preferences import next_digest
 from server.db import db
 
 
@@ -48,15 +48,6 @@ def send_due(*, now: datetime, batch: int = 500) -> int:
             names = [name for name, _ in by_org]
             notices.digest(prefs.patient_id, total, names, since=since, now=now)
         prefs.last_digest_at = now
-        prefs.next_digest_at = next_digest(
-            now,
-            Preferences(
-                prefs.data_uses,
-                prefs.digest_time,
-                prefs.quiet_start,
-                prefs.quiet_end,
-                prefs.time_zone,
-            ),
-        )
+        prefs.next_digest_at = next_digest(now, preferences.of(prefs))
     db.session.flush()
     return len(due)

@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from consent_api.catalog import CATEGORIES, PURPOSES
-from consent_api.consents.summary import ORG_TYPE_PLURALS
+from consent_api.consents.summary import ORG_TYPE_PLURALS, day, join_words
 from notifications.models import Notification
 from notifications.outbox import notify
 
@@ -55,21 +55,13 @@ REFUSALS = {
 }
 
 
-def _join(items: list[str]) -> str:
-    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
-
-
 def categories(codes: Iterable[str]) -> str:
     """Name data categories the way a patient reads them ("your lab results and ..."); more
     than three are counted instead, to keep a title short."""
     codes = list(codes)
     if len(codes) > 3:
         return f"{len(codes)} kinds of your data"
-    return _join([CATEGORIES[code] for code in codes])
-
-
-def _day(moment: datetime) -> str:
-    return f"{moment.day} {moment:%B %Y}"
+    return join_words([CATEGORIES[code] for code in codes])
 
 
 def _records(count: int) -> str:
@@ -135,7 +127,7 @@ def request_received(request: Any, org_name: str, *, now: datetime) -> Notificat
         request.patient_id,
         type=REQUEST_RECEIVED,
         title=f"{org_name} asks for your consent",
-        body=f"{request.summary}. Answer by {_day(request.expires_at)}.",
+        body=f"{request.summary}. Answer by {day(request.expires_at)}.",
         data={"request_id": request.id, "org_id": request.org_id},
         now=now,
     )
@@ -147,7 +139,7 @@ def request_expiring(request: Any, org_name: str, *, now: datetime) -> Notificat
         request.patient_id,
         type=REQUEST_EXPIRING,
         title=f"{org_name}'s request for consent ends soon",
-        body=f"It lapses on {_day(request.expires_at)} if you do not answer.",
+        body=f"It lapses on {day(request.expires_at)} if you do not answer.",
         data={"request_id": request.id, "org_id": request.org_id},
         now=now,
     )
@@ -164,7 +156,7 @@ def consent_expiring(consent: Any, names: dict[str, str], *, now: datetime) -> N
         consent.patient_id,
         type=CONSENT_EXPIRING,
         title=f"Your consent for {_grantee(consent, names)} ends soon",
-        body=f"It ends on {_day(consent.valid_until)}. Renew it if you want it to continue.",
+        body=f"It ends on {day(consent.valid_until)}. Renew it if you want it to continue.",
         data={"consent_id": consent.id},
         now=now,
     )
@@ -186,7 +178,7 @@ def consents_revoked(
     patient_id: uuid.UUID, consents: list[Any], names: dict[str, str], *, now: datetime
 ) -> Notification:
     """Confirmation of a revocation (one notice, however many consents it changed)."""
-    grantees = _join(sorted({_grantee(c, names) for c in consents}))
+    grantees = join_words(sorted({_grantee(c, names) for c in consents}))
     return notify(
         patient_id,
         type=CONSENT_REVOKED,
@@ -201,11 +193,12 @@ def digest(
     patient_id: uuid.UUID, uses: int, org_names: list[str], *, since: datetime, now: datetime
 ) -> Notification:
     """The daily summary of routine uses for a patient who chose a digest."""
-    who = _join(org_names[:3]) + (f" and {len(org_names) - 3} more" if len(org_names) > 3 else "")
+    more = f" and {len(org_names) - 3} more" if len(org_names) > 3 else ""
+    who = join_words(org_names[:3]) + more
     return notify(
         patient_id,
         type=DIGEST,
-        title=f"{uses} use{'s' if uses != 1 else ''} of your data since {_day(since)}",
+        title=f"{uses} use{'s' if uses != 1 else ''} of your data since {day(since)}",
         body=f"By {who}. See your access history for each one.",
         data={"since": since.isoformat()},
         now=now,
@@ -220,7 +213,7 @@ def points_expiring(
         patient_id,
         type=POINTS_EXPIRING,
         title=f"{points} health point{'s' if points != 1 else ''} expire soon",
-        body=f"Spend them by {_day(first_expiry)}; after that they are gone.",
+        body=f"Spend them by {day(first_expiry)}; after that they are gone.",
         data={"points": points, "expires_at": first_expiry.isoformat()},
         now=now,
     )

@@ -12,8 +12,6 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
-
 from notifications.models import NotificationPreferences
 from server.db import db
 
@@ -77,24 +75,19 @@ def _row(patient_id: uuid.UUID) -> NotificationPreferences | None:
     return db.session.get(NotificationPreferences, patient_id)
 
 
-def load(patient_id: uuid.UUID) -> Preferences:
-    """Return the patient's preferences, or the defaults."""
-    row = db.session.execute(
-        select(
-            NotificationPreferences.data_uses,
-            NotificationPreferences.digest_time,
-            NotificationPreferences.quiet_start,
-            NotificationPreferences.quiet_end,
-            NotificationPreferences.time_zone,
-        ).where(NotificationPreferences.patient_id == patient_id)
-    ).first()
-    return Preferences(*row) if row is not None else Preferences()
+def of(row: NotificationPreferences | None) -> Preferences:
+    """The preferences a stored row says, or the defaults when there is none."""
+    if row is None:
+        return Preferences()
+    return Preferences(
+        row.data_uses, row.digest_time, row.quiet_start, row.quiet_end, row.time_zone
+    )
 
 
 def present(patient_id: uuid.UUID) -> dict[str, Any]:
     """Return the preferences as the patient's JSON view."""
-    prefs = load(patient_id)
     row = _row(patient_id)
+    prefs = of(row)
     quiet = None
     if prefs.quiet_start is not None:
         quiet = {"start": prefs.quiet_start, "end": prefs.quiet_end}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import zoneinfo
 
 from marshmallow import Schema, ValidationError, fields, validate
@@ -48,11 +49,15 @@ class DeviceOut(Schema):
     created_at = fields.DateTime()
 
 
-_ZONES = frozenset(zoneinfo.available_timezones())  # "America" is a folder, not a zone
+@functools.cache
+def _zones() -> frozenset[str]:
+    # Read on first use, not at start-up (it walks the time-zone database). "America" is a
+    # folder there, not a zone, so ZoneInfo() alone would not do.
+    return frozenset(zoneinfo.available_timezones())
 
 
 def _time_zone(name: str) -> None:
-    if name not in _ZONES:
+    if name not in _zones():
         raise ValidationError("Not an IANA time zone (e.g. Europe/Paris).")
 
 

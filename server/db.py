@@ -19,10 +19,12 @@ from sqlalchemy import (
     Executable,
     MetaData,
     Result,
+    Table,
     TypeDecorator,
     Uuid,
     event,
 )
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 
@@ -141,6 +143,13 @@ def core() -> Connection:
     """The session's connection, in its transaction: for Core statements on hot paths (data
     uses, notices), which skip the ORM's per-statement work this way."""
     return db.session.connection()
+
+
+def insert_or_skip(table: Table, *conflict_columns: str):
+    """INSERT ... ON CONFLICT (columns) DO NOTHING, in the session's dialect (PostgreSQL
+    or SQLite, which spell it alike)."""
+    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
+    return dialect.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
 
 
 def keep_changes_on_error() -> None:

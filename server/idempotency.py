@@ -21,10 +21,9 @@ from typing import Any
 
 from flask import Response, current_app, g, request
 from sqlalchemy import JSON, Integer, String, UniqueConstraint, delete, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
-from server.db import core, db, utcnow, uuid_pk
+from server.db import core, db, insert_or_skip, utcnow, uuid_pk
 from server.errors import Problem, ValidationFailed, render_problem
 from server.http import json_body
 
@@ -83,12 +82,6 @@ def _replay(record: IdempotencyRecord, digest: str) -> Response:
             code="idempotency_key_reused",
             errors={HEADER: ["Already used with a different body; use a new key."]},
         )
-    if record.status_code is None:  # only visible if its first request is still running
-        raise Problem(
-            "A request with this key is still being processed; retry shortly.",
-            status=409,
-            code="idempotency_key_in_use",
-        )
     response = current_app.json.response(record.response)
     response.status_code = record.status_code
     if record.status_code >= 400:
@@ -113,9 +106,8 @@ def _record(principal_id: uuid.UUID, key: str, digest: str, answer: Response) ->
     """Store the answer under the key, in the request's transaction; False if the key is
     taken. On PostgreSQL, a concurrent twin's uncommitted row makes this INSERT wait for the
     twin's transaction to end; then it conflicts (the twin committed) or goes in."""
-    dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
     stored = core().execute(
-        dialect.insert(_table)
+        insert_or_skip(_table, "principal_id", "endpoint", "key")
         .values(
             id=uuid.uuid4(),
             principal_id=principal_id,
@@ -127,7 +119,6 @@ def _record(principal_id: uuid.UUID, key: str, digest: str, answer: Response) ->
             location=answer.headers.get("Location"),
             created_at=utcnow(),
         )
-        .on_conflict_do_nothing(index_elements=["principal_id", "endpoint", "key"])
         .returning(_table.c.id)
     )
     return stored.scalar_one_or_none() is not None

@@ -51,12 +51,19 @@ def page(
     return statement.order_by(order_column, id_column).limit(limit + 1)
 
 
-def envelope(rows: Sequence[Any], *, limit: int, order_attr: str) -> tuple[list[Any], str | None]:
-    """Split the extra row off; return (items, next_cursor or None)."""
+def envelope(
+    rows: Sequence[Any],
+    *,
+    limit: int,
+    order_attr: str,
+    keyed_by: Callable[[Any], Any] = lambda row: row,
+) -> tuple[list[Any], str | None]:
+    """Split the extra row off; return (items, next_cursor or None). `keyed_by` picks the
+    object holding the order column and id out of a row (for rows of several entities)."""
     items = list(rows[:limit])
     if len(rows) <= limit:
         return items, None
-    last = items[-1]
+    last = keyed_by(items[-1])
     return items, encode(getattr(last, order_attr), last.id)
 
 

@@ -16,13 +16,15 @@ ORG_TYPE_PLURALS = {
 }
 
 
-def _join(items: list[str]) -> str:
+def join_words(items: list[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
     if len(items) <= 1:
         return "".join(items)
     return ", ".join(items[:-1]) + " and " + items[-1]
 
 
-def _day(value: date | datetime) -> str:
+def day(value: date | datetime) -> str:
+    """A date as a patient reads it: "3 March 2027"."""
     return f"{value.day} {value:%B %Y}"
 
 
@@ -34,24 +36,24 @@ def _categories(codes: Iterable[str]) -> str:
         base = (
             "all your records except genetic, mental-health, sexual-health and substance-use data"
         )
-        return _join([base, *named]) if named else base
-    return _join(labels)
+        return join_words([base, *named]) if named else base
+    return join_words(labels)
 
 
 def summarise(scope: Mapping[str, Any], *, grantee: str, org_names: Mapping[Any, str]) -> str:
     """Return a short plain-language summary of a consent (or a request's proposed scope)."""
-    actions = _join([ACTIONS[a] for a in scope["actions"]])
-    purposes = _join([PURPOSES[p] for p in scope["purposes"]])
+    actions = join_words([ACTIONS[a] for a in scope["actions"]])
+    purposes = join_words([PURPOSES[p] for p in scope["purposes"]])
     text = f"{grantee} may {actions} {_categories(scope['data_categories'])} for {purposes}"
     start, end = scope.get("data_period_start"), scope.get("data_period_end")
     if start and end:
-        text += f", from records dated {_day(start)} to {_day(end)}"
+        text += f", from records dated {day(start)} to {day(end)}"
     elif start:
-        text += f", from records dated {_day(start)} onwards"
+        text += f", from records dated {day(start)} onwards"
     elif end:
-        text += f", from records dated up to {_day(end)}"
+        text += f", from records dated up to {day(end)}"
     valid_until = scope.get("valid_until")
-    text += f", until {_day(valid_until)}." if valid_until else ", until you withdraw it."
+    text += f", until {day(valid_until)}." if valid_until else ", until you withdraw it."
     if scope.get("max_uses"):
         text += f" At most {scope['max_uses']} uses."
     hidden = []
@@ -60,11 +62,11 @@ def summarise(scope: Mapping[str, Any], *, grantee: str, org_names: Mapping[Any,
         if exclusion.get("data_categories"):
             parts.append(_categories(exclusion["data_categories"]))
         if exclusion.get("purposes"):
-            parts.append("for " + _join([PURPOSES[p] for p in exclusion["purposes"]]))
+            parts.append("for " + join_words([PURPOSES[p] for p in exclusion["purposes"]]))
         if exclusion.get("org_ids"):
             parts.append(
                 "by "
-                + _join(
+                + join_words(
                     [
                         org_names.get(str(o), "an excluded organisation")
                         for o in exclusion["org_ids"]

@@ -16,10 +16,9 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from sqlalchemy import func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from consent_api.points.models import Account, Entry, Transaction
-from server.db import core, db
+from server.db import core, db, insert_or_skip
 from server.errors import Conflict
 
 NAMESPACE = uuid.UUID("5a0c6f5e-1d7b-4c55-9a51-4f1f7f2b7a10")
@@ -81,12 +80,8 @@ _transactions = Transaction.__table__
 _TRANSACTION_COLUMNS = [column.key for column in _transactions.columns]
 
 
-def _dialect():
-    return postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-
-
 def _insert_ignoring_duplicates(rows: list[dict[str, Any]]):
-    return _dialect().insert(_accounts).values(rows).on_conflict_do_nothing(index_elements=["id"])
+    return insert_or_skip(_accounts, "id").values(rows)
 
 
 def _ensure_accounts(legs: Iterable[Leg], *, now: datetime) -> None:
@@ -142,10 +137,8 @@ def post(
     claimed = (
         core()
         .execute(
-            _dialect()
-            .insert(_transactions)
+            insert_or_skip(_transactions, "key")
             .values({column: getattr(transaction, column) for column in _TRANSACTION_COLUMNS})
-            .on_conflict_do_nothing(index_elements=["key"])
             .returning(_transactions.c.id)
         )
         .scalar_one_or_none()

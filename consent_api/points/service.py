@@ -16,7 +16,7 @@ from flask import current_app
 from sqlalchemy import select
 
 from consent_api import catalog
-from consent_api.orgs.models import Organisation
+from consent_api.consents.service import org_names
 from consent_api.points import ledger, lots
 from consent_api.points.models import Account, Entry, Lot, PointsTerms, Redemption, Reward
 from consent_api.points.models import Transaction as LedgerTransaction
@@ -28,13 +28,7 @@ from server.errors import Conflict, NotFound, ValidationFailed
 
 def current_terms() -> Terms:
     """The split in force: the operator's latest, else the configured defaults."""
-    row = db.session.scalars(
-        select(PointsTerms).order_by(PointsTerms.created_at.desc()).limit(1)
-    ).first()
-    if row is not None:
-        return Terms(row.commission_bp, row.patient_bp)
-    config = current_app.config
-    return Terms(config["POINTS_COMMISSION_BP"], config["POINTS_PATIENT_SHARE_BP"])
+    return terms_or_defaults(*db.session.execute(select(*latest_terms_columns())).one())
 
 
 def latest_terms_columns() -> list[Any]:
@@ -83,11 +77,6 @@ def price(use: Any, terms: Terms | None = None) -> Priced:
     have read the terms already (see `latest_terms_columns`)."""
     terms = terms or current_terms()
     return Priced(use.fee, terms, split(use.fee, terms, has_holder=use.holder_org_id is not None))
-
-
-def credit_use(use: Any, *, now: datetime) -> int:
-    """Price and post a use of `use.fee`; returns the patient's share (0 if unpaid)."""
-    return post_use(use, price(use), now=now) if use.fee > 0 else 0
 
 
 def post_use(use: Any, priced: Priced, *, now: datetime) -> int:
@@ -219,24 +208,15 @@ def statement(patient_id: uuid.UUID, query: dict[str, Any]) -> tuple[list[Any], 
             descending=True,
         )
     ).all()
-    items = list(rows[: query["limit"]])
-    if len(rows) <= query["limit"]:
-        return items, None
-    last = items[-1][0]
-    return items, pagination.encode(last.created_at, last.id)
+    return pagination.envelope(
+        rows, limit=query["limit"], order_attr="created_at", keyed_by=lambda row: row[0]
+    )
 
 
 def present_statement(rows: list[Any]) -> list[dict[str, Any]]:
     """Statement lines that explain themselves: which use, which organisation, purpose, the
     gross fee and the patient's share; or which reward; or which lot expired."""
-    org_ids = {
-        uuid.UUID(t.details["org_id"]) for _, t in rows if t.details.get("org_id") is not None
-    }
-    names = dict(
-        db.session.execute(
-            select(Organisation.id, Organisation.name).where(Organisation.id.in_(org_ids))
-        ).all()
-    )
+    names = org_names(t.details.get("org_id") for _, t in rows)
     rewards = dict(
         db.session.execute(
             select(Redemption.transaction_id, Reward.name)
@@ -261,13 +241,13 @@ def present_statement(rows: list[Any]) -> list[dict[str, Any]]:
             purpose = details["purpose"]
             line["data_use"] = {
                 "id": transaction.data_use_id,
-                "organisation": {"id": org_id, "name": names.get(org_id, "")},
+                "organisation": {"id": org_id, "name": names.get(str(org_id), "")},
                 "purpose": {"code": purpose, "label": catalog.PURPOSES.get(purpose, purpose)},
                 "fee": details["fee"],
                 "patient_share": entry.amount,
             }
             line["description"] = (
-                f"{names.get(org_id, 'An organisation')} paid {details['fee']} points "
+                f"{names.get(str(org_id), 'An organisation')} paid {details['fee']} points "
                 f"for {catalog.PURPOSES.get(purpose, purpose)}; your share"
             )
         elif transaction.kind == "redemption":

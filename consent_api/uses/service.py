@@ -16,6 +16,7 @@ from sqlalchemy import Select, and_, bindparam, insert, or_, select, update
 
 from consent_api import catalog
 from consent_api.consents.models import Consent
+from consent_api.consents.service import org_names
 from consent_api.decisions import store
 from consent_api.decisions.decide import Org
 from consent_api.orgs.models import Organisation
@@ -230,18 +231,14 @@ def _label(code: str, labels: dict[str, str]) -> dict[str, str]:
 
 def present_entries(uses: list[DataUse]) -> list[dict[str, Any]]:
     """The patient's view of access-history lines, organisation names read in one query."""
-    ids = {u.org_id for u in uses} | {u.holder_org_id for u in uses if u.holder_org_id}
-    rows = db.session.execute(
-        select(Organisation.id, Organisation.name).where(Organisation.id.in_(ids))
-    ).all()
-    names = dict(rows)
+    names = org_names([u.org_id for u in uses] + [u.holder_org_id for u in uses])
     return [
         {
             "id": use.id,
             "occurred_at": use.occurred_at,
             "recorded_at": use.created_at,
-            "organisation": {"id": use.org_id, "name": names.get(use.org_id, "")},
-            "holder": {"id": use.holder_org_id, "name": names.get(use.holder_org_id, "")}
+            "organisation": {"id": use.org_id, "name": names.get(str(use.org_id), "")},
+            "holder": {"id": use.holder_org_id, "name": names.get(str(use.holder_org_id), "")}
             if use.holder_org_id
             else None,
             "recipient": use.recipient,
