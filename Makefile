@@ -29,16 +29,21 @@ run: install  ## migrate and seed the embedded database, then serve the API and 
 	  trap 'exit 0' INT TERM; \
 	  $(BIN)/consent-wallet serve
 
+# The suite on every core (pytest-xdist: each worker has its own database, see tests/conftest.py),
+# and with compiled bytecode kept between runs even where the shell turns that off.
+PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -n auto --dist worksteal
+
 test: install lint  ## the whole suite on SQLite, then on TEST_DATABASE_URL if set
-	CW_TEST_DB=sqlite $(BIN)/pytest
+	CW_TEST_DB=sqlite $(PYTEST)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== PostgreSQL: $$TEST_DATABASE_URL"; \
-	  CW_TEST_DB="$$TEST_DATABASE_URL" $(BIN)/pytest; \
+	  CW_TEST_DB="$$TEST_DATABASE_URL" $(PYTEST); \
 	else echo "TEST_DATABASE_URL is unset: the PostgreSQL run was skipped"; fi
 
-lint: install  ## ruff lint and format check
+lint: install  ## ruff lint and format check; the import contracts (layers, no cycles)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff check --fix .

@@ -26,7 +26,8 @@ import psycopg
 from psycopg import sql
 
 from consent_api.catalog import ALL, CATEGORIES, SENSITIVE
-from consent_api.consents.summary import grantee_phrase, summarise
+from consent_api.consents.summary import summarise
+from consent_api.wording import grantee_phrase
 from server.demo import DEMO
 
 GENERATOR = 2  # bump whenever the generated data changes: cached datasets are then rebuilt

@@ -391,7 +391,7 @@ def in_process(runs: int) -> dict[str, Any]:
     from sqlalchemy import event
 
     from bench.profile import engine_of, make_app
-    from consent_api.points.verify import verify
+    from consent_api.uses.verify import verify
 
     app = make_app(DATABASE_URL)
     engine = engine_of(app)

@@ -72,7 +72,7 @@ _TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+(\w+)")
 
 def make_app(url: str) -> Flask:
     """Create the app as production would run it, on the bench database."""
-    from server import create_app
+    from server.app import create_app
 
     return create_app(
         {
@@ -206,18 +206,18 @@ class Phases:
 
 def hot_path() -> list[tuple[str, Any, str]]:
     """Return (label, owner, attribute) of the functions a single check goes through."""
-    from consent_api import oauth
+    from consent_api.auth import server as auth_server
     from consent_api.decisions import checks, routes, store
     from server import db
 
     return [
         ("parse the JSON body", routes, "json_body"),
         ("validate the check", checks, "parse_one"),
-        ("bearer token query", oauth.BearerValidator, "authenticate_token"),
+        ("bearer token query", auth_server.BearerValidator, "authenticate_token"),
         ("read connection (kept per thread)", db.ReadConnections, "_connection"),
         ("candidate consents query", store, "candidates"),
         ("scope JSON to sets (cached)", store, "_codes"),
-        ("exclusions JSON (cached)", store, "_exclusions"),
+        ("exclusions JSON (cached)", store, "exclusions"),
         ("decide()", checks, "decide"),
         ("render the JSON answer", routes, "jsonify"),
     ]
@@ -227,29 +227,26 @@ def use_path() -> list[tuple[str, Any, str]]:
     """Return (label, owner, attribute) of the functions a data use goes through."""
     from sqlalchemy.orm import Session
 
-    from consent_api import oauth
-    from consent_api.decisions import store
+    from consent_api.auth import server as auth_server
+    from consent_api.decisions import locking
     from consent_api.points import ledger, lots
     from consent_api.points import service as points
-    from consent_api.uses import routes, schemas, service
-    from notifications import notices, outbox
+    from consent_api.uses import notices, routes, schemas, service
     from server import idempotency
 
     return [
-        ("bearer token query", oauth.BearerValidator, "authenticate_token"),
-        ("Idempotency-Key: look up, SAVEPOINT", idempotency, "_reserve"),
-        ("Idempotency-Key: store the answer", idempotency, "_store"),
+        ("bearer token query", auth_server.BearerValidator, "authenticate_token"),
+        ("Idempotency-Key: store the answer", idempotency, "_record"),
         ("parse and validate the body", schemas.DataUseIn, "load"),
         ("the organisation from the token (current_org_ref)", routes, "current_org_ref"),
         ("load the patient (_validate)", service, "_validate"),
-        ("candidate consents FOR UPDATE", store, "candidates_at"),
+        ("candidate consents FOR UPDATE", locking, "candidates_at"),
         ("decide_use()", service, "decide_use"),
-        ("use_count UPDATE", service, "_count_uses"),
+        ("use_count UPDATE", locking, "count_uses"),
         ("points terms query (price)", points, "current_terms"),
         ("ledger post: key look-up, accounts upsert, wallet UPDATE, INSERTs", ledger, "post"),
         ("open the lot", lots, "open_lot"),
-        ("notice: build, devices query (notify)", notices, "notify"),
-        ("notification preferences query", outbox, "load"),
+        ("notice: insert it and its pushes (notify)", notices, "notify"),
         ("ORM flushes (rows added to the session; UPDATE key)", Session, "flush"),
         ("render the answer", schemas.DataUseOut, "dump"),
         ("COMMIT", Session, "commit"),

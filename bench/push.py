@@ -44,6 +44,7 @@ from bench.server import production_env, stop
 from bench.settings import ROOT, WORK, BenchError
 from bench.usedata import bench_devices
 from tests.notifications.fake_fcm import FakeFcm
+from tests.support import service_account_file
 
 BACKLOG = 1024
 POLL = 0.05
@@ -79,37 +80,6 @@ class StampedFcm(FakeFcm):
         return new, start + len(new)
 
 
-def write_service_account(path: Path, token_uri: str) -> None:
-    """Write a service-account JSON with a fresh RSA key (as the outbox tests do)."""
-    from cryptography.hazmat.primitives import serialization
-    from cryptography.hazmat.primitives.asymmetric import rsa
-
-    pem = (
-        rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        .private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-        .decode()
-    )
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        json.dumps(
-            {
-                "type": "service_account",
-                "project_id": "bench",
-                "private_key_id": "bench",
-                "private_key": pem,
-                "client_email": "push@bench.iam.gserviceaccount.com",
-                "client_id": "1",
-                "token_uri": token_uri,
-            }
-        )
-    )
-    path.chmod(0o600)
-
-
 def cpu_seconds(pid: int) -> float | None:
     """Return the user + system CPU seconds a process has used (Linux /proc), or None."""
     try:
@@ -123,7 +93,7 @@ def cpu_seconds(pid: int) -> float | None:
 def worker(database_url: str, fcm: FakeFcm) -> Iterator[subprocess.Popen]:
     """Run `consent-wallet worker` with the FCM backend pointed at the fake, until the block
     ends (SIGTERM: it finishes the job it is running)."""
-    write_service_account(ACCOUNT, f"{fcm.url}/token")
+    service_account_file(ACCOUNT, f"{fcm.url}/token")
     env = production_env(database_url)
     env.update(PUSH_BACKEND="fcm", FIREBASE_CREDENTIALS=str(ACCOUNT), FCM_ENDPOINT=fcm.url)
     WORKER_LOG.parent.mkdir(parents=True, exist_ok=True)

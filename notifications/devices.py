@@ -67,8 +67,3 @@ def _drop_undelivered(device_id: uuid.UUID) -> None:
         .values(status="dropped", last_error="device removed")
         .execution_options(synchronize_session=False)
     )
-
-
-def present(device: Device) -> dict:
-    """The patient's view of a device."""
-    return {"id": device.id, "platform": device.platform, "created_at": device.created_at}

@@ -3,7 +3,7 @@
 Claiming is a conditional UPDATE (only rows still due are taken, by a lease owner id), so any
 number of workers can drain at once without sending a row twice; a worker that dies leaves its
 rows leased, and they are due again once the lease runs out. These functions flush only: the
-job commits the claim before sending and the outcomes after (notifications/jobs.py).
+job commits the claim before sending and the outcomes after (server/jobs.py).
 """
 
 from __future__ import annotations

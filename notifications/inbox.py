@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select, update
 
@@ -23,7 +23,15 @@ def unread_count(patient_id: uuid.UUID) -> int:
     )
 
 
-def page(patient_id: uuid.UUID, query: dict[str, Any]) -> tuple[list[Notification], str | None]:
+class InboxPage(NamedTuple):
+    """A page of notices, the next page's cursor, and how many notices are unread in all."""
+
+    items: list[Notification]
+    next_cursor: str | None
+    unread_count: int
+
+
+def page(patient_id: uuid.UUID, query: dict[str, Any]) -> InboxPage:
     """One page of notices, newest first, optionally only the unread."""
     statement = select(Notification).where(Notification.patient_id == patient_id)
     if query.get("unread"):
@@ -38,7 +46,8 @@ def page(patient_id: uuid.UUID, query: dict[str, Any]) -> tuple[list[Notificatio
             descending=True,
         )
     ).all()
-    return pagination.envelope(rows, limit=query["limit"], order_attr="created_at")
+    items, next_cursor = pagination.envelope(rows, limit=query["limit"], order_attr="created_at")
+    return InboxPage(items, next_cursor, unread_count(patient_id))
 
 
 def mark_read(patient_id: uuid.UUID, notification_id: uuid.UUID, *, now: datetime) -> Notification:
@@ -60,17 +69,3 @@ def mark_all_read(patient_id: uuid.UUID, *, now: datetime) -> int:
         .values(read_at=now)
         .execution_options(synchronize_session=False)
     ).rowcount
-
-
-def present(notice: Notification) -> dict[str, Any]:
-    """The patient's view of one notice."""
-    return {
-        "id": notice.id,
-        "type": notice.type,
-        "title": notice.title,
-        "body": notice.body,
-        "data": notice.data or {},
-        "high_priority": notice.high_priority,
-        "created_at": notice.created_at,
-        "read_at": notice.read_at,
-    }

@@ -8,29 +8,64 @@ data use) is not pushed at all when the patient takes a daily digest.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import bindparam, insert, select
+from sqlalchemy import Row, bindparam, insert, select
 
 from notifications.models import Device, Notification, NotificationPreferences, OutboxMessage
 from notifications.preferences import Preferences, push_due
 from server.db import core
 
 TITLE_MAX = Notification.__table__.c.title.type.length
-TARGET_COLUMNS = (
-    Device.id,
-    NotificationPreferences.data_uses,
-    NotificationPreferences.digest_time,
-    NotificationPreferences.quiet_start,
-    NotificationPreferences.quiet_end,
-    NotificationPreferences.time_zone,
+
+
+class Audience(NamedTuple):
+    """Where and when a patient's pushes go: their active devices, and their preferences."""
+
+    device_ids: tuple[uuid.UUID, ...]
+    preferences: Preferences
+
+
+# Columns that read a patient's audience alongside another query of theirs (one row per
+# active device, or one row with no device); `audience_of` reads the rows back by name.
+AUDIENCE_COLUMNS = (
+    Device.id.label("device_id"),
+    NotificationPreferences.data_uses.label("prefers_data_uses"),
+    NotificationPreferences.digest_time.label("prefers_digest_time"),
+    NotificationPreferences.quiet_start.label("prefers_quiet_start"),
+    NotificationPreferences.quiet_end.label("prefers_quiet_end"),
+    NotificationPreferences.time_zone.label("prefers_time_zone"),
 )
-DEVICES_AND_PREFERENCES = (
-    select(*TARGET_COLUMNS)
+_AUDIENCE = (
+    select(*AUDIENCE_COLUMNS)
     .outerjoin(NotificationPreferences, NotificationPreferences.patient_id == Device.patient_id)
     .where(Device.patient_id == bindparam("patient_id"), Device.active.is_(True))
 )
+
+
+def audience_of(rows: Sequence[Row]) -> Audience:
+    """The audience in rows that carry AUDIENCE_COLUMNS (no preferences row: the defaults)."""
+    devices = tuple(row.device_id for row in rows if row.device_id is not None)
+    first = rows[0] if rows else None
+    if first is None or first.prefers_data_uses is None:
+        return Audience(devices, Preferences())
+    return Audience(
+        devices,
+        Preferences(
+            first.prefers_data_uses,
+            first.prefers_digest_time,
+            first.prefers_quiet_start,
+            first.prefers_quiet_end,
+            first.prefers_time_zone,
+        ),
+    )
+
+
+def audience(patient_id: uuid.UUID) -> Audience:
+    """Read a patient's audience (one query)."""
+    return audience_of(core().execute(_AUDIENCE, {"patient_id": patient_id}).all())
 
 
 def notify(
@@ -43,13 +78,13 @@ def notify(
     data: dict[str, Any] | None = None,
     high_priority: bool = False,
     digestible: bool = False,
-    targets: list[Any] | None = None,
+    to: Audience | None = None,
 ) -> Notification:
     """Put a notice in the patient's inbox and queue one push per active device.
 
-    Three statements at most (devices with preferences, the notice, its pushes), written with
-    Core inserts: this runs inside every data use, which reads the `targets` (rows shaped
-    like `DEVICES_AND_PREFERENCES`) with its own first query and passes them in.
+    Three statements at most (the audience, the notice, its pushes), written with Core
+    inserts: this runs inside every data use, which reads the audience (`to`) with its own
+    first query and passes it in.
     """
     if len(title) > TITLE_MAX:  # an organisation's name alone may take 200 characters
         title = title[: TITLE_MAX - 1] + "…"
@@ -64,17 +99,15 @@ def notify(
         created_at=now,
         read_at=None,
     )
-    if targets is None:
-        targets = core().execute(DEVICES_AND_PREFERENCES, {"patient_id": patient_id}).all()
+    if to is None:
+        to = audience(patient_id)
     core().execute(
         insert(Notification.__table__),
         [{column: getattr(notification, column) for column in _NOTICE_COLUMNS}],
     )
-    if not targets:
+    if not to.device_ids:
         return notification
-    stored = targets[0][1:]
-    prefs = Preferences(*stored) if stored[0] is not None else Preferences()
-    due = now if high_priority else push_due(now, prefs, routine_use=digestible)
+    due = now if high_priority else push_due(now, to.preferences, routine_use=digestible)
     if due is None:
         return notification
     core().execute(
@@ -89,7 +122,7 @@ def notify(
                 "next_attempt_at": due,
                 "created_at": now,
             }
-            for device_id, *_ in targets
+            for device_id in to.device_ids
         ],
     )
     return notification

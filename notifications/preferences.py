@@ -12,6 +12,8 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
+from sqlalchemy import select
+
 from notifications.models import NotificationPreferences
 from server.db import db
 
@@ -84,23 +86,26 @@ def of(row: NotificationPreferences | None) -> Preferences:
     )
 
 
-def present(patient_id: uuid.UUID) -> dict[str, Any]:
-    """Return the preferences as the patient's JSON view."""
+def stored_or_default(patient_id: uuid.UUID) -> NotificationPreferences:
+    """The patient's stored preferences, or (never stored) an unsaved row of the defaults."""
     row = _row(patient_id)
-    prefs = of(row)
-    quiet = None
-    if prefs.quiet_start is not None:
-        quiet = {"start": prefs.quiet_start, "end": prefs.quiet_end}
-    return {
-        "data_uses": prefs.data_uses,
-        "digest_time": prefs.digest_time,
-        "quiet_hours": quiet,
-        "time_zone": prefs.time_zone,
-        "next_digest_at": row.next_digest_at if row is not None else None,
-    }
+    if row is not None:
+        return row
+    defaults = Preferences()
+    return NotificationPreferences(
+        patient_id=patient_id,
+        data_uses=defaults.data_uses,
+        digest_time=defaults.digest_time,
+        quiet_start=defaults.quiet_start,
+        quiet_end=defaults.quiet_end,
+        time_zone=defaults.time_zone,
+        next_digest_at=None,
+    )
 
 
-def replace(patient_id: uuid.UUID, body: dict[str, Any], *, now: datetime) -> None:
+def replace(
+    patient_id: uuid.UUID, body: dict[str, Any], *, now: datetime
+) -> NotificationPreferences:
     """Store new preferences (a full replacement; omitted fields take their defaults)."""
     quiet = body.get("quiet_hours")
     prefs = Preferences(
@@ -130,3 +135,32 @@ def replace(patient_id: uuid.UUID, body: dict[str, Any], *, now: datetime) -> No
         row.next_digest_at = None
     row.updated_at = now
     db.session.flush()
+    return row
+
+
+def due_digests(*, now: datetime, batch: int = 500) -> list[NotificationPreferences]:
+    """The preferences of patients whose daily digest is due, locked (skipping any another
+    worker holds), most overdue first."""
+    return list(
+        db.session.scalars(
+            select(NotificationPreferences)
+            .where(
+                NotificationPreferences.data_uses == "daily_digest",
+                NotificationPreferences.next_digest_at <= now,
+            )
+            .order_by(NotificationPreferences.next_digest_at)
+            .limit(batch)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+def digest_since(row: NotificationPreferences) -> datetime:
+    """Since when a due digest sums up uses: the last digest, or the switch to digests."""
+    return row.last_digest_at or row.updated_at
+
+
+def digest_sent(row: NotificationPreferences, *, now: datetime) -> None:
+    """Record a digest as sent (or as having had nothing to say) and schedule the next."""
+    row.last_digest_at = now
+    row.next_digest_at = next_digest(now, of(row))

@@ -21,6 +21,19 @@ class NotificationOut(Schema):
     read_at = fields.DateTime(allow_none=True)
 
 
+class InboxPageOut(Schema):
+    """A page of the inbox, newest first, with how many notices are unread in all."""
+
+    items = fields.List(fields.Nested(NotificationOut))
+    next_cursor = fields.String(allow_none=True)
+    unread_count = fields.Integer()
+
+
+class MarkedReadOut(Schema):
+    marked = fields.Integer()
+    unread_count = fields.Integer()
+
+
 class NotificationListQuery(Schema):
     """Paging for the inbox (newest first), optionally only the unread."""
 
@@ -44,9 +57,15 @@ class DeviceIn(Schema):
 
 
 class DeviceOut(Schema):
+    """A device as its patient sees it: never its push token."""
+
     id = fields.UUID()
     platform = fields.String()
     created_at = fields.DateTime()
+
+
+class DeviceListOut(Schema):
+    items = fields.List(fields.Nested(DeviceOut))
 
 
 @functools.cache
@@ -89,9 +108,20 @@ class PreferencesIn(Schema):
     )
 
 
+_QUIET_HOURS = QuietHours()
+
+
+def _quiet_hours(prefs) -> dict | None:
+    if prefs.quiet_start is None:
+        return None
+    return _QUIET_HOURS.dump({"start": prefs.quiet_start, "end": prefs.quiet_end})
+
+
 class PreferencesOut(Schema):
+    """A patient's preferences (stored, or the defaults)."""
+
     data_uses = fields.String()
     digest_time = fields.Time()
-    quiet_hours = fields.Nested(QuietHours, allow_none=True)
+    quiet_hours = fields.Function(_quiet_hours, allow_none=True)
     time_zone = fields.String()
     next_digest_at = fields.DateTime(allow_none=True)

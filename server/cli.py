@@ -6,6 +6,7 @@ import functools
 import json
 import os
 import sys
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -14,9 +15,19 @@ from typing import Any
 import click
 from flask.cli import FlaskGroup, with_appcontext
 
-from server import create_app
-from server.db import db
+from consent_api.orgs import service as orgs_service
+from consent_api.orgs.types import ORG_TYPES
+from consent_api.points import service as points
+from consent_api.registration import service as registration
+from consent_api.registration.schemas import OrgCreatedOut
+from consent_api.uses import verify as ledger_checks
+from notifications import dispatch
+from server import demo as demo_module
+from server.app import create_app
+from server.db import db, utcnow
 from server.errors import Problem
+from server.http import dump
+from server.worker import run_worker
 
 
 def emit(payload: Any) -> None:
@@ -57,12 +68,7 @@ def orgs() -> None:
 
 @orgs.command("create")
 @click.option("--name", required=True)
-@click.option(
-    "--type",
-    "org_type",
-    required=True,
-    type=click.Choice(["hospital", "pharma", "insurer", "research", "operator"]),
-)
+@click.option("--type", "org_type", required=True, type=click.Choice(ORG_TYPES))
 @click.option("--scope", "scope_list", multiple=True, help="Narrow the client to these scopes.")
 @click.option(
     "--jwks",
@@ -72,22 +78,18 @@ def orgs() -> None:
 @transactional
 def orgs_create(name: str, org_type: str, scope_list: tuple[str, ...], jwks: Path | None) -> None:
     """Register an organisation; prints its client credentials once."""
-    from consent_api.orgs import service
-
     keys = json.loads(jwks.read_text()) if jwks else None
-    registration = service.register(
+    registered = registration.register_org(
         name=name, type=org_type, scopes=list(scope_list) or None, jwks=keys
     )
-    emit(registration.as_dict())
+    emit(dump(OrgCreatedOut(), registered, now=utcnow()))
 
 
 def _org_command(action: str) -> Callable:
     @click.argument("org_id", type=click.UUID)
     @transactional
     def command(org_id: uuid.UUID) -> None:
-        from consent_api.orgs import service
-
-        org = getattr(service, action)(org_id)
+        org = getattr(orgs_service, action)(org_id)
         emit({"id": org.id, "name": org.name, "type": org.type, "status": org.status})
 
     command.__doc__ = f"{action.capitalize()} an organisation."
@@ -102,9 +104,7 @@ orgs.command("resume")(_org_command("resume"))
 @with_appcontext
 def orgs_list() -> None:
     """List organisations, one JSON object per line."""
-    from consent_api.orgs import service
-
-    for org in service.list_all():
+    for org in orgs_service.list_all():
         emit({"id": org.id, "name": org.name, "type": org.type, "status": org.status})
 
 
@@ -119,9 +119,7 @@ def apps() -> None:
 @transactional
 def apps_create(name: str, redirect_uris: tuple[str, ...]) -> None:
     """Register a public app using authorization code + PKCE."""
-    from consent_api.auth import service
-
-    client = service.create_app_client(name=name, redirect_uris=list(redirect_uris))
+    client = registration.register_app(name=name, redirect_uris=list(redirect_uris))
     emit(
         {"client_id": client.client_id, "name": client.name, "redirect_uris": client.redirect_uris}
     )
@@ -136,8 +134,6 @@ def outbox() -> None:
 @with_appcontext
 def outbox_stats() -> None:
     """Count outbox rows by status (pending, sending, sent, dropped, dead)."""
-    from notifications import dispatch
-
     emit(dispatch.stats())
 
 
@@ -145,9 +141,6 @@ def outbox_stats() -> None:
 @transactional
 def outbox_retry_dead() -> None:
     """Queue every dead-lettered notice again."""
-    from notifications import dispatch
-    from server.db import utcnow
-
     emit({"requeued": dispatch.retry_dead(now=utcnow())})
 
 
@@ -160,12 +153,8 @@ def ledger() -> None:
 @with_appcontext
 def ledger_verify() -> None:
     """Check every ledger invariant; exit 1 if one fails."""
-    import time
-
-    from consent_api.points.verify import verify
-
     started = time.perf_counter()
-    found = verify()
+    found = ledger_checks.verify()
     found["seconds"] = round(time.perf_counter() - started, 3)
     emit(found)
     if not found["ok"]:
@@ -178,10 +167,7 @@ def ledger_verify() -> None:
 @transactional
 def ledger_reverse(transaction_id, reason: str) -> None:
     """Post the exact opposite of a transaction (entries are never edited)."""
-    from consent_api.points.service import reverse
-    from server.db import utcnow
-
-    posted = reverse(transaction_id, reason=reason, now=utcnow())
+    posted = points.reverse(transaction_id, reason=reason, now=utcnow())
     emit({"reversal_id": posted.id, "reverses_id": transaction_id})
 
 
@@ -190,8 +176,6 @@ def ledger_reverse(transaction_id, reason: str) -> None:
 @transactional
 def demo(base_url: str | None) -> None:
     """Seed the demo data (idempotent) and print its credentials and a curl that works."""
-    from server import demo as demo_module
-
     base = (
         base_url or f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
     )
@@ -224,8 +208,6 @@ def serve(gunicorn_args: tuple[str, ...]) -> None:
 @main.command("worker")
 def worker() -> None:
     """Run the background scheduler: the one process that runs periodic jobs."""
-    from notifications.jobs import run_worker
-
     run_worker(create_app())
 
 

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, current_app
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import (
@@ -29,6 +30,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 
 from server.config import ROOT
+from server.errors import KeptRefusal
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -152,15 +154,6 @@ def insert_or_skip(table: Table, *conflict_columns: str):
     return dialect.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
 
 
-def keep_changes_on_error() -> None:
-    """Commit this request's writes even though it answers with an error.
-
-    For writes that must survive a refusal, such as revoking a token family when a
-    refresh token is replayed.
-    """
-    g.commit_on_error = True
-
-
 def _tune_sqlite(engine: Engine) -> None:
     # pysqlite defers BEGIN and mishandles SAVEPOINT; take transaction control ourselves
     # (SQLAlchemy's documented recipe), enforce foreign keys, and let the web process and
@@ -184,20 +177,45 @@ def _tune_sqlite(engine: Engine) -> None:
 
 
 def init_app(app: Flask) -> None:
-    """Bind the database and make each request one transaction, committed in one place."""
+    """Bind the database (and, on SQLite, take transaction control from pysqlite)."""
     db.init_app(app)
     migrate.init_app(app, db)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine)
 
-    @app.after_request
-    def _transaction_boundary(response):
-        # The only commit in a request: services flush, the boundary decides.
-        if not db.session.registry.has():
-            return response  # the request never opened a session (health, consent checks)
-        if response.status_code < 400 or g.get("commit_on_error"):
-            db.session.commit()
-        else:
-            db.session.rollback()
+
+def _end_transaction(*, commit: bool) -> None:
+    if not db.session.registry.has():
+        return  # the request never opened a session (health, consent checks)
+    if commit:
+        db.session.commit()
+    else:
+        db.session.rollback()
+
+
+def transactional(view: Callable) -> Callable:
+    """Make a view the request's one transaction, ended here and nowhere else: services
+    flush; this commits when the answer is below 400 or a `KeptRefusal`, and rolls back on
+    any other error."""
+
+    @functools.wraps(view)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            response = current_app.make_response(view(*args, **kwargs))
+        except KeptRefusal:
+            _end_transaction(commit=True)
+            raise
+        except BaseException:
+            _end_transaction(commit=False)
+            raise
+        _end_transaction(commit=response.status_code < 400)
         return response
+
+    return wrapper
+
+
+def one_transaction_per_request(app: Flask) -> None:
+    """Wrap every view of a fully wired app in `transactional` (after its last blueprint)."""
+    for endpoint, view in app.view_functions.items():
+        app.view_functions[endpoint] = transactional(view)

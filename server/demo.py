@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from argon2 import PasswordHasher
+from flask import current_app
 from sqlalchemy import select
 
-from consent_api import scopes
 from consent_api.auth.models import OAuthClient, digest
 from consent_api.orgs.models import Organisation
+from consent_api.orgs.types import BY_ORG_TYPE
 from consent_api.patients.models import Patient
+from consent_api.patients.passwords import passwords
+from consent_api.points.models import Reward
+from server import scopes
 from server.db import db
 from server.errors import Problem
 
@@ -53,23 +56,19 @@ def _org_client(name: str, org_type: str, client_id: str, secret: str) -> None:
             auth_method="client_secret_basic",
             grant_types=["client_credentials"],
             redirect_uris=[],
-            scope=" ".join(scopes.BY_ORG_TYPE[org_type]),
+            scope=" ".join(BY_ORG_TYPE[org_type]),
         )
         db.session.add(client)
     client.secret_hash = digest(secret)
 
 
 def _reward(name: str, description: str, cost: int) -> None:
-    from consent_api.points.models import Reward
-
     if db.session.scalar(select(Reward).where(Reward.name == name)) is None:
         db.session.add(Reward(name=name, description=description, cost=cost, active=True))
 
 
 def seed() -> DemoSeed:
     """Create (or reset) the demo operator, organisations, patient and app; idempotent."""
-    from flask import current_app
-
     if current_app.config["APP_ENV"] == "production":
         raise Problem("The demo seed never runs in production.", code="demo_in_production")
     for name, org_type, client_id, secret in DEMO.values():
@@ -79,7 +78,7 @@ def seed() -> DemoSeed:
     if patient is None:
         db.session.add(Patient(email=email, display_name=display_name, password_hash=""))
         patient = db.session.scalar(select(Patient).where(Patient.email == email))
-    patient.password_hash = PasswordHasher().hash(password)
+    patient.password_hash = passwords().hash(password)
     app_name, app_client_id, redirect_uri = DEMO_APP
     if db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == app_client_id)) is None:
         db.session.add(

@@ -90,6 +90,12 @@ class ValidationFailed(Problem):
     status, code, title = 422, "validation_failed", "Validation failed"
 
 
+class KeptRefusal(Problem):
+    """An error answer whose writes must stand: the transaction boundary commits them rather
+    than rolling them back (a refused data use stays on record with the patient's alert; a
+    replayed refresh token's family stays revoked)."""
+
+
 def problem_response(
     status: int,
     code: str,

@@ -7,10 +7,10 @@ from alembic.script import ScriptDirectory
 from flask import Blueprint, Response, current_app
 from sqlalchemy import text
 
-from consent_api.oauth import public
 from server.config import ROOT
 from server.db import db, migrate
 from server.errors import problem_response
+from server.guard import public
 
 bp = Blueprint("health", __name__)
 OPENAPI_PATH = ROOT / "openapi.yaml"

@@ -1,4 +1,4 @@
-"""Request plumbing shared by every route: request ids and schema-driven parsing."""
+"""Request plumbing shared by every route: request ids, schema-driven parsing and rendering."""
 
 from __future__ import annotations
 
@@ -6,13 +6,16 @@ import functools
 import logging
 import re
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, current_app, g, request
 from marshmallow import Schema, ValidationError
+from marshmallow.experimental.context import Context
 from werkzeug.exceptions import BadRequest
 
+from server.db import utcnow
 from server.errors import Problem, ValidationFailed
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
@@ -133,6 +136,56 @@ def query(schema: type[Schema]) -> Callable:
             params = request.args.to_dict()
             refuse_nul(params)
             return view(*args, query=load(loader, params), **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+class Rendering(Context):
+    """What output schemas may read while they dump (marshmallow's context): `now`, the
+    moment the representation describes (effective statuses depend on it), and whatever a
+    view adds (`viewer`, the organisation whose view it is)."""
+
+
+def rendered(name: str) -> Any:
+    """A value of the current rendering (inside `Rendering` or an `@output` view)."""
+    return Rendering.get()[name]
+
+
+def dump(schema: Schema, value: Any, *, now: datetime, **context: Any) -> Any:
+    """Dump `value` with `schema` as of `now` (for what services store or assemble)."""
+    with Rendering({"now": now, **context}):
+        return schema.dump(value)
+
+
+def output(
+    schema: type[Schema],
+    *,
+    status: int = 200,
+    context: Callable[[], Mapping[str, Any]] | None = None,
+) -> Callable:
+    """Render what the view returns with `schema`, as JSON with `status`.
+
+    The view returns a value (a model, a typed value, a page), optionally followed by a
+    status and headers: `(value, headers)`, `(value, 200)`. The schema names every field, so
+    nothing else leaks. It dumps as of the moment of the answer
+    (`rendered("now")`), plus what `context()` adds.
+    """
+
+    def decorator(view: Callable) -> Callable:
+        dumper = schema()  # schemas keep no per-call state: build one, reuse
+
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Response:
+            returned = view(*args, **kwargs)
+            # A plain tuple adds a status and/or headers; a NamedTuple is a value like any other.
+            value, *more = returned if type(returned) is tuple else (returned,)
+            extra = context() if context else {}
+            response = current_app.json.response(dump(dumper, value, now=utcnow(), **extra))
+            response.status_code = next((m for m in more if isinstance(m, int)), status)
+            response.headers.update(next((m for m in more if isinstance(m, Mapping)), {}))
+            return response
 
         return wrapper
 

@@ -19,12 +19,12 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from flask import Response, current_app, g, request
+from flask import Response, current_app, request
 from sqlalchemy import JSON, Integer, String, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db import core, db, insert_or_skip, utcnow, uuid_pk
-from server.errors import Problem, ValidationFailed, render_problem
+from server.errors import KeptRefusal, Problem, ValidationFailed, render_problem
 from server.http import json_body
 
 HEADER = "Idempotency-Key"
@@ -127,7 +127,6 @@ def _record(principal_id: uuid.UUID, key: str, digest: str, answer: Response) ->
 def _replay_instead(principal_id: uuid.UUID, key: str, digest: str) -> Response:
     """The key was used before: undo what this request wrote and answer as the first did."""
     db.session.rollback()
-    g.commit_on_error = False
     found = _find(principal_id, request.endpoint or request.path, key)
     if found is None:  # cannot happen after a conflict, short of a purge in between
         raise Problem(
@@ -142,8 +141,8 @@ def idempotent(principal: Callable[[], uuid.UUID]) -> Callable:
     """Make a JSON POST view idempotent per (principal(), route, Idempotency-Key).
 
     The view runs, and its answer is stored under the key in the same transaction: its
-    success, or a refusal it chose to keep (`keep_changes_on_error`); other errors roll back
-    and store nothing. When the key turns out to be taken (a retry, or a concurrent twin that
+    success, or a refusal it keeps on record (`KeptRefusal`); other errors roll back and
+    store nothing. When the key turns out to be taken (a retry, or a concurrent twin that
     committed first), everything this request wrote is rolled back and the first answer is
     replayed. A retry is rare, so the usual request pays one INSERT for all of this.
     """
@@ -157,7 +156,7 @@ def idempotent(principal: Callable[[], uuid.UUID]) -> Callable:
             try:
                 response = current_app.make_response(view(*args, **kwargs))
             except Problem as problem:
-                if g.get("commit_on_error"):  # a refusal kept on record: stored like a success
+                if isinstance(problem, KeptRefusal):  # on record: stored like a success
                     if _record(principal_id, key, digest, render_problem(problem)):
                         raise
                 elif _find(principal_id, request.endpoint or request.path, key) is None:

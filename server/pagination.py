@@ -7,12 +7,19 @@ import json
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
 from server.errors import ValidationFailed
+
+
+class Page(NamedTuple):
+    """One page of items, and the cursor of the next (None on the last page)."""
+
+    items: list[Any]
+    next_cursor: str | None
 
 
 def encode(when: datetime, row_id: uuid.UUID) -> str:
@@ -57,14 +64,15 @@ def envelope(
     limit: int,
     order_attr: str,
     keyed_by: Callable[[Any], Any] = lambda row: row,
-) -> tuple[list[Any], str | None]:
-    """Split the extra row off; return (items, next_cursor or None). `keyed_by` picks the
-    object holding the order column and id out of a row (for rows of several entities)."""
+) -> Page:
+    """Split the extra row off; return the page and its next cursor (None if the last).
+    `keyed_by` picks the object holding the order column and id out of a row (for rows of
+    several entities)."""
     items = list(rows[:limit])
     if len(rows) <= limit:
-        return items, None
+        return Page(items, None)
     last = keyed_by(items[-1])
-    return items, encode(getattr(last, order_attr), last.id)
+    return Page(items, encode(getattr(last, order_attr), last.id))
 
 
 def scan(
@@ -79,7 +87,7 @@ def scan(
     keep: Callable[[Any], bool],
     batch: int = 500,
     descending: bool = False,
-) -> tuple[list[Any], str | None]:
+) -> Page:
     """Page through rows that also pass a Python filter (`keep`), reading in batches until a
     page is full or the rows run out; the cursor stays exact."""
     kept: list[Any] = []

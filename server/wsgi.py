@@ -2,7 +2,7 @@
 
 import gc
 
-from server import create_app
+from server.app import create_app
 
 app = create_app()
 # Everything built at start-up lives as long as the worker: move it out of the collector's

@@ -19,23 +19,60 @@ import flask_migrate
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import create_engine, text
+from hypothesis import HealthCheck, settings
+from sqlalchemy import URL, create_engine, make_url, text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
-from server import create_app
+from server.app import create_app
 from server.db import db, reads, utcnow
 from server.ratelimit import limiter
 from tests import factories
 from tests.factories import PatientFactory
+from tests.support import issue_patient_token
 
 TEST_PASSWORD = factories.PASSWORD
+
+# The suite's Hypothesis profile, chosen for CI: the same examples on every run
+# (derandomize, no example database), so a run never turns red on a new draw; no deadline and
+# no too_slow health check, because timings on a shared, loaded two-core machine say nothing
+# about the code. `HYPOTHESIS_PROFILE=explore` searches further, with fresh random draws.
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    database=None,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    print_blob=True,
+)
+settings.register_profile("explore", max_examples=2000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
 
 def _database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     chosen = os.environ.get("CW_TEST_DB", "sqlite")
     if chosen == "sqlite":
         return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
-    return chosen.replace("postgresql://", "postgresql+psycopg://", 1)
+    url = make_url(chosen.replace("postgresql://", "postgresql+psycopg://", 1))
+    worker = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, ... under pytest-xdist
+    if worker:  # each worker has a database of its own, next to the one it was given
+        url = _own_database(url, f"{url.database}_{worker}")
+    return url.render_as_string(hide_password=False)
+
+
+def _own_database(url: URL, name: str) -> URL:
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as connection:
+            exists = connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if not exists:
+                connection.execute(text(f'CREATE DATABASE "{name}"'))
+    except Exception as exc:  # unreachable or refused: fail the run loudly
+        pytest.exit(f"PostgreSQL at {engine.url!r} is not usable: {exc}", returncode=3)
+    finally:
+        engine.dispose()
+    return url.set(database=name)
 
 
 def _reset_postgres(url: str) -> None:
@@ -168,9 +205,9 @@ def org_credentials(session):
     """Register an organisation through the real service; return (registration, secret)."""
 
     def make(org_type: str = "hospital", *, name: str | None = None, scopes=None, jwks=None):
-        from consent_api.orgs import service
+        from consent_api.registration import service
 
-        return service.register(
+        return service.register_org(
             name=name or f"{org_type.title()} {secrets.token_hex(3)}",
             type=org_type,
             scopes=scopes,
@@ -225,9 +262,9 @@ REDIRECT_URI = "https://app.example/callback"
 @pytest.fixture
 def patient_app(session):
     """The public patient app client."""
-    from consent_api.auth import service
+    from consent_api.auth import clients
 
-    return service.create_app_client(name="Wallet app", redirect_uris=[REDIRECT_URI])
+    return clients.create_app_client(name="Wallet app", redirect_uris=[REDIRECT_URI])
 
 
 def pkce_pair() -> tuple[str, str]:
@@ -310,9 +347,20 @@ def patient(session):
 
 
 @pytest.fixture
-def patient_token(login: PatientLogin, patient) -> str:
-    """A real patient access token obtained through the login form and PKCE."""
-    return login.tokens(patient.email)["access_token"]
+def patient_token_for(patient_app):
+    """Issue a patient's access token directly, stored as the token endpoint stores one:
+    for tests that are not about logging in (those drive the login form and PKCE)."""
+
+    def make(someone) -> str:
+        return issue_patient_token(someone, patient_app)
+
+    return make
+
+
+@pytest.fixture
+def patient_token(patient_token_for, patient) -> str:
+    """A real access token of the test patient (see `patient_token_for`)."""
+    return patient_token_for(patient)
 
 
 # --- data uses: an organisation reporting, a patient granting ---------------------------
@@ -331,12 +379,12 @@ def hospital_token(token_for, hospital):
 
 
 @pytest.fixture
-def grant(client, login):
+def grant(client, patient_token_for):
     """A patient grants a consent through the API; returns (patient, consent JSON, token)."""
 
     def make(patient=None, **overrides):
         patient = patient or PatientFactory()
-        token = login.tokens(patient.email)["access_token"]
+        token = patient_token_for(patient)
         body = {
             "grantee": {"org_type": "hospital"},
             "data_categories": ["lab_results"],

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import factory
-from argon2 import PasswordHasher
 from factory.alchemy import SQLAlchemyModelFactory
 
 from consent_api.orgs.models import Organisation
 from consent_api.patients.models import Patient
+from consent_api.patients.passwords import hasher_for
 from server.db import db
 
 PASSWORD = "correct horse battery staple"
-_PASSWORD_HASH = PasswordHasher().hash(PASSWORD)
+_PASSWORD_HASH = hasher_for("testing").hash(PASSWORD)  # the test apps' cheap parameters
 
 
 class _Base(SQLAlchemyModelFactory):

@@ -27,7 +27,9 @@ from consent_api.auth.models import (
     expiry,
 )
 from consent_api.patients.models import Patient
-from server.db import db, keep_changes_on_error, utcnow
+from server.db import db, utcnow
+from server.errors import KeptRefusal
+from server.guard import issuer
 
 
 def new_secret() -> str:
@@ -92,6 +94,16 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return db.session.get(Patient, authorization_code.patient_id)
 
 
+class ReplayedRefreshToken(KeptRefusal):
+    """A spent refresh token came back: its whole family is revoked, and stays so (RFC 9700
+    4.14). Answered as RFC 6749's `invalid_grant`, like any other unusable refresh token."""
+
+    status, code = 400, "invalid_grant"
+
+    def __init__(self) -> None:
+        super().__init__("The refresh token is invalid.", oauth_error="invalid_grant")
+
+
 class RefreshTokenGrant(grants.RefreshTokenGrant):
     """Rotating refresh tokens; replaying a spent one revokes its whole family (RFC 9700 4.14)."""
 
@@ -108,7 +120,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
             return token
         if token.refresh_revoked_at is not None:
             revoke_family(token.family_id)
-            keep_changes_on_error()  # the answer is an error, the revocation must stand
+            raise ReplayedRefreshToken()  # an error answer, and the revocation stands
         return None
 
     def authenticate_user(self, refresh_token: OAuthToken) -> Patient | None:
@@ -147,8 +159,6 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
         return token.claims
 
     def get_audiences(self) -> list[str]:
-        from consent_api.oauth import issuer
-
         return [issuer() + "/oauth/token", issuer()]
 
     def resolve_client_public_key(self, client: OAuthClient):

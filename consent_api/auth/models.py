@@ -12,9 +12,9 @@ from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMix
 from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from consent_api import scopes
 from consent_api.orgs.models import Organisation
 from consent_api.patients.models import Patient
+from server import scopes
 from server.db import db, utcnow, uuid_pk
 
 

@@ -7,10 +7,11 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError
 
-from consent_api import scopes
-from consent_api.oauth import authorization, issuer, public
+from consent_api.auth.server import authorization
 from consent_api.patients import service as patients
+from server import scopes
 from server.errors import Problem, render_problem
+from server.guard import issuer, public
 from server.ratelimit import configured, limiter
 
 bp = Blueprint("oauth", __name__, template_folder="templates")
@@ -70,7 +71,10 @@ def _oauth_error_body(problem: Problem):
     """Token and revocation errors keep their RFC 6749 body, even when we refuse early."""
     if request.endpoint not in ("oauth.token", "oauth.revoke") or problem.status >= 500:
         return render_problem(problem)
-    body = {"error": "invalid_request", "error_description": problem.detail}
+    body = {
+        "error": problem.extra.get("oauth_error", "invalid_request"),
+        "error_description": problem.detail,
+    }
     return jsonify(body), 400, {"Cache-Control": "no-store"}
 
 

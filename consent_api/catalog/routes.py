@@ -3,7 +3,7 @@
 from flask import Blueprint
 
 from consent_api import catalog
-from consent_api.oauth import public
+from server.guard import public
 
 bp = Blueprint("catalog", __name__)
 

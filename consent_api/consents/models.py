@@ -7,8 +7,9 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from consent_api.orgs.models import Organisation
 from server.db import db, utcnow, uuid_pk
 
 STATUSES = ("active", "paused", "revoked", "expired")
@@ -81,6 +82,12 @@ class Consent(db.Model):
     expiry_reminded_for: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # Read-only: the named grantee (its name is shown), and every version, oldest first.
+    grantee_org: Mapped[Organisation | None] = relationship(viewonly=True)
+    versions: Mapped[list[ConsentVersion]] = relationship(
+        order_by="ConsentVersion.version", viewonly=True
+    )
 
     def effective_status(self, now: datetime) -> str:
         """Return the status as of `now`: an active consent past its validity is expired."""

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from datetime import UTC
+from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from consent_api import catalog
-from consent_api.scopes import DATA_ORG_TYPES
+from consent_api.orgs.types import DATA_ORG_TYPES
+from server.http import rendered
 
 CATEGORY_CODES = (*catalog.CATEGORIES, catalog.ALL)
 
@@ -143,10 +145,18 @@ class OrgConsentListQuery(ConsentListQuery):
     updated_since = when()
 
 
+# --- what consents look like -----------------------------------------------------------------
+
+
 class GranteeOut(Schema):
-    org_id = fields.UUID(allow_none=True)
-    org_type = fields.String(allow_none=True)
-    org_name = fields.String(allow_none=True)
+    """Who a consent names: one organisation (with its name) or every one of a type."""
+
+    org_id = fields.UUID(attribute="grantee_org_id", allow_none=True)
+    org_type = fields.String(attribute="grantee_org_type", allow_none=True)
+    org_name = fields.Function(
+        lambda consent: consent.grantee_org.name if consent.grantee_org_id else None,
+        allow_none=True,
+    )
 
 
 class PeriodOut(Schema):
@@ -155,27 +165,40 @@ class PeriodOut(Schema):
 
 
 class ExclusionOut(Schema):
-    data_categories = fields.List(fields.String())
-    purposes = fields.List(fields.String())
-    org_ids = fields.List(fields.String())
+    """A stored exclusion, every dimension shown (an empty list: any)."""
+
+    data_categories = fields.List(fields.String(), dump_default=list)
+    purposes = fields.List(fields.String(), dump_default=list)
+    org_ids = fields.List(fields.String(), dump_default=list)
+
+
+_GRANTEE, _PERIOD, _EXCLUSION = GranteeOut(), PeriodOut(), ExclusionOut()
+
+
+def data_period(target: Any) -> dict | None:
+    """The clinical data period of a consent or request, or None when it has neither end."""
+    if target.data_period_start is None and target.data_period_end is None:
+        return None
+    return _PERIOD.dump({"start": target.data_period_start, "end": target.data_period_end})
 
 
 class ConsentTermsOut(Schema):
-    """The terms of a consent and its state: what its patient and its grantee both see."""
+    """The terms of a consent and its state (as of the rendering's `now`): what its patient
+    and its grantee both see."""
 
     id = fields.UUID()
-    grantee = fields.Nested(GranteeOut)
+    grantee = fields.Function(_GRANTEE.dump)
     data_categories = fields.List(fields.String())
     purposes = fields.List(fields.String())
     actions = fields.List(fields.String())
-    data_period = fields.Nested(PeriodOut, allow_none=True)
+    data_period = fields.Function(data_period, allow_none=True)
     valid_from = fields.DateTime()
     valid_until = fields.DateTime(allow_none=True)
     max_uses = fields.Integer(allow_none=True)
     use_count = fields.Integer()
     exclusions = fields.List(fields.Nested(ExclusionOut))
     fee_per_use = fields.Integer()
-    status = fields.String()
+    status = fields.Function(lambda consent: consent.effective_status(rendered("now")))
     version = fields.Integer()
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
@@ -191,19 +214,58 @@ class ConsentOut(ConsentTermsOut):
 
 
 class VersionOut(Schema):
+    """One kept version: the consent exactly as the patient saw it then."""
+
     version = fields.Integer()
     change = fields.String()
     created_at = fields.DateTime()
-    consent = fields.Dict()
+    consent = fields.Dict(attribute="snapshot")
+
+
+class VersionExportOut(VersionOut):
+    """A kept version in the patient's export."""
+
+    consent_id = fields.UUID()
 
 
 class ConsentWithHistoryOut(ConsentOut):
-    """A consent with every earlier version, oldest first."""
+    """A consent with every version, oldest first."""
 
     versions = fields.List(fields.Nested(VersionOut))
 
 
+class ConsentListOut(Schema):
+    """Consents, e.g. those one revoke-all changed."""
+
+    items = fields.List(fields.Nested(ConsentOut))
+
+
+class ConsentPageOut(ConsentListOut):
+    """A page of the patient's consents."""
+
+    next_cursor = fields.String(allow_none=True)
+
+
 class OrgConsentOut(ConsentTermsOut):
-    """A consent as the organisation it was granted to sees it."""
+    """A consent as the organisation it was granted to sees it (the rendering's `viewer`):
+    exclusions naming other organisations are left out, those naming it name only it."""
 
     patient_id = fields.UUID()
+    exclusions = fields.Method("_visible_exclusions")
+
+    def _visible_exclusions(self, consent: Any) -> list[dict]:
+        viewer = str(rendered("viewer"))
+        visible = []
+        for exclusion in consent.exclusions or []:
+            org_ids = exclusion.get("org_ids")
+            if org_ids and viewer not in org_ids:
+                continue  # an exclusion of someone else: not the caller's business
+            visible.append({**_EXCLUSION.dump(exclusion), "org_ids": [viewer] if org_ids else []})
+        return visible
+
+
+class OrgConsentPageOut(Schema):
+    """A page of the consents an organisation holds."""
+
+    items = fields.List(fields.Nested(OrgConsentOut))
+    next_cursor = fields.String(allow_none=True)

@@ -3,29 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import date, datetime
 from typing import Any
 
 from consent_api.catalog import ACTIONS, ALL, CATEGORIES, PURPOSES, SENSITIVE
-
-ORG_TYPE_PLURALS = {
-    "hospital": "every hospital",
-    "pharma": "every pharmaceutical company",
-    "insurer": "every insurer",
-    "research": "every research organisation",
-}
-
-
-def join_words(items: list[str]) -> str:
-    """ "a", "a and b", "a, b and c"."""
-    if len(items) <= 1:
-        return "".join(items)
-    return ", ".join(items[:-1]) + " and " + items[-1]
-
-
-def day(value: date | datetime) -> str:
-    """A date as a patient reads it: "3 March 2027"."""
-    return f"{value.day} {value:%B %Y}"
+from consent_api.wording import day, join_words
 
 
 def _categories(codes: Iterable[str]) -> str:
@@ -80,10 +61,3 @@ def summarise(scope: Mapping[str, Any], *, grantee: str, org_names: Mapping[Any,
     if fee:
         text += f" Each use pays {fee} points, and your share comes back to you as health points."
     return text
-
-
-def grantee_phrase(*, org_name: str | None, org_type: str | None) -> str:
-    """Name the grantee the way a patient would read it."""
-    if org_name:
-        return org_name
-    return ORG_TYPE_PLURALS.get(org_type or "", f"every {org_type}").capitalize()

@@ -11,7 +11,8 @@ from typing import Any
 
 from consent_api import catalog
 from consent_api.decisions import store
-from consent_api.decisions.decide import Decision, Org, decide
+from consent_api.decisions.decide import Decision, decide
+from consent_api.orgs.values import Org
 from server.errors import ValidationFailed
 
 MAX_BATCH = 10_000

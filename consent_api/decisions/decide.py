@@ -19,6 +19,7 @@ from datetime import date, datetime
 from typing import NamedTuple
 
 from consent_api.catalog import ALL, SENSITIVE
+from consent_api.orgs.values import Org
 
 PERMITTED = "permitted"
 # How far a consent got before it failed; a higher rank is a closer match.
@@ -85,16 +86,6 @@ class ConsentTerms(NamedTuple):
     max_uses: int | None = None
     use_count: int = 0
     exclusions: tuple[Exclusion, ...] = ()
-
-
-@dataclass(frozen=True)
-class Org:
-    """The organisation asking."""
-
-    id: uuid.UUID
-    type: str
-    active: bool = True
-    name: str = ""
 
 
 @dataclass(frozen=True)

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, jsonify, request
 
-from consent_api import scopes
 from consent_api.decisions import checks
-from consent_api.oauth import current_org_ref, require
+from consent_api.orgs.current import current_org_ref
+from server import scopes
 from server.db import utcnow
+from server.guard import require
 from server.http import json_body
 
 bp = Blueprint("decisions", __name__)
+# The hot path renders by hand (checks.as_json), not through an output schema: a batch holds up
+# to 10,000 decisions, and marshmallow costs tens of microseconds each (measured in bench/).
 
 
 @bp.post("/v1/consent-checks")

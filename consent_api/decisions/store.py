@@ -14,19 +14,19 @@ import json
 import uuid
 from collections import defaultdict
 from collections.abc import Iterable
-from datetime import date, datetime
 
 from sqlalchemy import Text, Uuid, any_, bindparam, cast, or_, select
 from sqlalchemy.dialects import postgresql
 
-from consent_api.consents.models import Consent, ConsentVersion
-from consent_api.decisions.decide import ConsentTerms, Exclusion, Org
-from server.db import core, db, reads
+from consent_api.consents.models import Consent
+from consent_api.decisions.decide import ConsentTerms, Exclusion
+from consent_api.orgs.values import Org
+from server.db import db, reads
 
 CHUNK = 5_000  # well under SQLite's and psycopg's bound-parameter limits
 
 _consents = Consent.__table__
-_COLUMNS = (
+COLUMNS = (
     _consents.c.patient_id,
     _consents.c.grantee_org_id,
     _consents.c.grantee_org_type,
@@ -44,18 +44,18 @@ _COLUMNS = (
     _consents.c.use_count,
     cast(_consents.c.exclusions, Text).label("exclusions"),
 )
-_GRANTED = or_(
+GRANTED = or_(
     _consents.c.grantee_org_id == bindparam("org_id"),
     _consents.c.grantee_org_type == bindparam("org_type"),
 )
 # PostgreSQL takes the ids as one array parameter: one statement text for every batch size,
 # instead of re-rendering an IN list of up to 5,000 placeholders per call.
-_BY_ARRAY = select(*_COLUMNS).where(
+_BY_ARRAY = select(*COLUMNS).where(
     _consents.c.patient_id == any_(bindparam("patient_ids", type_=postgresql.ARRAY(Uuid))),
-    _GRANTED,
+    GRANTED,
 )
-_BY_LIST = select(*_COLUMNS).where(
-    _consents.c.patient_id.in_(bindparam("patient_ids", expanding=True)), _GRANTED
+_BY_LIST = select(*COLUMNS).where(
+    _consents.c.patient_id.in_(bindparam("patient_ids", expanding=True)), GRANTED
 )
 
 
@@ -65,7 +65,8 @@ def _codes(raw: str) -> frozenset[str]:
 
 
 @functools.lru_cache(maxsize=4096)
-def _exclusions(raw: str | None) -> tuple[Exclusion, ...]:
+def exclusions(raw: str | None) -> tuple[Exclusion, ...]:
+    """Decision exclusions from a consent's stored exclusions (JSON text), cached."""
     return tuple(
         Exclusion(
             data_categories=frozenset(e.get("data_categories") or ()),
@@ -76,7 +77,8 @@ def _exclusions(raw: str | None) -> tuple[Exclusion, ...]:
     )
 
 
-def _terms(row) -> ConsentTerms:
+def terms(row) -> ConsentTerms:
+    """Decision terms from a row of COLUMNS."""
     # Positional unpacking: by-name access on a Row costs a key look-up per column, and a
     # 10,000-check batch builds thousands of these.
     (
@@ -95,7 +97,7 @@ def _terms(row) -> ConsentTerms:
         period_end,
         max_uses,
         use_count,
-        exclusions,
+        exclusions_text,
         *_,
     ) = row
     return ConsentTerms(
@@ -113,7 +115,7 @@ def _terms(row) -> ConsentTerms:
         period_end,
         max_uses,
         use_count,
-        _exclusions(exclusions),
+        exclusions(exclusions_text),
     )
 
 
@@ -128,70 +130,5 @@ def candidates(patient_ids: Iterable[uuid.UUID], org: Org) -> dict[uuid.UUID, li
             {"patient_ids": wanted[start : start + CHUNK], "org_id": org.id, "org_type": org.type},
         ).all()
         for row in rows:
-            found[row[0]].append(_terms(row))
+            found[row[0]].append(terms(row))
     return found
-
-
-_FOR_USE = (
-    select(*_COLUMNS, _consents.c.updated_at)
-    .where(_consents.c.patient_id == bindparam("patient_id"), _GRANTED)
-    .order_by(_consents.c.id)  # one lock order for every writer: no deadlocks
-    .with_for_update()
-)
-
-
-def candidates_at(patient_id: uuid.UUID, org: Org, at: datetime) -> list[ConsentTerms]:
-    """Return one patient's consents naming `org`, as they stood at `at`, locked until the
-    transaction ends (a use decided on them must count against them before anyone changes
-    them). A consent changed since `at` is read from the version then in force; one created
-    since is left out. Use counts are always the current ones."""
-    rows = (
-        core()
-        .execute(_FOR_USE, {"patient_id": patient_id, "org_id": org.id, "org_type": org.type})
-        .all()
-    )
-    current = [_terms(row) for row in rows if row.updated_at <= at]
-    changed = {row.id: row.use_count for row in rows if row.updated_at > at}
-    if changed:
-        versions = db.session.execute(
-            select(ConsentVersion.consent_id, ConsentVersion.snapshot)
-            .where(ConsentVersion.consent_id.in_(changed), ConsentVersion.created_at <= at)
-            .order_by(ConsentVersion.consent_id, ConsentVersion.version)
-        ).all()
-        latest = dict(versions)  # ordered by version: the last one in force wins
-        current += [
-            _from_snapshot(snapshot, use_count=changed[consent_id])
-            for consent_id, snapshot in latest.items()
-        ]
-    return current
-
-
-def _date(value: str | None) -> date | None:
-    return date.fromisoformat(value) if value else None
-
-
-def _instant(value: str | None) -> datetime | None:
-    return datetime.fromisoformat(value) if value else None
-
-
-def _from_snapshot(snapshot: dict, *, use_count: int) -> ConsentTerms:
-    """Rebuild decision terms from a stored version (the patient's JSON view of it)."""
-    grantee = snapshot["grantee"]
-    period = snapshot.get("data_period") or {}
-    return ConsentTerms(
-        uuid.UUID(snapshot["id"]),
-        snapshot["version"],
-        snapshot["status"],
-        uuid.UUID(grantee["org_id"]) if grantee.get("org_id") else None,
-        grantee.get("org_type"),
-        frozenset(snapshot["data_categories"]),
-        frozenset(snapshot["purposes"]),
-        frozenset(snapshot["actions"]),
-        _instant(snapshot["valid_from"]),
-        _instant(snapshot.get("valid_until")),
-        _date(period.get("start")),
-        _date(period.get("end")),
-        snapshot.get("max_uses"),
-        use_count,
-        _exclusions(json.dumps(snapshot.get("exclusions") or [])),
-    )

@@ -1,8 +1,8 @@
 """Render consents as FHIR R5 resources: pure functions, no database, no clock.
 
-A consent is rendered from its presented view (consents.service.present, or
-consents.org_view.present for an organisation), so that the effective status and what an
-organisation may see of others' exclusions are decided in one place, not twice.
+A consent is rendered from its JSON view (consents.schemas.ConsentOut, or OrgConsentOut for
+an organisation), so that the effective status and what an organisation may see of others'
+exclusions are decided in one place, not twice.
 
 The shape is FHIR R5's: `decision` is the base rule, the one top-level provision states what
 it permits, and each provision nested in it is an exception, so a deny: our exclusions.
@@ -63,7 +63,7 @@ SENSITIVITY_CODES = {
 
 
 def consent_resource(view: Mapping[str, Any], *, patient_id: uuid.UUID) -> dict[str, Any]:
-    """Render one presented consent as a FHIR R5 Consent resource."""
+    """Render one consent's JSON view as a FHIR R5 Consent resource."""
     patient = {"reference": f"Patient/{patient_id}"}
     grantee = grantee_reference(view["grantee"])
     return {
@@ -73,7 +73,7 @@ def consent_resource(view: Mapping[str, Any], *, patient_id: uuid.UUID) -> dict[
         "status": STATUSES.get(view["status"], "unknown"),
         "category": [{"coding": [CATEGORY]}],
         "subject": patient,
-        "date": view["created_at"].astimezone(UTC).date().isoformat(),
+        "date": _moment(view["created_at"]).astimezone(UTC).date().isoformat(),
         "period": period(view["valid_from"], view["valid_until"]),
         "grantor": [patient],
         "grantee": [grantee],
@@ -137,18 +137,27 @@ def category_concept(code: str) -> dict[str, Any]:
     return {"coding": coding}
 
 
-def period(start: date | datetime | None, end: date | datetime | None) -> dict[str, str]:
+def period(
+    start: date | datetime | str | None, end: date | datetime | str | None
+) -> dict[str, str]:
     """Return a FHIR Period; an open end is left out."""
     bounds = {"start": start, "end": end}
     return {key: _date_time(value) for key, value in bounds.items() if value is not None}
 
 
-def instant(value: datetime) -> str:
+def _moment(value: datetime | str) -> datetime:
+    # The JSON view writes timestamps in ISO 8601; the clock's own values come as they are.
+    return datetime.fromisoformat(value) if isinstance(value, str) else value
+
+
+def instant(value: datetime | str) -> str:
     """Return a timestamp as a FHIR instant, in UTC."""
-    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    return _moment(value).astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
-def _date_time(value: date | datetime) -> str:
+def _date_time(value: date | datetime | str) -> str:
+    if isinstance(value, str):  # ISO 8601 from the JSON view: a date, or a timestamp
+        return instant(value) if "T" in value else value
     return instant(value) if isinstance(value, datetime) else value.isoformat()
 
 

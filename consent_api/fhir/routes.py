@@ -5,13 +5,15 @@ from __future__ import annotations
 import json
 import uuid
 
-from flask import Blueprint, Response, g, url_for
+from flask import Blueprint, Response, url_for
 
-from consent_api import scopes
 from consent_api.fhir import render, service
 from consent_api.fhir.schemas import ConsentSearch
-from consent_api.oauth import current_org, current_patient, require
+from consent_api.orgs.current import current_org
+from consent_api.patients.current import current_patient
+from server import scopes
 from server.db import utcnow
+from server.guard import bearer, require
 from server.http import query
 
 FHIR_JSON = "application/fhir+json"
@@ -21,7 +23,8 @@ bp = Blueprint("fhir", __name__)
 
 def _reader() -> service.Reader:
     """Who the token reads for; each kind of holder counts only with its own scope."""
-    token, granted = g.token, scopes.parse(g.token.scope)
+    token = bearer()
+    granted = scopes.parse(token.scope)
     if token.patient_id is not None and scopes.PATIENT in granted:
         return service.Reader(patient_id=current_patient().id)
     if token.org_id is not None and scopes.CONSENT_READ in granted:

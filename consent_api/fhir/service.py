@@ -9,14 +9,16 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, select
+from sqlalchemy.orm import selectinload
 
-from consent_api.consents import org_view
-from consent_api.consents import service as consents
+from consent_api.consents.listing import granted_to
 from consent_api.consents.models import Consent
+from consent_api.consents.schemas import ConsentOut, OrgConsentOut
 from consent_api.fhir import render
 from consent_api.orgs.models import Organisation
 from server.db import db
 from server.errors import NotFound
+from server.http import dump
 
 
 @dataclass(frozen=True)
@@ -52,20 +54,20 @@ def search(reader: Reader, patient_id: uuid.UUID, *, now: datetime) -> list[dict
 
 
 def _visible(reader: Reader) -> Select | None:
+    visible = select(Consent).options(selectinload(Consent.grantee_org))
     if reader.patient_id is not None:
-        return select(Consent).where(Consent.patient_id == reader.patient_id)
+        return visible.where(Consent.patient_id == reader.patient_id)
     if reader.org is not None:
         # The same predicate as the organisation's own consent list, so the two never differ.
-        return select(Consent).where(org_view.granted_to(reader.org))
+        return visible.where(granted_to(reader.org))
     return None
 
 
 def _render(found: Sequence[Consent], reader: Reader, *, now: datetime) -> list[dict[str, Any]]:
     if reader.org is not None:
-        views = [org_view.present(consent, reader.org, now=now) for consent in found]
+        views = dump(OrgConsentOut(many=True), found, now=now, viewer=reader.org.id)
     else:
-        names = consents.org_names(consent.grantee_org_id for consent in found)
-        views = [consents.present(consent, now=now, names=names) for consent in found]
+        views = dump(ConsentOut(many=True), found, now=now)
     return [
         render.consent_resource(view, patient_id=consent.patient_id)
         for view, consent in zip(views, found, strict=True)

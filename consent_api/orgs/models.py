@@ -8,7 +8,7 @@ from datetime import datetime
 from sqlalchemy import CheckConstraint, String
 from sqlalchemy.orm import Mapped, mapped_column
 
-from consent_api.scopes import ORG_TYPES
+from consent_api.orgs.types import ORG_TYPES
 from server.db import db, utcnow, uuid_pk
 
 

@@ -1,4 +1,4 @@
-"""The operator's admin API for organisations and apps, and an organisation's own profile."""
+"""The operator's view of organisations (list, suspend, resume) and an organisation's own."""
 
 from __future__ import annotations
 
@@ -6,63 +6,51 @@ import uuid
 
 from flask import Blueprint
 
-from consent_api import scopes
-from consent_api.auth import service as clients
-from consent_api.oauth import current_org, require
 from consent_api.orgs import service
-from consent_api.orgs.schemas import AppIn, AppOut, OrgCreatedOut, OrgIn, OrgOut
-from server.http import body
+from consent_api.orgs.current import current_org
+from consent_api.orgs.schemas import OrgListOut, OrgOut
+from server import scopes
+from server.guard import require
+from server.http import output
 
 bp = Blueprint("orgs", __name__)
 
 
-@bp.post("/v1/admin/orgs")
-@require(scopes.ADMIN)
-@body(OrgIn)
-def create_org(body):
-    """Register an organisation and its client credentials."""
-    registration = service.register(**body)
-    return OrgCreatedOut().dump(registration.as_dict()), 201
-
-
 @bp.get("/v1/admin/orgs")
 @require(scopes.ADMIN)
+@output(OrgListOut)
 def list_orgs():
     """List every organisation."""
-    return {"items": OrgOut(many=True).dump(service.list_all())}
+    return {"items": service.list_all()}
 
 
 @bp.get("/v1/admin/orgs/<uuid:org_id>")
 @require(scopes.ADMIN)
+@output(OrgOut)
 def get_org(org_id: uuid.UUID):
     """Show one organisation."""
-    return OrgOut().dump(service.get(org_id))
+    return service.get(org_id)
 
 
 @bp.post("/v1/admin/orgs/<uuid:org_id>/suspend")
 @require(scopes.ADMIN)
+@output(OrgOut)
 def suspend_org(org_id: uuid.UUID):
     """Suspend an organisation; its tokens stop working at once."""
-    return OrgOut().dump(service.suspend(org_id))
+    return service.suspend(org_id)
 
 
 @bp.post("/v1/admin/orgs/<uuid:org_id>/resume")
 @require(scopes.ADMIN)
+@output(OrgOut)
 def resume_org(org_id: uuid.UUID):
     """Lift an organisation's suspension."""
-    return OrgOut().dump(service.resume(org_id))
-
-
-@bp.post("/v1/admin/apps")
-@require(scopes.ADMIN)
-@body(AppIn)
-def create_app(body):
-    """Register a public patient app."""
-    return AppOut().dump(clients.create_app_client(**body)), 201
+    return service.resume(org_id)
 
 
 @bp.get("/v1/org")
 @require(*scopes.ORG_SCOPES, scopes.ADMIN)
+@output(OrgOut)
 def my_org():
     """Return the calling organisation's profile."""
-    return OrgOut().dump(current_org())
+    return current_org()

@@ -1,23 +1,6 @@
-"""Input and output shapes of organisations and registered apps."""
+"""Output shapes of organisations."""
 
-from urllib.parse import urlsplit
-
-from marshmallow import Schema, ValidationError, fields, validate
-
-from consent_api import scopes
-
-
-class OrgIn(Schema):
-    """Register an organisation (operator only)."""
-
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    type = fields.String(required=True, validate=validate.OneOf(scopes.ORG_TYPES))
-    scopes = fields.List(
-        fields.String(validate=validate.OneOf(scopes.ALL)),
-        validate=validate.Length(min=1),
-        load_default=None,
-    )
-    jwks = fields.Dict(load_default=None)
+from marshmallow import Schema, fields
 
 
 class OrgOut(Schema):
@@ -31,44 +14,14 @@ class OrgOut(Schema):
     suspended_at = fields.DateTime(allow_none=True)
 
 
-class OrgCreatedOut(OrgOut):
-    """A new organisation with its client credentials; the secret is shown only here."""
+class OrgListOut(Schema):
+    """Every organisation."""
 
-    client_id = fields.String()
-    client_secret = fields.String(allow_none=True)
-    scopes = fields.List(fields.String())
+    items = fields.List(fields.Nested(OrgOut))
 
 
-def native_redirect_uri(value: str) -> None:
-    """Accept the redirect URIs RFC 8252 allows native apps: https, loopback http, or a
-    private-use scheme in reverse-domain form (com.example.app:/callback); never fragments."""
-    parts = urlsplit(value)
-    if parts.fragment or not parts.scheme:
-        raise ValidationError("Must be an absolute URI without a fragment.")
-    if parts.scheme == "https" and parts.netloc:
-        return
-    if parts.scheme == "http" and parts.hostname in {"127.0.0.1", "::1", "localhost"}:
-        return
-    if "." in parts.scheme and parts.scheme not in {"http", "https"}:
-        return
-    raise ValidationError("Use https, http on a loopback address, or a reverse-domain scheme.")
+class OrgRefOut(Schema):
+    """An organisation named in someone else's record: its id and name only."""
 
-
-class AppIn(Schema):
-    """Register a public (patient) app."""
-
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    redirect_uris = fields.List(
-        fields.String(validate=[validate.Length(max=500), native_redirect_uri]),
-        required=True,
-        validate=validate.Length(min=1, max=10),
-    )
-
-
-class AppOut(Schema):
-    """A registered public app."""
-
-    client_id = fields.String()
+    id = fields.UUID()
     name = fields.String()
-    redirect_uris = fields.List(fields.String())
-    scope = fields.String()

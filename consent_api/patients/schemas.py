@@ -21,8 +21,20 @@ class PatientOut(Schema):
     display_name = fields.String()
 
 
-class EmergencyAccess(Schema):
+class ProfileExportOut(PatientOut):
+    """The profile in the patient's export."""
+
+    created_at = fields.DateTime()
+
+
+class EmergencyAccessIn(Schema):
     """Whether a hospital may use the patient's data for emergency treatment without a
     consent (always recorded and pushed as an alert)."""
 
     allowed = fields.Boolean(required=True)
+
+
+class EmergencyAccessOut(Schema):
+    """The patient's emergency-access setting."""
+
+    allowed = fields.Boolean(attribute="emergency_access")

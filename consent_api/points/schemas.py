@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from consent_api.uses.schemas import CodeLabelOut, OrgRefOut
+from consent_api import catalog
 
 
 class WalletOut(Schema):
@@ -17,27 +17,55 @@ class StatementQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
-class StatementUseOut(Schema):
-    id = fields.UUID()
-    organisation = fields.Nested(OrgRefOut)
-    purpose = fields.Nested(CodeLabelOut)
-    fee = fields.Integer()
-    patient_share = fields.Integer()
-
-
-class StatementRewardOut(Schema):
-    name = fields.String()
-
-
 class StatementLineOut(Schema):
-    id = fields.UUID()
-    created_at = fields.DateTime()
-    amount = fields.Integer()
-    kind = fields.String()
-    description = fields.String()
-    transaction_id = fields.UUID()
-    data_use = fields.Nested(StatementUseOut, allow_none=True)
-    reward = fields.Nested(StatementRewardOut, allow_none=True)
+    """A statement line that explains itself: which use, which organisation, purpose, the
+    gross fee and the patient's share; or which reward; or which lot expired."""
+
+    id = fields.UUID(attribute="entry.id")
+    created_at = fields.DateTime(attribute="entry.created_at")
+    amount = fields.Integer(attribute="entry.amount")
+    kind = fields.String(attribute="transaction.kind")
+    description = fields.Method("_description")
+    transaction_id = fields.UUID(attribute="transaction.id")
+    data_use = fields.Method("_data_use", allow_none=True)
+    reward = fields.Method("_reward", allow_none=True)
+
+    def _data_use(self, line):
+        if line.transaction.kind != "use_fee":
+            return None
+        details = line.transaction.details
+        purpose = details["purpose"]
+        return {
+            "id": str(line.transaction.data_use_id),
+            "organisation": {"id": details["org_id"], "name": line.org_name or ""},
+            "purpose": {"code": purpose, "label": catalog.PURPOSES.get(purpose, purpose)},
+            "fee": details["fee"],
+            "patient_share": line.entry.amount,
+        }
+
+    def _reward(self, line):
+        if line.transaction.kind != "redemption":
+            return None
+        return {"name": line.reward_name or ""}
+
+    def _description(self, line) -> str:
+        kind, details = line.transaction.kind, line.transaction.details or {}
+        if kind == "use_fee":
+            purpose = catalog.PURPOSES.get(details["purpose"], details["purpose"])
+            payer = line.org_name or "An organisation"
+            return f"{payer} paid {details['fee']} points for {purpose}; your share"
+        if kind == "redemption":
+            return f"Redeemed: {line.reward_name or 'a reward'}"
+        if kind == "expiry":
+            return "Points expired"
+        return "Correction"
+
+
+class StatementPageOut(Schema):
+    """A page of the wallet's statement, newest first."""
+
+    items = fields.List(fields.Nested(StatementLineOut))
+    next_cursor = fields.String(allow_none=True)
 
 
 class RewardIn(Schema):
@@ -60,11 +88,26 @@ class RedemptionIn(Schema):
     reward_id = fields.UUID(required=True)
 
 
+class RewardListOut(Schema):
+    items = fields.List(fields.Nested(RewardOut))
+
+
 class RedemptionOut(Schema):
-    id = fields.UUID()
+    """A redemption with its reward, and the balance left after it."""
+
+    id = fields.UUID(attribute="redemption.id")
     reward = fields.Nested(RewardOut)
-    cost = fields.Integer()
+    cost = fields.Integer(attribute="redemption.cost")
     balance = fields.Integer()
+    created_at = fields.DateTime(attribute="redemption.created_at")
+
+
+class RedemptionExportOut(Schema):
+    """A redemption in the patient's export."""
+
+    id = fields.UUID()
+    reward_id = fields.UUID()
+    cost = fields.Integer()
     created_at = fields.DateTime()
 
 
@@ -81,4 +124,4 @@ class TermsIn(Schema):
 
 class TermsOut(Schema):
     commission_bp = fields.Integer()
-    patient_share_bp = fields.Integer()
+    patient_share_bp = fields.Integer(attribute="patient_bp")

@@ -8,16 +8,14 @@ so redemptions and the expiry sweep never deadlock each other.
 from __future__ import annotations
 
 import uuid
-from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from flask import current_app
 from sqlalchemy import select
 
-from consent_api import catalog
-from consent_api.consents.service import org_names
-from consent_api.points import ledger, lots
+from consent_api.orgs.names import org_names
+from consent_api.points import ledger, lots, sweeps
 from consent_api.points.models import Account, Entry, Lot, PointsTerms, Redemption, Reward
 from consent_api.points.models import Transaction as LedgerTransaction
 from consent_api.points.split import Split, Terms, split
@@ -32,11 +30,16 @@ def current_terms() -> Terms:
 
 
 def latest_terms_columns() -> list[Any]:
-    """The terms in force as two scalar subqueries, to ride along another query (NULL when the
-    operator never set any: then the configured defaults apply)."""
+    """The terms in force as two scalar subqueries labelled `commission_bp` and `patient_bp`,
+    to ride along another query (NULL when the operator never set any: then the configured
+    defaults apply)."""
     table = PointsTerms.__table__
     return [
-        select(table.c[name]).order_by(table.c.created_at.desc()).limit(1).scalar_subquery()
+        select(table.c[name])
+        .order_by(table.c.created_at.desc())
+        .limit(1)
+        .scalar_subquery()
+        .label(name)
         for name in ("commission_bp", "patient_bp")
     ]
 
@@ -113,88 +116,35 @@ def post_use(use: Any, priced: Priced, *, now: datetime) -> int:
     return parts.patient
 
 
-def _lock_wallet(patient_id: uuid.UUID) -> uuid.UUID | None:
-    account = ledger.account_id(ledger.WALLET, patient_id)
-    return db.session.scalar(select(Account.id).where(Account.id == account).with_for_update())
+class Wallet(NamedTuple):
+    """A wallet's spendable points, and how many of them expire within the warning window."""
+
+    balance: int
+    expiring_soon: int
 
 
-def _sweep(patient_id: uuid.UUID, *, now: datetime) -> int:
-    """Move the wallet's expired points to breakage, lot by lot; returns how many points."""
-    account = _lock_wallet(patient_id)
-    if account is None:
-        return 0
-    moved = 0
-    for lot in lots.expired(account, now=now):
-        ledger.post(
-            f"expiry:{lot.id}",
-            "expiry",
-            [
-                ledger.wallet(patient_id, -lot.remaining),
-                ledger.system(ledger.BREAKAGE, lot.remaining),
-            ],
-            now=now,
-            details={"lot_id": str(lot.id), "expired_at": lot.expires_at.isoformat()},
-        )
-        moved += lot.remaining
-        lot.remaining = 0
-    db.session.flush()
-    return moved
-
-
-def expire_due(*, now: datetime, batch: int = 500) -> int:
-    """The breakage job: sweep every wallet with expired points; returns points moved."""
-    owners = db.session.scalars(
-        select(Account.owner_id)
-        .join(Lot, Lot.account_id == Account.id)
-        .where(Lot.remaining > 0, Lot.expires_at <= now)
-        .distinct()
-        .limit(batch)
-    ).all()
-    return sum(_sweep(owner, now=now) for owner in owners)
-
-
-def warn_expiring(*, now: datetime, ahead: timedelta, batch: int = 500) -> int:
-    """Tell each patient once per lot, `ahead` of time, that points will expire."""
-    from notifications import notices
-
-    due = db.session.execute(
-        select(Lot, Account.owner_id)
-        .join(Account, Account.id == Lot.account_id)
-        .where(
-            Lot.remaining > 0,
-            Lot.warned_at.is_(None),
-            Lot.expires_at > now,
-            Lot.expires_at <= now + ahead,
-        )
-        .order_by(Lot.expires_at)
-        .limit(batch)
-        .with_for_update(of=Lot, skip_locked=True)
-    ).all()
-    by_patient: dict[uuid.UUID, list[Lot]] = defaultdict(list)
-    for lot, patient_id in due:
-        by_patient[patient_id].append(lot)
-        lot.warned_at = now
-    for patient_id, expiring in by_patient.items():
-        points = sum(lot.remaining for lot in expiring)
-        notices.points_expiring(
-            patient_id, points, min(lot.expires_at for lot in expiring), now=now
-        )
-    db.session.flush()
-    return len(by_patient)
-
-
-def wallet(patient_id: uuid.UUID, *, now: datetime) -> dict[str, Any]:
+def wallet(patient_id: uuid.UUID, *, now: datetime) -> Wallet:
     """The balance (points not expired) and how many expire within the warning window."""
     account = ledger.account_id(ledger.WALLET, patient_id)
     window = timedelta(days=current_app.config["POINTS_EXPIRY_WARNING_DAYS"])
-    return {
-        "balance": lots.spendable(account, now=now),
-        "expiring_soon": lots.spendable(account, now=now, within=now + window),
-    }
+    return Wallet(
+        balance=lots.spendable(account, now=now),
+        expiring_soon=lots.spendable(account, now=now, within=now + window),
+    )
 
 
-def statement(patient_id: uuid.UUID, query: dict[str, Any]) -> tuple[list[Any], str | None]:
-    """One page of the wallet's entries, newest first, each with its transaction."""
+class StatementLine(NamedTuple):
+    """One entry of a wallet's statement with its transaction, and the names it refers to:
+    the paying organisation's (a use fee) or the reward's (a redemption)."""
+
+    entry: Entry
+    transaction: LedgerTransaction
+    org_name: str | None = None
+    reward_name: str | None = None
+
+
+def statement(patient_id: uuid.UUID, query: dict[str, Any]) -> pagination.Page:
+    """One page of the wallet's entries, newest first, each explained."""
     account = ledger.account_id(ledger.WALLET, patient_id)
     rows = db.session.execute(
         pagination.page(
@@ -208,14 +158,14 @@ def statement(patient_id: uuid.UUID, query: dict[str, Any]) -> tuple[list[Any], 
             descending=True,
         )
     ).all()
-    return pagination.envelope(
+    page = pagination.envelope(
         rows, limit=query["limit"], order_attr="created_at", keyed_by=lambda row: row[0]
     )
+    return pagination.Page(_explained(page.items), page.next_cursor)
 
 
-def present_statement(rows: list[Any]) -> list[dict[str, Any]]:
-    """Statement lines that explain themselves: which use, which organisation, purpose, the
-    gross fee and the patient's share; or which reward; or which lot expired."""
+def _explained(rows: list[Any]) -> list[StatementLine]:
+    """The rows as statement lines, their organisations' and rewards' names read in bulk."""
     names = org_names(t.details.get("org_id") for _, t in rows)
     rewards = dict(
         db.session.execute(
@@ -224,41 +174,15 @@ def present_statement(rows: list[Any]) -> list[dict[str, Any]]:
             .where(Redemption.transaction_id.in_([t.id for _, t in rows]))
         ).all()
     )
-    lines = []
-    for entry, transaction in rows:
-        details = transaction.details or {}
-        line = {
-            "id": entry.id,
-            "created_at": entry.created_at,
-            "amount": entry.amount,
-            "kind": transaction.kind,
-            "transaction_id": transaction.id,
-            "data_use": None,
-            "reward": None,
-        }
-        if transaction.kind == "use_fee":
-            org_id = uuid.UUID(details["org_id"])
-            purpose = details["purpose"]
-            line["data_use"] = {
-                "id": transaction.data_use_id,
-                "organisation": {"id": org_id, "name": names.get(str(org_id), "")},
-                "purpose": {"code": purpose, "label": catalog.PURPOSES.get(purpose, purpose)},
-                "fee": details["fee"],
-                "patient_share": entry.amount,
-            }
-            line["description"] = (
-                f"{names.get(str(org_id), 'An organisation')} paid {details['fee']} points "
-                f"for {catalog.PURPOSES.get(purpose, purpose)}; your share"
-            )
-        elif transaction.kind == "redemption":
-            line["reward"] = {"name": rewards.get(transaction.id, "")}
-            line["description"] = f"Redeemed: {rewards.get(transaction.id, 'a reward')}"
-        elif transaction.kind == "expiry":
-            line["description"] = "Points expired"
-        else:
-            line["description"] = "Correction"
-        lines.append(line)
-    return lines
+    return [
+        StatementLine(
+            entry,
+            transaction,
+            org_name=names.get(str((transaction.details or {}).get("org_id"))),
+            reward_name=rewards.get(transaction.id),
+        )
+        for entry, transaction in rows
+    ]
 
 
 # --- rewards and redemptions ----------------------------------------------------------------
@@ -305,12 +229,20 @@ def retire_reward(reward_id: uuid.UUID) -> Reward:
     return reward
 
 
-def redeem(patient_id: uuid.UUID, reward_id: uuid.UUID, *, now: datetime) -> Redemption:
+class Redeemed(NamedTuple):
+    """A redemption, its reward, and the wallet's balance after it."""
+
+    redemption: Redemption
+    reward: Reward
+    balance: int
+
+
+def redeem(patient_id: uuid.UUID, reward_id: uuid.UUID, *, now: datetime) -> Redeemed:
     """Spend points on a reward: one balanced transaction; 409 when the wallet is short."""
     reward = db.session.get(Reward, reward_id)
     if reward is None or not reward.active:
         raise ValidationFailed(errors={"reward_id": ["No such reward on offer."]})
-    _sweep(patient_id, now=now)  # expired points are not spendable
+    sweeps.sweep_wallet(patient_id, now=now)  # expired points are not spendable
     redemption_id = uuid.uuid4()
     posted = ledger.post(
         f"redemption:{redemption_id}",
@@ -330,7 +262,7 @@ def redeem(patient_id: uuid.UUID, reward_id: uuid.UUID, *, now: datetime) -> Red
     )
     db.session.add(redemption)
     db.session.flush()
-    return redemption
+    return Redeemed(redemption, reward, wallet(patient_id, now=now).balance)
 
 
 def reverse(transaction_id: uuid.UUID, *, reason: str, now: datetime) -> LedgerTransaction:

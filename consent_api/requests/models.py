@@ -6,9 +6,11 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, select
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
+from consent_api.consents.models import Consent
+from consent_api.orgs.models import Organisation
 from server.db import db, utcnow, uuid_pk
 
 STATUSES = ("pending", "approved", "denied", "expired", "withdrawn")
@@ -48,8 +50,17 @@ class ConsentRequest(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    # Read-only: the asking organisation (its name is shown).
+    org: Mapped[Organisation] = relationship(viewonly=True)
+
     def effective_status(self, now: datetime) -> str:
         """Return the status as of `now`: a pending request past its deadline is expired."""
         if self.status == "pending" and self.expires_at <= now:
             return "expired"
         return self.status
+
+
+# The consent an approval created, if any (consents.request_id is unique), read with the request.
+ConsentRequest.consent_id = column_property(
+    select(Consent.id).where(Consent.request_id == ConsentRequest.id).scalar_subquery()
+)

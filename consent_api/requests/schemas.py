@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from consent_api.consents.schemas import (
-    ExclusionOut,
-    PeriodOut,
-    ScopeFields,
-    when,
-)
+from consent_api.consents.schemas import ExclusionOut, ScopeFields, data_period, when
+from consent_api.consents.scope import normalise_exclusions
+from server.http import rendered
 
 
 class RequestIn(ScopeFields):
@@ -38,27 +35,37 @@ class RequestListQuery(Schema):
 
 
 class RequestOut(Schema):
-    """A consent request, as the asking organisation and the patient see it."""
+    """A consent request (its status as of the rendering's `now`), as the asking
+    organisation and the patient see it."""
 
     id = fields.UUID()
     org_id = fields.UUID()
-    org_name = fields.String()
+    org_name = fields.String(attribute="org.name")
     patient_id = fields.UUID()
     data_categories = fields.List(fields.String())
     purposes = fields.List(fields.String())
     actions = fields.List(fields.String())
-    data_period = fields.Nested(PeriodOut, allow_none=True)
+    data_period = fields.Function(data_period, allow_none=True)
     valid_from = fields.DateTime(allow_none=True)
     valid_until = fields.DateTime(allow_none=True)
     max_uses = fields.Integer(allow_none=True)
-    exclusions = fields.List(fields.Nested(ExclusionOut))
+    exclusions = fields.Function(
+        lambda request: ExclusionOut(many=True).dump(normalise_exclusions(request.exclusions))
+    )
     justification = fields.String()
     fee_per_use = fields.Integer()
     expires_at = fields.DateTime()
-    status = fields.String()
+    status = fields.Function(lambda request: request.effective_status(rendered("now")))
     summary = fields.String()
     consent_id = fields.UUID(allow_none=True)
     decided_at = fields.DateTime(allow_none=True)
     decision_reason = fields.String(allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
+
+
+class RequestPageOut(Schema):
+    """A page of consent requests."""
+
+    items = fields.List(fields.Nested(RequestOut))
+    next_cursor = fields.String(allow_none=True)

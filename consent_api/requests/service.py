@@ -3,19 +3,28 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from consent_api.consents import service as consents
 from consent_api.consents.models import Consent
+from consent_api.consents.scope import (
+    apply_scope,
+    check_orgs_exist,
+    check_still_valid,
+    excluded_orgs,
+    scope_dict,
+)
 from consent_api.consents.summary import summarise
 from consent_api.orgs.models import Organisation
+from consent_api.orgs.names import org_names
 from consent_api.patients.models import Patient
+from consent_api.requests import notices
 from consent_api.requests.models import ConsentRequest
 from consent_api.requests.narrowing import narrowed_scope
-from notifications import notices
 from server import pagination
 from server.db import db
 from server.errors import Conflict, NotFound, ValidationFailed
@@ -27,62 +36,6 @@ class RequestNotPending(Conflict):
     code = "request_not_pending"
 
 
-def present(request: ConsentRequest, *, now: datetime) -> dict[str, Any]:
-    """Return the request as JSON-ready data for its organisation or patient."""
-    return present_many([request], now=now)[0]
-
-
-def present_many(requests: list[ConsentRequest], *, now: datetime) -> list[dict[str, Any]]:
-    """Present several requests, reading their consents and organisations in one query each."""
-    ids = [r.id for r in requests]
-    consent_ids = (
-        dict(
-            db.session.execute(
-                select(Consent.request_id, Consent.id).where(Consent.request_id.in_(ids))
-            ).all()
-        )
-        if ids
-        else {}
-    )
-    names = consents.org_names({r.org_id for r in requests})
-    return [
-        _view(r, now=now, consent_id=consent_ids.get(r.id), org_name=names.get(str(r.org_id)))
-        for r in requests
-    ]
-
-
-def _view(
-    request: ConsentRequest, *, now: datetime, consent_id: Any, org_name: str | None
-) -> dict[str, Any]:
-    period = None
-    if request.data_period_start or request.data_period_end:
-        period = {"start": request.data_period_start, "end": request.data_period_end}
-    return {
-        "id": request.id,
-        "org_id": request.org_id,
-        "org_name": org_name,
-        "patient_id": request.patient_id,
-        "data_categories": request.data_categories,
-        "purposes": request.purposes,
-        "actions": request.actions,
-        "data_period": period,
-        "valid_from": request.valid_from,
-        "valid_until": request.valid_until,
-        "max_uses": request.max_uses,
-        "exclusions": consents.normalise_exclusions(request.exclusions),
-        "justification": request.justification,
-        "fee_per_use": request.fee_per_use,
-        "expires_at": request.expires_at,
-        "status": request.effective_status(now),
-        "summary": request.summary,
-        "consent_id": consent_id,
-        "decided_at": request.decided_at,
-        "decision_reason": request.decision_reason,
-        "created_at": request.created_at,
-        "updated_at": request.updated_at,
-    }
-
-
 def create(org: Organisation, body: dict[str, Any], *, now: datetime) -> ConsentRequest:
     """File a request with a patient; it stays pending until answered or `expires_at`."""
     patient = db.session.get(Patient, body["patient_id"])
@@ -90,8 +43,8 @@ def create(org: Organisation, body: dict[str, Any], *, now: datetime) -> Consent
         raise ValidationFailed(errors={"patient_id": ["No patient with this id."]})
     if body["expires_at"] <= now:
         raise ValidationFailed(errors={"expires_at": ["Must be in the future."]})
-    consents.check_orgs_exist(body, None)
-    consents.check_still_valid(body, now=now)
+    check_orgs_exist(body, None)
+    check_still_valid(body, now=now)
     request = ConsentRequest(
         id=uuid.uuid4(),
         org_id=org.id,
@@ -107,11 +60,9 @@ def create(org: Organisation, body: dict[str, Any], *, now: datetime) -> Consent
         created_at=now,
         updated_at=now,
     )
-    consents.apply_scope(request, body)
-    names = consents.org_names(
-        {org.id, *(o for e in request.exclusions for o in e.get("org_ids", []))}
-    )
-    request.summary = summarise(consents.scope_dict(request), grantee=org.name, org_names=names)
+    apply_scope(request, body)
+    names = org_names({org.id, *excluded_orgs(request)})
+    request.summary = summarise(scope_dict(request), grantee=org.name, org_names=names)
     db.session.add(request)
     db.session.flush()
     notices.request_received(request, org.name, now=now)
@@ -159,7 +110,7 @@ def _listing(statement, query: dict[str, Any], *, now: datetime):
         statement = statement.where(ConsentRequest.status == status)
     rows = db.session.scalars(
         pagination.page(
-            statement,
+            statement.options(selectinload(ConsentRequest.org)),
             order_column=ConsentRequest.created_at,
             id_column=ConsentRequest.id,
             cursor=query.get("cursor"),
@@ -202,7 +153,7 @@ def approve(
     request = get_for_patient(patient, request_id, lock=True)
     _pending(request, now=now)
     proposed = {
-        **consents.scope_dict(request),
+        **scope_dict(request),
         "valid_from": request.valid_from,
         "exclusions": list(request.exclusions),
     }
@@ -238,41 +189,3 @@ def deny(
     request.decision_reason = reason
     db.session.flush()
     return request
-
-
-def expire_due(*, now: datetime, batch: int = 500) -> int:
-    """Mark pending requests past their deadline as expired (the sweep job)."""
-    due = db.session.scalars(
-        select(ConsentRequest)
-        .where(ConsentRequest.status == "pending", ConsentRequest.expires_at <= now)
-        .limit(batch)
-        .with_for_update(skip_locked=True)
-    ).all()
-    for request in due:
-        request.status, request.updated_at = "expired", now
-    db.session.flush()
-    return len(due)
-
-
-def remind_expiring(*, now: datetime, ahead: timedelta, batch: int = 500) -> int:
-    """Remind patients once of a pending request that lapses within `ahead` (only requests
-    that were open longer than that: a short-lived one was just announced)."""
-    due = db.session.scalars(
-        select(ConsentRequest)
-        .where(
-            ConsentRequest.status == "pending",
-            ConsentRequest.reminded_at.is_(None),
-            ConsentRequest.expires_at > now,
-            ConsentRequest.expires_at <= now + ahead,
-        )
-        .order_by(ConsentRequest.expires_at)
-        .limit(batch)
-        .with_for_update(skip_locked=True)
-    ).all()
-    names = consents.org_names({r.org_id for r in due})
-    for request in due:
-        request.reminded_at = now
-        if request.created_at <= request.expires_at - ahead:
-            notices.request_expiring(request, names.get(str(request.org_id), ""), now=now)
-    db.session.flush()
-    return len(due)

@@ -7,8 +7,9 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from consent_api.orgs.models import Organisation
 from server.db import db, utcnow, uuid_pk
 
 OUTCOMES = ("permitted", "refused")
@@ -46,3 +47,7 @@ class DataUse(db.Model):
     fee: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     points_credited: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    # Read-only: the reporting organisation and the data holder, whose names the patient reads.
+    org: Mapped[Organisation] = relationship(foreign_keys=[org_id], viewonly=True)
+    holder: Mapped[Organisation | None] = relationship(foreign_keys=[holder_org_id], viewonly=True)

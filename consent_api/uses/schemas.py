@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from consent_api import catalog
+from consent_api.catalog.schemas import Labelled
 from consent_api.consents.schemas import codes, when
+from consent_api.orgs.schemas import OrgRefOut
 from consent_api.uses.models import OUTCOMES
 
 
@@ -45,14 +49,19 @@ class ReliedOnOut(Schema):
     data_categories = fields.List(fields.String())
 
 
-class OrgRefOut(Schema):
-    id = fields.UUID()
-    name = fields.String()
-
-
 class DateRangeOut(Schema):
     start = fields.Date()
     end = fields.Date()
+
+
+_RANGE = DateRangeOut()
+
+
+def data_date_range(use: Any) -> dict | None:
+    """The clinical dates of the records a use covered, or None when it did not say."""
+    if use.data_date_start is None:
+        return None
+    return _RANGE.dump({"start": use.data_date_start, "end": use.data_date_end})
 
 
 class DataUseOut(Schema):
@@ -68,39 +77,41 @@ class DataUseOut(Schema):
     action = fields.String()
     record_count = fields.Integer()
     occurred_at = fields.DateTime()
-    data_date_range = fields.Nested(DateRangeOut, allow_none=True)
+    data_date_range = fields.Function(data_date_range, allow_none=True)
     outcome = fields.String()
     reason = fields.String()
     emergency = fields.Boolean()
     consents = fields.List(fields.Nested(ReliedOnOut))
     points_credited = fields.Integer()
-    recorded_at = fields.DateTime()
-
-
-class CodeLabelOut(Schema):
-    code = fields.String()
-    label = fields.String()
+    recorded_at = fields.DateTime(attribute="created_at")
 
 
 class AccessLogEntryOut(Schema):
-    """One line of the patient's access history."""
+    """One line of the patient's access history, every code with its plain label."""
 
     id = fields.UUID()
     occurred_at = fields.DateTime()
-    recorded_at = fields.DateTime()
-    organisation = fields.Nested(OrgRefOut)
+    recorded_at = fields.DateTime(attribute="created_at")
+    organisation = fields.Nested(OrgRefOut, attribute="org")
     holder = fields.Nested(OrgRefOut, allow_none=True)
     recipient = fields.String(allow_none=True)
-    data_categories = fields.List(fields.Nested(CodeLabelOut))
-    purpose = fields.Nested(CodeLabelOut)
-    action = fields.Nested(CodeLabelOut)
+    data_categories = fields.List(Labelled(catalog.CATEGORIES))
+    purpose = Labelled(catalog.PURPOSES)
+    action = Labelled(catalog.ACTIONS)
     record_count = fields.Integer()
-    data_date_range = fields.Nested(DateRangeOut, allow_none=True)
+    data_date_range = fields.Function(data_date_range, allow_none=True)
     outcome = fields.String()
     reason = fields.String()
     emergency = fields.Boolean()
     consents = fields.List(fields.Nested(ReliedOnOut))
     points_credited = fields.Integer()
+
+
+class AccessLogPageOut(Schema):
+    """A page of the access history, newest first."""
+
+    items = fields.List(fields.Nested(AccessLogEntryOut))
+    next_cursor = fields.String(allow_none=True)
 
 
 class AccessLogQuery(Schema):

@@ -2,7 +2,8 @@
 
 One report is one transaction: the consents it relies on are read and locked, the decision
 is made, use counts go up (a conditional UPDATE, so `max_uses` holds under concurrency), the
-use is written and the patient's notice with it. A refused attempt is written too.
+use is written and the patient's notice with it. A refused attempt is written too, and
+answered with `UseNotPermitted`, a refusal the transaction boundary keeps.
 """
 
 from __future__ import annotations
@@ -12,65 +13,75 @@ from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
 from flask import current_app
-from sqlalchemy import Select, and_, bindparam, insert, or_, select, update
+from sqlalchemy import and_, bindparam, insert, select
 
-from consent_api import catalog
-from consent_api.consents.models import Consent
-from consent_api.consents.service import org_names
-from consent_api.decisions import store
-from consent_api.decisions.decide import Org
+from consent_api.decisions import locking
 from consent_api.orgs.models import Organisation
+from consent_api.orgs.values import Org
 from consent_api.patients.models import Patient
 from consent_api.points import service as points
 from consent_api.points.split import Terms
-from consent_api.uses.deciding import EMERGENCY_ACCESS, ReliedOn, UseDecision, decide_use
+from consent_api.uses import notices
+from consent_api.uses.deciding import EMERGENCY_ACCESS, UseDecision, decide_use
 from consent_api.uses.models import DataUse
-from notifications import notices, outbox
+from notifications import outbox
 from notifications.models import Device, NotificationPreferences
-from server import pagination
-from server.db import core, db
-from server.errors import ValidationFailed
+from server.db import core
+from server.errors import KeptRefusal, ValidationFailed
 
 CLOCK_SKEW = timedelta(minutes=5)  # how far in the future a reported use may claim to be
 
 
+class UseNotPermitted(KeptRefusal):
+    """No consent permits the use: the attempt is on record and the patient alerted."""
+
+    status, code = 403, "use_not_permitted"
+
+    def __init__(self, use: DataUse) -> None:
+        super().__init__(
+            "No consent permits this use; the attempt was recorded and the patient alerted.",
+            reason=use.reason,
+            data_use_id=str(use.id),
+        )
+
+
+class UsePatient(NamedTuple):
+    """What a use needs to know of its patient, read in one query."""
+
+    id: uuid.UUID
+    emergency_access: bool
+    terms: Terms
+    audience: outbox.Audience
+
+
 _patients = Patient.__table__
 # Everything a use needs to know about its patient, in one query: whether they exist and
-# allow emergency access, their push devices with their notification preferences (one row
-# per active device), and the points terms in force.
+# allow emergency access, the points terms in force, and their push audience (one row per
+# active device, with their notification preferences).
 _PATIENT = (
     select(
         _patients.c.emergency_access,
         *points.latest_terms_columns(),
-        *outbox.TARGET_COLUMNS,
+        *outbox.AUDIENCE_COLUMNS,
     )
     .select_from(_patients)
     .outerjoin(NotificationPreferences, NotificationPreferences.patient_id == _patients.c.id)
     .outerjoin(Device, and_(Device.patient_id == _patients.c.id, Device.active.is_(True)))
     .where(_patients.c.id == bindparam("patient_id"), _patients.c.erased_at.is_(None))
 )
-
-
 _ORG = select(Organisation.__table__.c.id).where(Organisation.__table__.c.id == bindparam("org_id"))
 
 
-class _Patient(NamedTuple):
-    id: uuid.UUID
-    emergency_access: bool
-    terms: Terms
-    targets: list[Any]
-
-
-def _validate(body: dict[str, Any], *, now: datetime) -> _Patient:
+def _validate(body: dict[str, Any], *, now: datetime) -> UsePatient:
     rows = core().execute(_PATIENT, {"patient_id": body["patient_id"]}).all()
     if not rows:
         raise ValidationFailed(errors={"patient_id": ["No patient with this id."]})
     first = rows[0]
-    patient = _Patient(
+    patient = UsePatient(
         body["patient_id"],
-        first[0],
-        points.terms_or_defaults(first[1], first[2]),
-        [row[3:] for row in rows if row[3] is not None],
+        first.emergency_access,
+        points.terms_or_defaults(first.commission_bp, first.patient_bp),
+        outbox.audience_of(rows),
     )
     holder = body.get("holder_org_id")
     if holder is not None and core().execute(_ORG, {"org_id": holder}).first() is None:
@@ -89,46 +100,14 @@ def _validate(body: dict[str, Any], *, now: datetime) -> _Patient:
     return patient
 
 
-_consents = Consent.__table__
-# Core, not ORM: this and the inserts below run in every data use (measured with make bench).
-_ADD_USE = (
-    update(_consents)
-    .where(
-        _consents.c.id == bindparam("consent_id"),
-        or_(_consents.c.max_uses.is_(None), _consents.c.use_count < _consents.c.max_uses),
-    )
-    .values(use_count=_consents.c.use_count + 1)
-    .returning(_consents.c.fee_per_use)
-)
-
-
-def _add_use(consent: ReliedOn) -> int | None:
-    """Count one use; returns the consent's fee per use, or None if its uses ran out."""
-    return core().execute(_ADD_USE, {"consent_id": consent.consent_id}).scalar_one_or_none()
-
-
-def _count_uses(relied_on: tuple[ReliedOn, ...]) -> int | None:
-    """Add one use to each consent relied on, all or none; returns the total fee, or None if
-    one has run out (its row is locked, so only a `max_uses` lowered since the version
-    decided on can do that)."""
-    if len(relied_on) <= 1:
-        fees = [_add_use(consent) for consent in relied_on]
-        return None if None in fees else sum(fees)
-    with db.session.begin_nested() as savepoint:
-        fees = [_add_use(consent) for consent in relied_on]
-        if None in fees:
-            savepoint.rollback()
-            return None
-    return sum(fees)
-
-
 def report(org: Org, body: dict[str, Any], *, now: datetime) -> DataUse:
-    """Decide and record one use (or refused attempt) and notify the patient."""
+    """Decide and record one use and notify the patient; a refused attempt is recorded and
+    notified too, then raised as `UseNotPermitted`."""
     patient = _validate(body, now=now)
     at = body["occurred_at"]
     period = body.get("data_date_range")
     decision = decide_use(
-        store.candidates_at(patient.id, org, at),
+        locking.candidates_at(patient.id, org, at),
         org=org,
         categories=body["data_categories"],
         purpose=body["purpose"],
@@ -138,7 +117,9 @@ def report(org: Org, body: dict[str, Any], *, now: datetime) -> DataUse:
         at=at,
         emergency_allowed=patient.emergency_access,
     )
-    fee = _count_uses(decision.relied_on) if decision.permitted else 0
+    fee = 0
+    if decision.permitted:
+        fee = locking.count_uses([r.consent_id for r in decision.relied_on])
     if fee is None:  # a consent's uses ran out since (its max_uses was lowered): not counted
         fee = 0
         if decision.emergency and patient.emergency_access:
@@ -178,111 +159,17 @@ def report(org: Org, body: dict[str, Any], *, now: datetime) -> DataUse:
         use.points_credited = priced.split.patient
     core().execute(insert(DataUse.__table__), [{key: getattr(use, key) for key in _USE_COLUMNS}])
     if not decision.permitted:
-        notices.access_refused(use, org.name, now=now, targets=patient.targets)
-        return use
+        notices.access_refused(use, org.name, now=now, to=patient.audience)
+        raise UseNotPermitted(use)
     if priced is not None:
         points.post_use(use, priced, now=now)
     if use.emergency:
         notices.emergency_access(
-            use, org.name, now=now, points=use.points_credited, targets=patient.targets
+            use, org.name, now=now, points=use.points_credited, to=patient.audience
         )
     else:
-        notices.data_use(
-            use, org.name, now=now, points=use.points_credited, targets=patient.targets
-        )
+        notices.data_use(use, org.name, now=now, points=use.points_credited, to=patient.audience)
     return use
 
 
 _USE_COLUMNS = [column.key for column in DataUse.__table__.columns]
-
-
-def _range(use: DataUse) -> dict[str, Any] | None:
-    if use.data_date_start is None:
-        return None
-    return {"start": use.data_date_start, "end": use.data_date_end}
-
-
-def present(use: DataUse) -> dict[str, Any]:
-    """The reporting organisation's view of a recorded use."""
-    return {
-        "id": use.id,
-        "patient_id": use.patient_id,
-        "org_id": use.org_id,
-        "holder_org_id": use.holder_org_id,
-        "recipient": use.recipient,
-        "data_categories": use.data_categories,
-        "purpose": use.purpose,
-        "action": use.action,
-        "record_count": use.record_count,
-        "occurred_at": use.occurred_at,
-        "data_date_range": _range(use),
-        "outcome": use.outcome,
-        "reason": use.reason,
-        "emergency": use.emergency,
-        "consents": use.consents,
-        "points_credited": use.points_credited,
-        "recorded_at": use.created_at,
-    }
-
-
-def _label(code: str, labels: dict[str, str]) -> dict[str, str]:
-    return {"code": code, "label": labels.get(code, code)}
-
-
-def present_entries(uses: list[DataUse]) -> list[dict[str, Any]]:
-    """The patient's view of access-history lines, organisation names read in one query."""
-    names = org_names([u.org_id for u in uses] + [u.holder_org_id for u in uses])
-    return [
-        {
-            "id": use.id,
-            "occurred_at": use.occurred_at,
-            "recorded_at": use.created_at,
-            "organisation": {"id": use.org_id, "name": names.get(str(use.org_id), "")},
-            "holder": {"id": use.holder_org_id, "name": names.get(str(use.holder_org_id), "")}
-            if use.holder_org_id
-            else None,
-            "recipient": use.recipient,
-            "data_categories": [_label(c, catalog.CATEGORIES) for c in use.data_categories],
-            "purpose": _label(use.purpose, catalog.PURPOSES),
-            "action": _label(use.action, catalog.ACTIONS),
-            "record_count": use.record_count,
-            "data_date_range": _range(use),
-            "outcome": use.outcome,
-            "reason": use.reason,
-            "emergency": use.emergency,
-            "consents": use.consents,
-            "points_credited": use.points_credited,
-        }
-        for use in uses
-    ]
-
-
-def _filtered(patient: Patient, query: dict[str, Any]) -> Select:
-    statement = select(DataUse).where(DataUse.patient_id == patient.id)
-    if "org_id" in query:
-        statement = statement.where(DataUse.org_id == query["org_id"])
-    if "purpose" in query:
-        statement = statement.where(DataUse.purpose == query["purpose"])
-    if "outcome" in query:
-        statement = statement.where(DataUse.outcome == query["outcome"])
-    if "since" in query:
-        statement = statement.where(DataUse.occurred_at >= query["since"])
-    if "until" in query:
-        statement = statement.where(DataUse.occurred_at < query["until"])
-    return statement
-
-
-def access_log(patient: Patient, query: dict[str, Any]) -> tuple[list[DataUse], str | None]:
-    """One page of the patient's access history, newest first."""
-    category = query.get("data_category")
-    return pagination.scan(
-        db.session,
-        _filtered(patient, query),
-        order_column=DataUse.occurred_at,
-        id_column=DataUse.id,
-        order_attr="occurred_at",
-        cursor=query.get("cursor"),
-        limit=query["limit"],
-        keep=lambda use: category is None or category in use.data_categories,
-        descending=True,
-    )

@@ -16,6 +16,12 @@ FAILURES = {
 }
 
 
+class _Server(ThreadingHTTPServer):
+    # firebase-admin sends a batch from as many threads as messages: a listen backlog of 5
+    # (the default) resets some of those connections, as a real FCM front end would not.
+    request_queue_size = 512
+
+
 class FakeFcm:
     """Record every send; answer by the device token (see FAILURES)."""
 
@@ -71,9 +77,12 @@ class FakeFcm:
             def log_message(self, *_args) -> None:
                 pass  # keep test output quiet
 
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server = _Server(("127.0.0.1", 0), Handler)
         self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
-        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        # A short poll interval: shutdown() waits for the serving loop's next poll.
+        self._thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
 
     def __enter__(self) -> FakeFcm:
         self._thread.start()

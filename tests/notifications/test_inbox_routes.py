@@ -9,6 +9,7 @@ from notifications.outbox import notify
 from server.db import db, utcnow
 from tests.conftest import bearer
 from tests.factories import PatientFactory
+from tests.support import all_pages
 
 
 def _notice(patient, title="Hello", **extra):
@@ -47,16 +48,8 @@ def test_marking_read_one_and_all(client, patient, patient_token):
 def test_the_inbox_pages_with_a_cursor(client, patient, patient_token):
     for n in range(5):
         _notice(patient, title=f"N{n}")
-    titles, cursor = [], None
-    while True:
-        query = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = client.get(
-            "/v1/me/notifications", query_string=query, headers=bearer(patient_token)
-        ).json
-        titles += [n["title"] for n in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    notices = all_pages(client, "/v1/me/notifications", headers=bearer(patient_token))
+    titles = [n["title"] for n in notices]
     assert titles == ["N4", "N3", "N2", "N1", "N0"]
 
 
@@ -68,7 +61,7 @@ def test_another_patients_notice_is_not_found(client, patient_token):
 
 
 def test_registering_a_device_twice_keeps_one_and_a_token_moves_to_its_new_owner(
-    client, login, patient, patient_token
+    client, patient_token_for, patient, patient_token
 ):
     body = {"token": "fcm-token-1", "platform": "android"}
     created = client.post("/v1/me/devices", json=body, headers=bearer(patient_token))
@@ -78,7 +71,7 @@ def test_registering_a_device_twice_keeps_one_and_a_token_moves_to_its_new_owner
     assert "token" not in created.json
 
     newcomer = PatientFactory()
-    newcomer_token = login.tokens(newcomer.email)["access_token"]
+    newcomer_token = patient_token_for(newcomer)
     _notice(patient, title="for the first owner")  # queued for the phone, not yet sent
     moved = client.post(
         "/v1/me/devices", json={**body, "platform": "ios"}, headers=bearer(newcomer_token)

@@ -1,22 +1,21 @@
 """Periodic jobs: one list, fixed ids, one transaction each, and a worker that stops cleanly."""
 
 import os
-import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
-from pathlib import Path
 
 from sqlalchemy import select
 
 from consent_api.auth.models import AuthorizationCode, OAuthToken, digest
 from consent_api.patients.models import Patient
-from notifications import jobs
+from notifications.push import RecordingPushSender
+from server import jobs
 from server.db import db, utcnow
+from server.jobs import JobContext
+from server.worker import build_scheduler, run_job
 from tests.conftest import bearer
-
-ROOT = Path(__file__).resolve().parents[2]
+from tests.support import ROOT, WorkerProcess, run_job_now
 
 
 def test_job_ids_are_unique_and_fixed():
@@ -26,7 +25,7 @@ def test_job_ids_are_unique_and_fixed():
 
 
 def test_scheduler_holds_every_job_without_starting(app):
-    scheduler = jobs.build_scheduler(app)
+    scheduler = build_scheduler(app, JobContext(app.config, RecordingPushSender()))
     assert {job.id for job in scheduler.get_jobs()} == {job.id for job in jobs.JOBS}
     assert not scheduler.running
 
@@ -43,54 +42,47 @@ def test_purge_deletes_long_dead_tokens_and_expired_codes_only(client, login, pa
     stored_code.expires_at = utcnow() - timedelta(seconds=1)
     db.session.flush()
 
-    counts = jobs.purge_expired_oauth()
+    counts = run_job_now("purge-expired-oauth")
 
     assert counts["tokens"] == 1
     assert counts["authorization_codes"] == 1
     assert client.get("/v1/org", headers=bearer(live)).status_code == 200
-    assert jobs.purge_expired_oauth() == {"authorization_codes": 0, "assertions": 0, "tokens": 0}
+    assert run_job_now("purge-expired-oauth") == {
+        "authorization_codes": 0,
+        "assertions": 0,
+        "tokens": 0,
+    }
 
 
 def test_a_failing_job_rolls_back_and_reports_nothing(app, session, patient):
     db.session.commit()  # the patient exists before the job runs
     patient_id = patient.id
 
-    def explode():
+    def explode(context):
         patient.display_name = "changed"
         db.session.flush()
         raise RuntimeError("boom")
 
-    result = jobs.run_job(app, jobs.Job("explode", explode, "interval", {"seconds": 1}))
+    explosive = jobs.Job("explode", explode, "interval", {"seconds": 1})
+    result = run_job(app, explosive, JobContext(app.config, RecordingPushSender()))
     assert result is None
     assert db.session.get(Patient, patient_id).display_name != "changed"
 
 
 def test_worker_process_runs_jobs_and_stops_cleanly_on_sigterm(tmp_path):
-    env = {**os.environ, "DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}", "LOG_LEVEL": "INFO"}
-    exe = [sys.executable, "-m", "server.cli"]
+    env = {"DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}", "LOG_LEVEL": "INFO"}
     subprocess.run(
-        [*exe, "db", "upgrade"], env=env, cwd=ROOT, check=True, capture_output=True, timeout=60
+        [sys.executable, "-m", "server.cli", "db", "upgrade"],
+        env={**os.environ, **env},
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
-    worker = subprocess.Popen(
-        [*exe, "worker"], env=env, cwd=ROOT, stderr=subprocess.PIPE, text=True
-    )
-    try:
-        lines = []
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
-            line = worker.stderr.readline()
-            lines.append(line)
-            if "job purge-expired-oauth done" in line:
-                break
-        assert any("job purge-expired-oauth done" in line for line in lines), lines
-        worker.send_signal(signal.SIGTERM)
-        _, rest = worker.communicate(timeout=30)  # keep reading: a full pipe would block it
-        assert worker.returncode == 0, rest
-        assert "worker stopping" in rest
-    finally:
-        if worker.poll() is None:
-            worker.kill()
-            worker.communicate()
+    with WorkerProcess(env) as worker:
+        worker.wait_for_line("job purge-expired-oauth done", timeout=30)
+        assert worker.stop(timeout=30) == 0, worker.lines
+    assert any("worker stopping" in line for line in worker.lines), worker.lines
 
 
 def test_expiry_sweeps_mark_consents_and_requests_and_record_a_version(
@@ -127,9 +119,9 @@ def test_expiry_sweeps_mark_consents_and_requests_and_record_a_version(
     )
     db.session.flush()
 
-    assert jobs.expire_consents() == 1
-    assert jobs.expire_requests() == 1
-    assert jobs.expire_consents() == 0  # safe to run twice
+    assert run_job_now("expire-consents") == 1
+    assert run_job_now("expire-requests") == 1
+    assert run_job_now("expire-consents") == 0  # safe to run twice
 
     stored = db.session.get(Consent, uuid.UUID(consent["id"]))
     assert (stored.status, stored.version) == ("expired", 2)

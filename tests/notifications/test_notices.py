@@ -8,11 +8,11 @@ from sqlalchemy import select
 
 from consent_api.consents.models import Consent
 from consent_api.requests.models import ConsentRequest
-from notifications import jobs
 from notifications.models import Notification
 from server.db import db, utcnow
-from tests.conftest import bearer
+from tests.conftest import bearer, report, use_body
 from tests.factories import PatientFactory
+from tests.support import run_job_now
 
 
 def _types(patient_id) -> list[str]:
@@ -77,8 +77,8 @@ def test_a_pending_request_is_reminded_once_before_it_lapses(client, token_for):
     row.created_at = utcnow() - timedelta(days=3)  # asked three days ago,
     row.expires_at = utcnow() + timedelta(hours=20)  # lapsing within the 24-hour window
 
-    assert jobs.remind_expiring_requests() == 2
-    assert jobs.remind_expiring_requests() == 0
+    assert run_job_now("remind-expiring-requests") == 2
+    assert run_job_now("remind-expiring-requests") == 0
     reminders = [n for n in _types(patient.id) if n == "consent_request_expiring"]
     assert reminders == ["consent_request_expiring"]  # not for the two-hour request
     assert _last(patient.id).data["request_id"] == request["id"]
@@ -96,8 +96,8 @@ def test_a_consent_ending_within_seven_days_is_reminded_once_per_end_date(
         category="imaging",
         valid_until=(utcnow() + timedelta(days=30)).isoformat(),
     )
-    assert jobs.remind_expiring_consents() == 1
-    assert jobs.remind_expiring_consents() == 0
+    assert run_job_now("remind-expiring-consents") == 1
+    assert run_job_now("remind-expiring-consents") == 0
     notice = _last(patient.id)
     assert (notice.type, notice.data["consent_id"]) == ("consent_expiring", consent["id"])
     assert notice.title == "Your consent for every hospital ends soon"
@@ -105,14 +105,14 @@ def test_a_consent_ending_within_seven_days_is_reminded_once_per_end_date(
     # Extended, then shortened again: a new end date earns a new reminder.
     row = db.session.get(Consent, uuid.UUID(consent["id"]))
     row.valid_until = ends + timedelta(days=1)
-    assert jobs.remind_expiring_consents() == 1
+    assert run_job_now("remind-expiring-consents") == 1
     assert db.session.get(Consent, uuid.UUID(far["id"])).expiry_reminded_for is None
 
 
 def test_an_expired_consent_is_announced(client, patient, patient_token):
     consent = _grant(client, patient_token, valid_until=(utcnow() + timedelta(days=1)).isoformat())
     db.session.get(Consent, uuid.UUID(consent["id"])).valid_until = utcnow() - timedelta(seconds=1)
-    assert jobs.expire_consents() == 1
+    assert run_job_now("expire-consents") == 1
     notice = _last(patient.id)
     assert (notice.type, notice.data["consent_id"]) == ("consent_expired", consent["id"])
 
@@ -138,3 +138,16 @@ def test_revoking_is_confirmed_with_one_notice(client, patient, patient_token, o
         headers=bearer(patient_token),
     )
     assert _types(patient.id).count("consent_revoked") == 2
+
+
+def test_a_long_organisation_name_never_overflows_a_title(client, org_credentials, token_for):
+    org = org_credentials("hospital", name="H" * 200)
+    patient = PatientFactory()
+    categories = ["lab_results", "imaging", "medications", "allergies", "diagnoses"]
+    response = report(
+        client, token_for(registration=org), use_body(patient.id, data_categories=categories)
+    )
+    assert response.status_code == 403
+    (notice,) = db.session.scalars(select(Notification)).all()
+    assert len(notice.title) == 200
+    assert notice.title.endswith("…")

@@ -7,11 +7,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from notifications import jobs
 from notifications.models import Device, Notification, OutboxMessage
 from notifications.preferences import Preferences, next_digest, quiet_until
 from server.db import db, utcnow
 from tests.conftest import bearer, report, use_body
+from tests.support import run_job_now
 
 PARIS = "Europe/Paris"
 # hypothesis takes naive bounds and attaches the time zone itself
@@ -162,11 +162,11 @@ def test_a_daily_digest_keeps_routine_uses_off_the_phone_and_sums_them_up(
     assert [n["type"] for n in inbox["items"]].count("data_use") == 3  # all in the inbox
     assert [t for t, _ in _pushes() if t == "data_use"] == []  # none pushed one by one
 
-    assert jobs.send_digests() == 0  # not due yet
+    assert run_job_now("send-digests") == 0  # not due yet
     from notifications.models import NotificationPreferences
 
     db.session.get(NotificationPreferences, patient.id).next_digest_at = utcnow()
-    assert jobs.send_digests() == 1
+    assert run_job_now("send-digests") == 1
     digest = db.session.scalars(
         select(Notification).where(Notification.type == "data_use_digest")
     ).one()
@@ -174,3 +174,13 @@ def test_a_daily_digest_keeps_routine_uses_off_the_phone_and_sums_them_up(
     assert "St Mary's" in digest.body
     assert [t for t, _ in _pushes()].count("data_use_digest") == 1
     assert db.session.get(NotificationPreferences, patient.id).next_digest_at > utcnow()
+
+
+def test_a_time_zone_folder_is_not_a_time_zone(client, patient_token):
+    response = client.put(
+        "/v1/me/notification-preferences",
+        json={"data_uses": "immediate", "time_zone": "America"},
+        headers=bearer(patient_token),
+    )
+    assert response.status_code == 422
+    assert "time_zone" in response.json["errors"]

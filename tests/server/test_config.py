@@ -2,7 +2,7 @@
 
 import pytest
 
-from server import create_app
+from server.app import create_app
 from server.config import DEV_SECRET_KEY, ConfigError, from_env
 
 

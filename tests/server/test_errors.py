@@ -6,10 +6,10 @@ import logging
 import pytest
 from sqlalchemy import func, select
 
-from consent_api.oauth import public
 from consent_api.patients.models import Patient
-from server import create_app
+from server.app import create_app
 from server.db import db
+from server.guard import public
 from tests.conftest import app_config
 
 SIGN_UP = {"email": "ann@example.org", "password": "long enough password", "display_name": "Ann"}

@@ -9,7 +9,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import create_engine, text
 
-from server import create_app
+from server.app import create_app
 from server.db import db, migrate
 from tests.conftest import app_config
 

@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import create_engine, text
 
-from server import create_app
+from server.app import create_app
 from server.db import db, reads
 from tests.conftest import app_config
 

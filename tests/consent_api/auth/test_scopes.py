@@ -3,8 +3,8 @@
 import pytest
 from flask import Blueprint
 
-from consent_api.oauth import check_routes_declare_scopes
-from server import create_app
+from server.app import create_app
+from server.guard import check_routes_declare_scopes
 from tests.conftest import app_config, bearer
 
 

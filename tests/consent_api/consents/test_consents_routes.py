@@ -7,6 +7,7 @@ import pytest
 
 from server.db import utcnow
 from tests.conftest import bearer
+from tests.support import all_pages
 
 
 @pytest.fixture
@@ -144,11 +145,11 @@ def test_revoked_consent_is_closed_to_changes(client, patient_token, grant):
         assert response.json["code"] == "consent_closed"
 
 
-def test_a_patient_cannot_see_or_touch_another_patients_consent(client, login, grant):
+def test_a_patient_cannot_see_or_touch_another_patients_consent(client, patient_token_for, grant):
     from tests.factories import PatientFactory
 
     consent = grant()
-    other = login.tokens(PatientFactory().email)["access_token"]
+    other = patient_token_for(PatientFactory())
     url = f"/v1/me/consents/{consent['id']}"
     assert client.get(url, headers=bearer(other)).status_code == 404
     assert client.post(f"{url}/revoke", headers=bearer(other)).status_code == 404
@@ -157,14 +158,10 @@ def test_a_patient_cannot_see_or_touch_another_patients_consent(client, login, g
 
 def test_list_filters_and_paginates_with_a_cursor(client, patient_token, grant):
     made = [grant(purposes=["TREAT"]) for _ in range(3)] + [grant(purposes=["HRESCH"])]
-    seen, cursor = [], None
-    while True:
-        query = {"limit": 2, "purpose": "TREAT", **({"cursor": cursor} if cursor else {})}
-        page = client.get("/v1/me/consents", query_string=query, headers=bearer(patient_token))
-        seen += [c["id"] for c in page.json["items"]]
-        cursor = page.json["next_cursor"]
-        if not cursor:
-            break
+    pages = all_pages(
+        client, "/v1/me/consents", query={"purpose": "TREAT"}, headers=bearer(patient_token)
+    )
+    seen = [c["id"] for c in pages]
     assert seen == [c["id"] for c in made[:3]]
 
 

@@ -168,15 +168,20 @@ def consents(draw):
     )
 
 
-requests = st.fixed_dictionaries(
-    {
-        "org": st.sampled_from([HOSPITAL, OTHER_HOSPITAL]),
-        "category": categories,
-        "purpose": purposes,
-        "action": actions,
-        "data_date": st.one_of(st.none(), st.dates(date(2014, 1, 1), date(2027, 1, 1))),
-    }
-)
+def requests_for(category_codes=categories):
+    """Questions an organisation may ask, about categories drawn from `category_codes`."""
+    return st.fixed_dictionaries(
+        {
+            "org": st.sampled_from([HOSPITAL, OTHER_HOSPITAL]),
+            "category": category_codes,
+            "purpose": purposes,
+            "action": actions,
+            "data_date": st.one_of(st.none(), st.dates(date(2014, 1, 1), date(2027, 1, 1))),
+        }
+    )
+
+
+requests = requests_for()
 
 
 @given(st.lists(consents(), max_size=4), requests)
@@ -198,10 +203,10 @@ def test_revoked_or_paused_consents_never_permit(terms, request):
     assert not ask(closed, **request).permitted
 
 
-@given(st.lists(consents(), max_size=4), requests, st.data())
+@given(st.lists(consents(), min_size=1, max_size=4), requests, st.data())
 def test_narrowing_a_consent_never_turns_a_deny_into_a_permit(terms, request, data):
-    if ask(terms, **request).permitted or not terms:
-        return
+    if ask(terms, **request).permitted:
+        return  # only denials are at stake (random scopes rarely permit)
     index = data.draw(st.integers(0, len(terms) - 1))
     before = terms[index]
     narrowed = before._replace(
@@ -233,7 +238,7 @@ def test_a_matching_exclusion_always_wins(term, request):
     assert not ask([excluded], **request).permitted
 
 
-@given(consents(), requests.filter(lambda r: r["category"] in SENSITIVE))
+@given(consents(), requests_for(st.sampled_from(sorted(SENSITIVE))))
 def test_all_never_matches_a_sensitive_category(term, request):
     broad = term._replace(data_categories=frozenset({ALL}))
     assert ask([broad], **request).reason != "permitted"

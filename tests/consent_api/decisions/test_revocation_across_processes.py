@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from consent_api.auth.models import OAuthClient
-from server import create_app
+from server.app import create_app
 from server.db import db, reads
 from tests.conftest import (
     REDIRECT_URI,
@@ -19,6 +19,7 @@ from tests.conftest import (
     bearer,
     wipe_committed,
 )
+from tests.support import wait_until
 
 
 @pytest.fixture
@@ -35,11 +36,11 @@ def two_apps(app, database_url):
 def test_no_check_started_after_revoke_returned_is_permitted(two_apps):
     first, second, made = two_apps
     with first.app_context():
-        from consent_api.auth import service as clients
-        from consent_api.orgs import service as orgs
+        from consent_api.auth import clients
+        from consent_api.registration import service as registration
         from tests.factories import PASSWORD
 
-        registration = orgs.register(name="Cross Hospital", type="hospital")
+        registration = registration.register_org(name="Cross Hospital", type="hospital")
         app_client = clients.create_app_client(name="app", redirect_uris=[REDIRECT_URI])
         db.session.commit()
         made.update(
@@ -97,22 +98,29 @@ def test_no_check_started_after_revoke_returned_is_permitted(two_apps):
         finally:
             reads.release()  # this thread's kept read connection ends with it
 
-    checker = threading.Thread(target=keep_checking)
+    checker = threading.Thread(target=keep_checking, daemon=True)
     checker.start()
     try:
-        deadline = time.monotonic() + 10
-        while not any(d == "permit" for _, d in observed) and time.monotonic() < deadline:
-            time.sleep(0.01)
+        wait_until(
+            lambda: any(d == "permit" for _, d in observed), timeout=30, what="a first permit"
+        )
         revoked = writer.post(
             f"/v1/me/consents/{consent['id']}/revoke", headers=bearer(patient_token)
         )
         returned_at = time.monotonic()
         assert revoked.status_code == 200
-        while sum(started > returned_at for started, _ in observed) < 20:
-            time.sleep(0.01)
+        wait_until(
+            lambda: (
+                sum(started > returned_at for started, _ in observed) >= 20
+                or not checker.is_alive()
+            ),
+            timeout=60,
+            what="20 checks after the revocation",
+        )
     finally:
         stop.set()
         checker.join(timeout=30)
+    assert not checker.is_alive(), "the checking thread did not stop"
 
     before = [d for started, d in observed if started < returned_at]
     after = [d for started, d in observed if started > returned_at]

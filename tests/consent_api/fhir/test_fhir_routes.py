@@ -289,11 +289,13 @@ def test_org_does_not_see_exclusions_naming_other_orgs(
     assert "actor" not in everyones
 
 
-def test_patient_cannot_read_another_patients_consent(client, login, patient_token, hospital):
+def test_patient_cannot_read_another_patients_consent(
+    client, patient_token_for, patient_token, hospital
+):
     from tests.factories import PatientFactory
 
     made = grant(client, patient_token, {"org_id": str(hospital.org.id)})
-    stranger = login.tokens(PatientFactory().email)["access_token"]
+    stranger = patient_token_for(PatientFactory())
 
     response = client.get(f"/fhir/R5/Consent/{made['id']}", headers=bearer(stranger))
 
@@ -342,12 +344,12 @@ def test_search_accepts_a_patient_reference(client, patient, patient_token, hosp
 
 
 def test_patient_searching_another_patient_gets_an_empty_bundle(
-    client, login, patient, patient_token, hospital
+    client, patient_token_for, patient, patient_token, hospital
 ):
     from tests.factories import PatientFactory
 
     grant(client, patient_token, {"org_id": str(hospital.org.id)})
-    stranger = login.tokens(PatientFactory().email)["access_token"]
+    stranger = patient_token_for(PatientFactory())
 
     bundle = search(client, stranger, str(patient.id))
 

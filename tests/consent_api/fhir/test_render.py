@@ -1,4 +1,4 @@
-"""The FHIR renderer on its own: a pure function over a presented consent."""
+"""The FHIR renderer on its own: a pure function over a consent's view."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 
 
 def view(**changes) -> dict:
-    """A consent as consents.service.present shows it."""
+    """A consent's view, as ConsentOut shows it (with Python values for the clock's)."""
     return {
         "id": uuid.uuid4(),
         "grantee": {"org_id": uuid.uuid4(), "org_type": None, "org_name": "Clinic"},

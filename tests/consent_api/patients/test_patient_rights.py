@@ -4,8 +4,10 @@ from sqlalchemy import select
 
 from consent_api.auth.models import OAuthToken
 from consent_api.patients.models import Patient
-from server.db import db
+from notifications.outbox import notify
+from server.db import db, utcnow
 from tests.conftest import TEST_PASSWORD, bearer, csrf_from, pkce_pair
+from tests.factories import PatientFactory
 
 
 def _grant_to_hospitals(client, token):
@@ -93,3 +95,20 @@ def test_erased_patient_cannot_log_in_and_the_email_is_free_again(client, login,
         json={"email": email, "password": "a brand new password", "display_name": "New"},
     )
     assert again.status_code == 201
+
+
+def _register(client, token, *, expect: int):
+    response = client.post(
+        "/v1/me/devices", json={"token": "phone-1", "platform": "android"}, headers=bearer(token)
+    )
+    assert response.status_code == expect, response.json
+    return response.json
+
+
+def test_a_patient_whose_phone_moved_on_can_still_be_erased(client, patient_token_for):
+    first, second = PatientFactory(), PatientFactory()
+    first_token = patient_token_for(first)
+    _register(client, first_token, expect=201)
+    notify(first.id, type="test", title="Hello", body="b", now=utcnow())
+    _register(client, patient_token_for(second), expect=200)
+    assert client.delete("/v1/me", headers=bearer(first_token)).status_code == 204

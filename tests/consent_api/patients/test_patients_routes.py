@@ -3,7 +3,7 @@
 from sqlalchemy import select
 
 from consent_api.patients.models import Patient
-from server import create_app
+from server.app import create_app
 from server.db import db
 from server.ratelimit import limiter
 from tests.conftest import app_config, bearer

@@ -21,13 +21,13 @@ def pharma_token(token_for, pharma):
 
 
 @pytest.fixture
-def paid(client, login, pharma_token):
+def paid(client, patient_token_for, pharma_token):
     """A patient approves a pharma request paying `fee` points per use; returns
     (patient, patient token, consent JSON)."""
 
     def make(fee: int = 100, *, patient=None, **scope):
         patient = patient or PatientFactory()
-        token = login.tokens(patient.email)["access_token"]
+        token = patient_token_for(patient)
         asked = client.post(
             "/v1/consent-requests",
             json={

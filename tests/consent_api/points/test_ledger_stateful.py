@@ -10,10 +10,10 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
-from consent_api.points import ledger, lots, service
+from consent_api.points import ledger, lots, service, sweeps
 from consent_api.points.models import Reward
-from consent_api.points.verify import verify
 from consent_api.uses.models import DataUse
+from consent_api.uses.verify import verify
 from server.db import db, utcnow
 from tests.factories import OrganisationFactory, PatientFactory
 
@@ -102,7 +102,7 @@ class LedgerMachine(RuleBasedStateMachine):
     @rule(days=st.integers(min_value=1, max_value=400))
     def time_passes_and_the_expiry_job_runs(self, days):
         self.now += timedelta(days=days)
-        service.expire_due(now=self.now)
+        sweeps.expire_due(now=self.now)
         self._sweep()
 
     @invariant()
@@ -115,7 +115,7 @@ class LedgerMachine(RuleBasedStateMachine):
         balance = ledger.wallet_balance(self.patient.id)
         assert balance >= 0
         assert balance == sum(remaining for _, remaining in self.model)  # swept or not
-        assert service.wallet(self.patient.id, now=self.now)["balance"] == self._spendable()
+        assert service.wallet(self.patient.id, now=self.now).balance == self._spendable()
 
 
 @pytest.mark.usefixtures("session")

@@ -9,18 +9,19 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
-from consent_api.auth.service import create_app_client
-from consent_api.orgs import service as orgs
+from consent_api.auth.clients import create_app_client
 from consent_api.points import ledger
 from consent_api.points.models import Reward
 from consent_api.points.models import Transaction as LedgerTransaction
-from consent_api.points.verify import verify
+from consent_api.registration import service as registrations
 from consent_api.requests import service as requests
 from consent_api.requests.schemas import RequestIn
-from server import create_app
-from server.db import db, reads, utcnow
-from tests.conftest import REDIRECT_URI, PatientLogin, app_config, basic_auth, wipe_committed
+from consent_api.uses.verify import verify
+from server.app import create_app
+from server.db import db, utcnow
+from tests.conftest import REDIRECT_URI, app_config, basic_auth, wipe_committed
 from tests.factories import PatientFactory
+from tests.support import dispose, issue_patient_token, race
 
 THREADS = 10
 OPERATIONS = 200
@@ -31,7 +32,7 @@ FEE, SHARE, COST = 100, 85, 60  # no holder: the patient's share of 100 is 85
 def world(app, database_url):
     setup = create_app(app_config(database_url))
     with setup.app_context():
-        pharma = orgs.register(name="Acme Pharma", type="pharma")
+        pharma = registrations.register_org(name="Acme Pharma", type="pharma")
         patient = PatientFactory()
         app_client = create_app_client(name="Wallet", redirect_uris=[REDIRECT_URI])
         body = RequestIn().load(
@@ -49,16 +50,14 @@ def world(app, database_url):
         requests.approve(patient, asked.id, {}, now=utcnow())
         reward = Reward(name="Voucher", cost=COST, active=True)
         db.session.add(reward)
-        db.session.commit()
+        db.session.flush()
         made = {
             "pharma": (pharma.client.client_id, pharma.client_secret),
             "patient_id": patient.id,
-            "email": patient.email,
-            "app_client": app_client,
             "reward_id": str(reward.id),
+            "patient_token": issue_patient_token(patient, app_client),
         }
-        login = PatientLogin(setup.test_client(), app_client)
-        made["patient_token"] = login.tokens(patient.email)["access_token"]
+        db.session.commit()
         pharma_token = setup.test_client().post(
             "/oauth/token",
             data={"grant_type": "client_credentials"},
@@ -80,12 +79,10 @@ def test_200_concurrent_uses_and_redemptions_leave_the_wallet_exact(world, datab
     apps = [create_app(app_config(database_url)) for _ in range(THREADS)]
     results: list[tuple[str, int]] = []
     lock = threading.Lock()
-    gate = threading.Barrier(THREADS)
 
-    def work(index, application):
-        client = application.test_client()
-        try:
-            gate.wait(timeout=30)
+    def worker(index, application):
+        def work():
+            client = application.test_client()
             for kind, key in operations[index::THREADS]:
                 if kind == "redeem":
                     response = client.post(
@@ -114,17 +111,13 @@ def test_200_concurrent_uses_and_redemptions_leave_the_wallet_exact(world, datab
                     )
                 with lock:
                     results.append((kind, response.status_code))
-        finally:
-            reads.release()
 
-    threads = [threading.Thread(target=work, args=(i, a)) for i, a in enumerate(apps)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    for application in apps:
-        with application.app_context():
-            db.engine.dispose()
+        return work
+
+    try:
+        race([worker(i, a) for i, a in enumerate(apps)], timeout=300)
+    finally:
+        dispose(*apps)
 
     assert len(results) == OPERATIONS
     statuses = {(kind, status) for kind, status in results}

@@ -18,6 +18,7 @@ from server.db import db, utcnow
 from tests.conftest import bearer, report
 from tests.consent_api.points.conftest import paid_use, redeem
 from tests.factories import OrganisationFactory, PatientFactory
+from tests.support import all_pages, run_job_now
 
 
 def _wallet(client, token):
@@ -115,14 +116,8 @@ def test_the_statement_pages_with_a_cursor(client, paid, pharma_token):
     patient, token, _ = paid(fee=10)
     for _ in range(5):
         paid_use(client, pharma_token, patient.id)
-    seen, cursor = [], None
-    while True:
-        query = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = client.get("/v1/me/points/ledger", query_string=query, headers=bearer(token)).json
-        seen += [line["id"] for line in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    lines = all_pages(client, "/v1/me/points/ledger", headers=bearer(token))
+    seen = [line["id"] for line in lines]
     assert len(seen) == len(set(seen)) == 5
 
 
@@ -182,7 +177,6 @@ def test_patients_cannot_change_the_terms(client, patient_token):
 def test_points_expire_oldest_first_with_a_warning_30_days_ahead(
     client, app, paid, pharma_token, reward
 ):
-    from notifications import jobs
 
     patient, token, _ = paid(fee=10)
     for _ in range(3):
@@ -195,8 +189,8 @@ def test_points_expire_oldest_first_with_a_warning_30_days_ahead(
     oldest.expires_at = utcnow() + timedelta(days=10)
     middle.expires_at = utcnow() + timedelta(days=40)
     assert _wallet(client, token) == {"balance": 27, "expiring_soon": 9}
-    assert jobs.warn_expiring_points() == 1
-    assert jobs.warn_expiring_points() == 0  # once per lot
+    assert run_job_now("warn-expiring-points") == 1
+    assert run_job_now("warn-expiring-points") == 0  # once per lot
     warning = db.session.scalars(
         select(Notification).where(Notification.type == "points_expiring")
     ).one()
@@ -205,8 +199,8 @@ def test_points_expire_oldest_first_with_a_warning_30_days_ahead(
     assert redeem(client, token, reward(cost=5)["id"]).status_code == 201  # from the oldest lot
     assert [lot.remaining for lot in lots] == [4, 9, 9]
     oldest.expires_at = utcnow() - timedelta(seconds=1)
-    assert jobs.expire_points() == 4  # four points to breakage
-    assert jobs.expire_points() == 0
+    assert run_job_now("expire-points") == 4  # four points to breakage
+    assert run_job_now("expire-points") == 0
     assert _wallet(client, token)["balance"] == 18
     found, _ = _verify(app)
     assert found["ok"], found

@@ -185,11 +185,11 @@ def test_another_org_cannot_see_or_withdraw_the_request(client, token_for, ask):
     )
 
 
-def test_another_patient_cannot_answer_the_request(client, login, ask):
+def test_another_patient_cannot_answer_the_request(client, patient_token_for, ask):
     from tests.factories import PatientFactory
 
     request = ask()
-    stranger = login.tokens(PatientFactory().email)["access_token"]
+    stranger = patient_token_for(PatientFactory())
     response = client.post(
         f"/v1/me/consent-requests/{request['id']}/approve", headers=bearer(stranger)
     )

@@ -155,9 +155,11 @@ def test_emergency_access_under_a_consent_is_still_flagged(client, hospital_toke
     assert _notices(patient.id)[-1].type == "emergency_access"
 
 
-def test_a_patient_who_opted_out_of_emergency_access_is_asked_first(client, hospital_token, login):
+def test_a_patient_who_opted_out_of_emergency_access_is_asked_first(
+    client, hospital_token, patient_token_for
+):
     patient = PatientFactory()
-    token = login.tokens(patient.email)["access_token"]
+    token = patient_token_for(patient)
     assert client.get("/v1/me/emergency-access", headers=bearer(token)).json == {"allowed": True}
     answer = client.put("/v1/me/emergency-access", json={"allowed": False}, headers=bearer(token))
     assert answer.json == {"allowed": False}
@@ -206,9 +208,9 @@ def test_patients_cannot_report_uses(client, patient_token, patient):
     assert response.json["code"] == "insufficient_scope"
 
 
-def test_an_erased_patient_cannot_be_reported_on(client, hospital_token, login):
+def test_an_erased_patient_cannot_be_reported_on(client, hospital_token, patient_token_for):
     patient = PatientFactory()
-    token = login.tokens(patient.email)["access_token"]
+    token = patient_token_for(patient)
     assert client.delete("/v1/me", headers=bearer(token)).status_code == 204
     response = report(client, hospital_token, use_body(patient.id))
     assert response.status_code == 422

@@ -1,14 +1,7 @@
 """Data uses under real concurrency (threads, real commits, one app per thread as in
 separate processes) and delivered by a real worker process to the fake FCM server."""
 
-import os
-import signal
-import subprocess
-import sys
-import threading
-import time
 import uuid
-from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -16,15 +9,15 @@ from sqlalchemy import func, select
 from consent_api.consents import service as consents
 from consent_api.consents.models import Consent
 from consent_api.consents.schemas import ConsentIn
-from consent_api.orgs import service as orgs
+from consent_api.registration import service as registrations
 from consent_api.uses.models import DataUse
 from notifications.models import Device, OutboxMessage
-from server import create_app
-from server.db import db, reads, utcnow
+from server.app import create_app
+from server.db import db, utcnow
 from tests.conftest import app_config, basic_auth, use_body, wipe_committed
 from tests.factories import PatientFactory
 from tests.notifications.fake_fcm import FakeFcm
-from tests.notifications.test_outbox_concurrency import _service_account
+from tests.support import WorkerProcess, dispose, race, service_account_file, wait_until
 
 THREADS = 8
 
@@ -34,7 +27,7 @@ def world(app, database_url):
     """A hospital with a client and a patient with a consent (max 5 uses), committed."""
     setup = create_app(app_config(database_url))
     with setup.app_context():
-        registration = orgs.register(name="St Mary's", type="hospital")
+        registration = registrations.register_org(name="St Mary's", type="hospital")
         patient = PatientFactory()
         db.session.add(
             Device(patient_id=patient.id, token=f"phone-{uuid.uuid4().hex}", platform="android")
@@ -74,34 +67,27 @@ def _race(database_url, made, bodies_and_keys):
     """Post every (body, key) from its own thread and app instance, all released at once."""
     apps = [create_app(app_config(database_url)) for _ in bodies_and_keys]
     token = _token(apps[0], made)
-    gate = threading.Barrier(len(apps))
-    answers = [None] * len(apps)
 
-    def post(index, application, body, key):
-        try:
-            client = application.test_client()
-            gate.wait(timeout=30)
-            response = client.post(
+    def poster(application, body, key):
+        def post():
+            response = application.test_client().post(
                 "/v1/data-uses",
                 json=body,
                 headers={"Authorization": f"Bearer {token}", "Idempotency-Key": key},
             )
-            answers[index] = (response.status_code, response.get_json())
-        finally:
-            reads.release()
+            return response.status_code, response.get_json()
 
-    threads = [
-        threading.Thread(target=post, args=(i, a, body, key))
-        for i, (a, (body, key)) in enumerate(zip(apps, bodies_and_keys, strict=True))
-    ]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    for application in apps:
-        with application.app_context():
-            db.engine.dispose()
-    return answers
+        return post
+
+    try:
+        return race(
+            [
+                poster(application, body, key)
+                for application, (body, key) in zip(apps, bodies_and_keys, strict=True)
+            ]
+        )
+    finally:
+        dispose(*apps)
 
 
 def _count(application, statement) -> int:
@@ -147,30 +133,17 @@ def test_a_reported_use_reaches_the_phone_through_a_real_worker(world, database_
     setup, made = world
     (status, answer), *_ = _race(database_url, made, [(use_body(made["patient_id"]), "e2e")])
     assert status == 201
-    root = Path(__file__).resolve().parents[3]
     with FakeFcm() as fcm:
-        account = tmp_path / "sa.json"
-        _service_account(account, f"{fcm.url}/token")
+        account = service_account_file(tmp_path / "sa.json", f"{fcm.url}/token")
         env = {
-            **os.environ,
             "DATABASE_URL": database_url,
             "PUSH_BACKEND": "fcm",
             "FIREBASE_CREDENTIALS": str(account),
             "FCM_ENDPOINT": fcm.url,
         }
-        worker = subprocess.Popen(
-            [sys.executable, "-m", "server.cli", "worker"],
-            env=env,
-            cwd=root,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            deadline = time.monotonic() + 60
-            while not fcm.received and time.monotonic() < deadline:
-                time.sleep(0.1)
-        finally:
-            worker.send_signal(signal.SIGTERM)
-            worker.wait(timeout=30)
+        with WorkerProcess(env) as worker:
+            wait_until(lambda: fcm.received, timeout=60, what="the push at the fake FCM")
+            assert worker.stop() == 0, worker.lines
 
     (push,) = fcm.received
     assert push["message"]["data"]["type"] == "data_use"

@@ -1,4 +1,5 @@
-"""OAuth client registration and token housekeeping. Services flush; they never commit."""
+"""OAuth clients (an organisation's, the patient app) and token housekeeping. Services flush;
+they never commit."""
 
 from __future__ import annotations
 
@@ -7,7 +8,6 @@ from typing import Any
 
 from sqlalchemy import and_, delete, or_
 
-from consent_api import scopes
 from consent_api.auth.grants import new_secret
 from consent_api.auth.models import (
     AuthorizationCode,
@@ -17,6 +17,7 @@ from consent_api.auth.models import (
     digest,
 )
 from consent_api.orgs.models import Organisation
+from server import scopes
 from server.db import db
 
 # How long spent tokens are kept after they stop working, so that a replay is still recognised.

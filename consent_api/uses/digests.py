@@ -1,5 +1,5 @@
-"""The daily digest: one notice summing up the routine uses a patient chose not to be
-pushed one by one (each is in the inbox already)."""
+"""The daily digest (run by the worker's jobs): one notice summing up the routine uses a
+patient chose not to be pushed one by one (each is in the inbox already)."""
 
 from __future__ import annotations
 
@@ -7,29 +7,18 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from notifications import notices, preferences
-from notifications.models import NotificationPreferences
-from notifications.preferences import next_digest
+from consent_api.orgs.models import Organisation
+from consent_api.uses import notices
+from consent_api.uses.models import DataUse
+from notifications import preferences
 from server.db import db
 
 
 def send_due(*, now: datetime, batch: int = 500) -> int:
     """Send every digest that is due; returns how many patients were handled."""
-    from consent_api.orgs.models import Organisation
-    from consent_api.uses.models import DataUse
-
-    due = db.session.scalars(
-        select(NotificationPreferences)
-        .where(
-            NotificationPreferences.data_uses == "daily_digest",
-            NotificationPreferences.next_digest_at <= now,
-        )
-        .order_by(NotificationPreferences.next_digest_at)
-        .limit(batch)
-        .with_for_update(skip_locked=True)
-    ).all()
+    due = preferences.due_digests(now=now, batch=batch)
     for prefs in due:
-        since = prefs.last_digest_at or prefs.updated_at
+        since = preferences.digest_since(prefs)
         by_org = db.session.execute(
             select(Organisation.name, func.count())
             .join(DataUse, DataUse.org_id == Organisation.id)
@@ -47,7 +36,6 @@ def send_due(*, now: datetime, batch: int = 500) -> int:
             total = sum(count for _, count in by_org)
             names = [name for name, _ in by_org]
             notices.digest(prefs.patient_id, total, names, since=since, now=now)
-        prefs.last_digest_at = now
-        prefs.next_digest_at = next_digest(now, preferences.of(prefs))
+        preferences.digest_sent(prefs, now=now)
     db.session.flush()
     return len(due)

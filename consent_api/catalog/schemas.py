@@ -1,0 +1,29 @@
+"""How catalog codes are shown to people: each code with its plain-language label."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from marshmallow import Schema, fields
+
+
+class CodeLabelOut(Schema):
+    """A catalog code and its label."""
+
+    code = fields.String()
+    label = fields.String()
+
+
+class Labelled(fields.Field):
+    """Dump a catalog code as {"code", "label"}, the label read from `labels` (an unknown
+    code, from an older catalog, is its own label)."""
+
+    def __init__(self, labels: Mapping[str, str], **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.labels = labels
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> Any:
+        if value is None:
+            return None
+        return {"code": value, "label": self.labels.get(value, value)}

@@ -1,0 +1,62 @@
+"""What the patient is told about their consents: ending soon, ended, withdrawn.
+
+Each writes one inbox notice (and its pushes) in the caller's transaction; the types are
+stable codes the app may switch on."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from consent_api.wording import ORG_TYPE_PLURALS, day, join_words
+from notifications.models import Notification
+from notifications.outbox import notify
+
+CONSENT_EXPIRING = "consent_expiring"
+CONSENT_EXPIRED = "consent_expired"
+CONSENT_REVOKED = "consent_revoked"
+
+
+def _grantee(consent: Any, names: dict[str, str]) -> str:
+    name = names.get(str(consent.grantee_org_id))
+    return name or ORG_TYPE_PLURALS.get(consent.grantee_org_type, "every organisation")
+
+
+def consent_expiring(consent: Any, names: dict[str, str], *, now: datetime) -> Notification:
+    """A consent ends within the reminder window."""
+    return notify(
+        consent.patient_id,
+        type=CONSENT_EXPIRING,
+        title=f"Your consent for {_grantee(consent, names)} ends soon",
+        body=f"It ends on {day(consent.valid_until)}. Renew it if you want it to continue.",
+        data={"consent_id": consent.id},
+        now=now,
+    )
+
+
+def consent_expired(consent: Any, names: dict[str, str], *, now: datetime) -> Notification:
+    """A consent has reached its end."""
+    return notify(
+        consent.patient_id,
+        type=CONSENT_EXPIRED,
+        title=f"Your consent for {_grantee(consent, names)} has ended",
+        body="It no longer allows any use of your data.",
+        data={"consent_id": consent.id},
+        now=now,
+    )
+
+
+def consents_revoked(
+    patient_id: uuid.UUID, consents: list[Any], names: dict[str, str], *, now: datetime
+) -> Notification:
+    """Confirmation of a revocation (one notice, however many consents it changed)."""
+    grantees = join_words(sorted({_grantee(c, names) for c in consents}))
+    return notify(
+        patient_id,
+        type=CONSENT_REVOKED,
+        title=f"Consent withdrawn: {grantees}",
+        body="From now on every check for this consent is refused.",
+        data={"consent_ids": ",".join(str(c.id) for c in consents)},
+        now=now,
+    )

@@ -1,0 +1,51 @@
+"""Periodic work on consent requests (run by the worker's jobs): lapse those past their
+deadline, and remind patients of those about to lapse."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+
+from consent_api.orgs.names import org_names
+from consent_api.requests import notices
+from consent_api.requests.models import ConsentRequest
+from server.db import db
+
+
+def expire_due(*, now: datetime, batch: int = 500) -> int:
+    """Mark pending requests past their deadline as expired (the sweep job)."""
+    due = db.session.scalars(
+        select(ConsentRequest)
+        .where(ConsentRequest.status == "pending", ConsentRequest.expires_at <= now)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for request in due:
+        request.status, request.updated_at = "expired", now
+    db.session.flush()
+    return len(due)
+
+
+def remind_expiring(*, now: datetime, ahead: timedelta, batch: int = 500) -> int:
+    """Remind patients once of a pending request that lapses within `ahead` (only requests
+    that were open longer than that: a short-lived one was just announced)."""
+    due = db.session.scalars(
+        select(ConsentRequest)
+        .where(
+            ConsentRequest.status == "pending",
+            ConsentRequest.reminded_at.is_(None),
+            ConsentRequest.expires_at > now,
+            ConsentRequest.expires_at <= now + ahead,
+        )
+        .order_by(ConsentRequest.expires_at)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    ).all()
+    names = org_names({r.org_id for r in due})
+    for request in due:
+        request.reminded_at = now
+        if request.created_at <= request.expires_at - ahead:
+            notices.request_expiring(request, names.get(str(request.org_id), ""), now=now)
+    db.session.flush()
+    return len(due)

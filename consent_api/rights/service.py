@@ -1,0 +1,36 @@
+"""Export and erasure ask every package that holds something of the patient for its part;
+none of them knows of the others. Services flush, never commit."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from consent_api.auth import rights as auth
+from consent_api.consents import rights as consents
+from consent_api.patients import rights as patients
+from consent_api.patients.models import Patient
+from consent_api.points import rights as points
+from consent_api.requests import rights as requests
+from consent_api.uses import rights as uses
+from notifications import rights as notifications
+
+# Who holds what of a patient, in the order the export reads them.
+EXPORTERS = (patients, consents, requests, uses, points, notifications)
+
+
+def export(patient: Patient, *, now: datetime) -> dict[str, Any]:
+    """Everything the service holds about the patient, as JSON-ready data."""
+    document: dict[str, Any] = {"exported_at": now.isoformat()}
+    for part in EXPORTERS:
+        document.update(part.export_for(patient, now=now))
+    return document
+
+
+def erase(patient: Patient, *, now: datetime) -> None:
+    """Erase the patient: revoke every consent, remove personal data and credentials, keep
+    only the pseudonymous records (ids, consent history, uses, ledger) the record needs."""
+    consents.forget(patient, now=now)  # first: nothing may be used once they are gone
+    notifications.forget(patient.id)
+    auth.forget(patient.id)
+    patients.forget(patient, now=now)

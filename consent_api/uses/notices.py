@@ -1,0 +1,111 @@
+"""What the patient is told about uses of their data: each use (routine, may wait for the
+daily digest), each refused attempt and each emergency access (alerts, pushed at once), and
+the daily digest itself.
+
+Each writes one inbox notice (and its pushes) in the caller's transaction; a data use passes
+the audience it has already read (`to`), to save a query."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from consent_api.catalog import PURPOSES
+from consent_api.wording import categories, day, join_words
+from notifications.models import Notification
+from notifications.outbox import Audience, notify
+
+DATA_USE = "data_use"
+ACCESS_REFUSED = "access_refused"
+EMERGENCY_ACCESS = "emergency_access"
+DIGEST = "data_use_digest"
+
+# Why a use was refused, as the patient would say it.
+REFUSALS = {
+    "no_consent": "you have not given them consent",
+    "revoked": "you revoked that consent",
+    "expired": "that consent has expired",
+    "paused": "you paused that consent",
+    "not_yet_valid": "that consent has not started yet",
+    "out_of_scope": "your consent does not cover this",
+    "excluded": "you excluded this from your consent",
+    "sensitive_not_named": "this is sensitive data you did not name in your consent",
+    "outside_data_period": "those records are outside the period you consented to",
+    "max_uses_reached": "your consent's number of uses is used up",
+}
+
+
+def _records(count: int) -> str:
+    return "1 record" if count == 1 else f"{count} records"
+
+
+def _earned(points: int) -> str:
+    return f" You earned {points} health point{'s' if points != 1 else ''}." if points else ""
+
+
+def data_use(
+    use: Any, org_name: str, *, now: datetime, points: int = 0, to: Audience | None = None
+) -> Notification:
+    """A permitted use (routine: may go to the daily digest), with the points it earned."""
+    return notify(
+        use.patient_id,
+        type=DATA_USE,
+        title=f"{org_name} used {categories(use.data_categories)}",
+        body=f"For {PURPOSES[use.purpose]}: {_records(use.record_count)}, "
+        f"under the consent you gave.{_earned(points)} See your access history for details.",
+        data={"data_use_id": use.id, "org_id": use.org_id, "points": points},
+        now=now,
+        digestible=True,
+        to=to,
+    )
+
+
+def access_refused(
+    use: Any, org_name: str, *, now: datetime, to: Audience | None = None
+) -> Notification:
+    """An attempt we refused: always an immediate alert."""
+    return notify(
+        use.patient_id,
+        type=ACCESS_REFUSED,
+        title=f"{org_name} tried to use {categories(use.data_categories)} without consent",
+        body=f"We refused it: {REFUSALS.get(use.reason, 'your consent does not allow it')}. "
+        "Nothing was used under your consent.",
+        data={"data_use_id": use.id, "org_id": use.org_id},
+        now=now,
+        high_priority=True,
+        to=to,
+    )
+
+
+def emergency_access(
+    use: Any, org_name: str, *, now: datetime, points: int = 0, to: Audience | None = None
+) -> Notification:
+    """Emergency treatment access: always an immediate, high-priority alert."""
+    return notify(
+        use.patient_id,
+        type=EMERGENCY_ACCESS,
+        title=f"{org_name} used {categories(use.data_categories)} in an emergency",
+        body=f"Emergency treatment access: {_records(use.record_count)}.{_earned(points)} "
+        "You can turn emergency access off in your settings.",
+        data={"data_use_id": use.id, "org_id": use.org_id, "points": points},
+        now=now,
+        high_priority=True,
+        to=to,
+    )
+
+
+def digest(
+    patient_id: uuid.UUID, uses: int, org_names: list[str], *, since: datetime, now: datetime
+) -> Notification:
+    """The daily summary of routine uses for a patient who chose a digest."""
+    more = f" and {len(org_names) - 3} more" if len(org_names) > 3 else ""
+    who = join_words(org_names[:3]) + more
+    return notify(
+        patient_id,
+        type=DIGEST,
+        title=f"{uses} use{'s' if uses != 1 else ''} of your data since {day(since)}",
+        body=f"By {who}. See your access history for each one.",
+        data={"since": since.isoformat()},
+        now=now,
+    )

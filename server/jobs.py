@@ -1,0 +1,130 @@
+"""Every periodic job, in one list with fixed ids: each domain's sweeps and the outbox drain,
+given their settings here, at the boundary. The worker (server/worker.py) runs each in its
+own app context and transaction; every job is safe to run twice or in two workers at once."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, NamedTuple
+
+from consent_api.auth import clients
+from consent_api.consents import sweeps as consent_sweeps
+from consent_api.points import sweeps as points_sweeps
+from consent_api.requests import sweeps as request_sweeps
+from consent_api.uses import digests
+from notifications import dispatch
+from notifications.push import PushSender
+from server import idempotency
+from server.db import db, utcnow
+
+
+class JobContext(NamedTuple):
+    """What jobs are given, built once when the worker starts."""
+
+    config: Mapping[str, Any]
+    push: PushSender
+
+
+def purge_expired_oauth(context: JobContext) -> dict[str, int]:
+    """Delete expired authorization codes, assertion ids and long-dead tokens."""
+    return clients.purge_expired(now=utcnow())
+
+
+def drain_outbox(context: JobContext, *, batch: int = 500, budget: float = 10.0) -> dict:
+    """Send due notices, batch after batch while there are full batches (for up to `budget`
+    seconds). The one job that commits in steps: each claim is committed before sending (other
+    workers must see the lease), nothing is held open while sending (nor, on SQLite, the
+    write lock), and the outcomes are committed after."""
+    lease = timedelta(seconds=context.config["OUTBOX_LEASE_SECONDS"])
+    counts: dict[str, int] = {}
+    deadline = time.monotonic() + budget
+    while True:
+        owner = dispatch.claim(now=utcnow(), lease=lease, limit=batch)
+        db.session.commit()
+        work = dispatch.leased(owner, now=utcnow())
+        ids = [row.id for row, _ in work]
+        db.session.commit()
+        if not work:
+            return counts
+        results = context.push.send([message for _, message in work])
+        rows = dispatch.by_ids(ids)
+        for outcome, n in dispatch.record(rows, results, now=utcnow()).items():
+            counts[outcome] = counts.get(outcome, 0) + n
+        db.session.commit()
+        if len(work) < batch or time.monotonic() > deadline:
+            return counts
+
+
+def expire_consents(context: JobContext) -> int:
+    """Mark consents past their validity as expired, recording the version."""
+    return consent_sweeps.expire_due(now=utcnow())
+
+
+def expire_requests(context: JobContext) -> int:
+    """Mark pending consent requests past their deadline as expired."""
+    return request_sweeps.expire_due(now=utcnow())
+
+
+def remind_expiring_consents(context: JobContext) -> int:
+    """Tell patients of consents ending within CONSENT_REMINDER_DAYS."""
+    ahead = timedelta(days=context.config["CONSENT_REMINDER_DAYS"])
+    return consent_sweeps.remind_expiring(now=utcnow(), ahead=ahead)
+
+
+def remind_expiring_requests(context: JobContext) -> int:
+    """Remind patients of consent requests lapsing within REQUEST_REMINDER_HOURS."""
+    ahead = timedelta(hours=context.config["REQUEST_REMINDER_HOURS"])
+    return request_sweeps.remind_expiring(now=utcnow(), ahead=ahead)
+
+
+def send_digests(context: JobContext) -> int:
+    """Send the daily digests that are due."""
+    return digests.send_due(now=utcnow())
+
+
+def expire_points(context: JobContext) -> int:
+    """Move points past their expiry to breakage, oldest lots first."""
+    return points_sweeps.expire_due(now=utcnow())
+
+
+def warn_expiring_points(context: JobContext) -> int:
+    """Warn patients POINTS_EXPIRY_WARNING_DAYS before their points expire."""
+    ahead = timedelta(days=context.config["POINTS_EXPIRY_WARNING_DAYS"])
+    return points_sweeps.warn_expiring(now=utcnow(), ahead=ahead)
+
+
+def purge_idempotency_keys(context: JobContext) -> int:
+    """Forget idempotency keys past their retention."""
+    return idempotency.purge(now=utcnow())
+
+
+@dataclass(frozen=True)
+class Job:
+    """A periodic job: a fixed id, a function run in its own transaction, and a trigger."""
+
+    id: str
+    func: Callable[[JobContext], Any]
+    trigger: str
+    trigger_args: dict[str, Any] = field(default_factory=dict)
+
+
+JOBS: tuple[Job, ...] = (
+    Job("drain-outbox", drain_outbox, "interval", {"seconds": 1}),
+    Job("purge-expired-oauth", purge_expired_oauth, "interval", {"minutes": 10}),
+    Job("expire-consents", expire_consents, "interval", {"minutes": 1}),
+    Job("expire-requests", expire_requests, "interval", {"minutes": 1}),
+    Job("remind-expiring-consents", remind_expiring_consents, "interval", {"minutes": 10}),
+    Job("remind-expiring-requests", remind_expiring_requests, "interval", {"minutes": 10}),
+    Job("send-digests", send_digests, "interval", {"minutes": 1}),
+    Job("purge-idempotency-keys", purge_idempotency_keys, "interval", {"hours": 1}),
+    Job("expire-points", expire_points, "interval", {"hours": 1}),
+    Job("warn-expiring-points", warn_expiring_points, "interval", {"hours": 1}),
+)
+
+
+def job(job_id: str) -> Job:
+    """The job with this id."""
+    return next(candidate for candidate in JOBS if candidate.id == job_id)

@@ -1,0 +1,24 @@
+"""The OAuth scopes this API issues: the vocabulary every route's `@require` is checked against.
+
+Which kind of client may hold which scope is the organisations' business (`consent_api.orgs`).
+"""
+
+from __future__ import annotations
+
+PATIENT = "patient"
+CONSENT_CHECK = "consent.check"
+CONSENT_READ = "consent.read"
+CONSENT_REQUEST = "consent.request"
+DATA_USE_WRITE = "data_use.write"
+ADMIN = "admin"
+
+ALL = (PATIENT, CONSENT_CHECK, CONSENT_READ, CONSENT_REQUEST, DATA_USE_WRITE, ADMIN)
+ORG_SCOPES = (CONSENT_CHECK, CONSENT_READ, CONSENT_REQUEST, DATA_USE_WRITE)
+
+
+def parse(scope: str | None) -> list[str]:
+    """Split a space-delimited scope string into its distinct scopes, in order."""
+    seen: dict[str, None] = {}
+    for item in (scope or "").split():
+        seen.setdefault(item, None)
+    return list(seen)

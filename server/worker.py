@@ -1,0 +1,83 @@
+"""The worker process (`consent-wallet worker`): the one place the scheduler runs, never
+inside web processes. It wires the push sender once, then runs every job in server/jobs.py,
+each in its own app context and transaction."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from flask import Flask
+
+from notifications.push import build_sender
+from server.db import db, utcnow
+from server.jobs import JOBS, Job, JobContext
+
+log = logging.getLogger(__name__)
+
+
+def context_for(app: Flask) -> JobContext:
+    """What the jobs of this app are given: its configuration and its push sender."""
+    return JobContext(config=app.config, push=build_sender(app.config))
+
+
+def run_job(app: Flask, job: Job, context: JobContext) -> Any:
+    """Run one job in its own app context and transaction: commit, or roll back and log."""
+    with app.app_context():
+        try:
+            result = job.func(context)
+            db.session.commit()
+        except Exception:
+            db.session.rollback()
+            log.exception("job %s failed", job.id)
+            return None
+        finally:
+            db.session.remove()
+    # Idle runs (every second for the drain) go to DEBUG; runs that did something to INFO.
+    log.log(logging.INFO if result else logging.DEBUG, "job %s done: %s", job.id, result)
+    return result
+
+
+def build_scheduler(app: Flask, context: JobContext) -> BackgroundScheduler:
+    """Create the scheduler with every job in JOBS; nothing starts until .start()."""
+    # APScheduler logs every run at INFO; ours says what each run did (run_job).
+    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+    scheduler = BackgroundScheduler(timezone="UTC")
+    for job in JOBS:
+        scheduler.add_job(
+            run_job,
+            job.trigger,
+            args=(app, job, context),
+            id=job.id,
+            coalesce=True,
+            max_instances=1,
+            replace_existing=True,
+            next_run_time=utcnow(),
+            **job.trigger_args,
+        )
+    return scheduler
+
+
+def run_worker(app: Flask) -> None:
+    """Run the scheduler until SIGINT or SIGTERM, then let running jobs finish and stop."""
+    context = context_for(app)
+    scheduler = build_scheduler(app, context)
+    stopping = threading.Event()
+
+    def _stop(signum: int, _frame: Any) -> None:
+        stopping.set()  # only flag it: the main thread does the shutting down
+
+    signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
+    scheduler.start()
+    log.info("worker started with jobs: %s", ", ".join(job.id for job in JOBS))
+    while not stopping.wait(timeout=1.0):
+        pass
+    log.info("worker stopping")
+    scheduler.shutdown(wait=True)
+    close = getattr(context.push, "close", None)
+    if close is not None:
+        close()
