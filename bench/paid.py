@@ -129,7 +129,10 @@ def check(paid: Fees, pg_url: str, database_url: str, *, answered_201: int) -> d
     with psycopg.connect(pg_url, autocommit=True) as connection:
         written = connection.execute(
             "SELECT count(*) FILTER (WHERE outcome = 'permitted' AND fee > 0), "
-            "count(*) FILTER (WHERE outcome = 'permitted' AND fee = 0), "
+            "count(*) FILTER (WHERE outcome = 'permitted' AND fee = 0 "
+            "AND reason <> 'emergency_access'), "
+            "count(*) FILTER (WHERE outcome = 'permitted' AND fee = 0 "
+            "AND reason = 'emergency_access'), "
             "count(*) FILTER (WHERE outcome = 'refused'), "
             "count(*) FILTER (WHERE outcome = 'permitted' AND holder_org_id IS NOT NULL), "
             "coalesce(sum(fee), 0), coalesce(sum(points_credited), 0) "
@@ -157,7 +160,7 @@ def check(paid: Fees, pg_url: str, database_url: str, *, answered_201: int) -> d
         accounts = dict(
             connection.execute("SELECT kind, count(*) FROM ledger_accounts GROUP BY 1").fetchall()
         )
-    paid_uses, unpaid, refused, with_holder, fees_total, credited = written
+    paid_uses, unpaid, emergency, refused, with_holder, fees_total, credited = written
     postings, entries, posted_uses = posted
     expected_entries = sum(n * legs(fee, holder, in_force) for fee, holder, n in shapes)
     verify = ledger_verify(database_url)
@@ -165,9 +168,11 @@ def check(paid: Fees, pg_url: str, database_url: str, *, answered_201: int) -> d
         "fee_per_consent": paid.fee,
         "consents_made_paid": paid.consents,
         "patients": paid.patients,
-        "uses_201_written": paid_uses + unpaid,
+        "uses_201_written": paid_uses + unpaid + emergency,
         "paid_uses": paid_uses,
         "unpaid_201s": unpaid,
+        # Emergency treatment access without a consent is permitted and pays no one.
+        "emergency_without_consent": emergency,
         "refused_written": refused,
         "with_holder": with_holder,
         "fees_total": int(fees_total),
@@ -181,7 +186,7 @@ def check(paid: Fees, pg_url: str, database_url: str, *, answered_201: int) -> d
         "accounts": accounts,
         "terms": in_force._asdict(),
         "wrk_201s": answered_201,
-        "written_not_seen_by_wrk": paid_uses + unpaid - answered_201,
+        "written_not_seen_by_wrk": paid_uses + unpaid + emergency - answered_201,
         "verify": verify,
     }
     found["postings_match"] = (

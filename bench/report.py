@@ -426,6 +426,8 @@ def _paid_lines(entry: dict[str, Any]) -> list[str]:
         f"{found['patients']:,} patients cost {found['fee_per_consent']} points per use during "
         f"the run. The server wrote **{found['paid_uses']:,} paid uses** "
         f"({found['with_holder']:,} naming a holder; {found['unpaid_201s']} permitted unpaid; "
+        f"{found.get('emergency_without_consent', 0)} emergency accesses without a consent, "
+        "unpaid by design; "
         f"{found['refused_written']:,} refused) and **{found['use_fee_postings']:,} use_fee "
         f"postings** with {found['entries']:,} entries ({found['entries_expected']:,} expected "
         f"from the split) and {found['lots']:,} lots: match {match}. wrk saw "
