@@ -62,8 +62,15 @@ def build_scheduler(app: Flask, context: JobContext) -> BackgroundScheduler:
 
 
 def run_worker(app: Flask) -> None:
-    """Run the scheduler until SIGINT or SIGTERM, then let running jobs finish and stop."""
-    context = context_for(app)
+    """Run the scheduler until SIGINT or SIGTERM, then let running jobs finish and stop.
+
+    A push configuration that cannot work (PUSH_BACKEND=fcm without readable credentials)
+    stops the worker at start, with a message, rather than failing every drain unnoticed."""
+    try:
+        context = context_for(app)
+    except (ValueError, OSError) as error:
+        log.error("worker not started: the push sender cannot be built: %s", error)
+        raise SystemExit(1) from None
     scheduler = build_scheduler(app, context)
     stopping = threading.Event()
 

@@ -214,6 +214,16 @@ class WorkerProcess:
         self._close(timeout)
         return code
 
+    def exit_code(self, *, timeout: float) -> int:
+        """Wait for the process to end by itself and return its exit code; fail after
+        `timeout` seconds."""
+        try:
+            code = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(f"worker still running after {timeout} s") from None
+        self._close(timeout)
+        return code
+
     def kill(self) -> None:
         """End the process at once (SIGKILL), as a crash would."""
         self.process.kill()

@@ -65,6 +65,12 @@ def test_the_tree_keeps_every_import_contract():
             id="core-imports-the-domain",
         ),
         pytest.param(
+            "server.db",
+            "import server.http",
+            "The core in its own order",
+            id="the-database-core-imports-the-http-core",
+        ),
+        pytest.param(
             "consent_api.orgs.models",
             "import consent_api.consents.models",
             "The domain in one order (packages on one line do not import each other)",

@@ -7,7 +7,13 @@ import time
 from datetime import UTC, datetime
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
-from authlib.oauth2.rfc6749 import InvalidClientError, InvalidRequestError, OAuth2Error, grants
+from authlib.oauth2.rfc6749 import (
+    InvalidClientError,
+    InvalidGrantError,
+    InvalidRequestError,
+    OAuth2Error,
+    grants,
+)
 from authlib.oauth2.rfc7009 import RevocationEndpoint
 from authlib.oauth2.rfc7523 import JWTBearerClientAssertion
 from authlib.oauth2.rfc7636 import CodeChallenge
@@ -94,14 +100,22 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         return db.session.get(Patient, authorization_code.patient_id)
 
 
-class ReplayedRefreshToken(KeptRefusal):
-    """A spent refresh token came back: its whole family is revoked, and stays so (RFC 9700
-    4.14). Answered as RFC 6749's `invalid_grant`, like any other unusable refresh token."""
+class OAuthRefusal(KeptRefusal):
+    """An OAuth error answer whose writes stand; rendered by authlib, exactly as the error
+    `oauth` (the token endpoint's blueprint does that)."""
 
-    status, code = 400, "invalid_grant"
+    def __init__(self, oauth: OAuth2Error) -> None:
+        super().__init__(oauth.description or oauth.error, status=oauth.status_code)
+        self.oauth = oauth
+
+
+class ReplayedRefreshToken(OAuthRefusal):
+    """A spent refresh token came back: its whole family is revoked, and stays so (RFC 9700
+    4.14). Answered like any unusable refresh token, so the answer does not tell that the
+    token once existed."""
 
     def __init__(self) -> None:
-        super().__init__("The refresh token is invalid.", oauth_error="invalid_grant")
+        super().__init__(InvalidGrantError())
 
 
 class RefreshTokenGrant(grants.RefreshTokenGrant):

@@ -7,6 +7,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError
 
+from consent_api.auth.grants import OAuthRefusal
 from consent_api.auth.server import authorization
 from consent_api.patients import service as patients
 from server import scopes
@@ -71,6 +72,8 @@ def _oauth_error_body(problem: Problem):
     """Token and revocation errors keep their RFC 6749 body, even when we refuse early."""
     if request.endpoint not in ("oauth.token", "oauth.revoke") or problem.status >= 500:
         return render_problem(problem)
+    if isinstance(problem, OAuthRefusal):
+        return authorization.handle_error_response(request, problem.oauth)
     body = {
         "error": problem.extra.get("oauth_error", "invalid_request"),
         "error_description": problem.detail,

@@ -5,14 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import Schema, fields
-
-
-class CodeLabelOut(Schema):
-    """A catalog code and its label."""
-
-    code = fields.String()
-    label = fields.String()
+from marshmallow import fields
 
 
 class Labelled(fields.Field):

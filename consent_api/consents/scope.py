@@ -37,7 +37,10 @@ def check_orgs_exist(scope: dict[str, Any], grantee_org_id: uuid.UUID | None) ->
     errors: dict[str, list[str]] = {}
     if grantee_org_id is not None and db.session.get(Organisation, grantee_org_id) is None:
         errors["grantee"] = ["No organisation with this org_id."]
-    excluded = {o for e in scope.get("exclusions") or [] for o in e.get("org_ids") or []}
+    # Ids arrive as UUIDs from a request body, and as text from a stored request's exclusions.
+    excluded = {
+        uuid.UUID(str(o)) for e in scope.get("exclusions") or [] for o in e.get("org_ids") or []
+    }
     if excluded:
         found = set(
             db.session.scalars(select(Organisation.id).where(Organisation.id.in_(excluded)))

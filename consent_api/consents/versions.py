@@ -24,3 +24,4 @@ def record(consent: Consent, change: str, *, now: datetime) -> None:
             created_at=now,
         )
     )
+    db.session.expire(consent, ["versions"])  # read again, with this one, when next shown

@@ -21,7 +21,7 @@ def request_received(request: Any, org_name: str, *, now: datetime) -> Notificat
         request.patient_id,
         type=REQUEST_RECEIVED,
         title=f"{org_name} asks for your consent",
-        body=f"{request.summary}. Answer by {day(request.expires_at)}.",
+        body=f"{request.summary} Answer by {day(request.expires_at)}.",  # a summary ends in "."
         data={"request_id": request.id, "org_id": request.org_id},
         now=now,
     )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from consent_api.consents.schemas import ExclusionOut, ScopeFields, data_period, when
+from consent_api.consents.schemas import ScopeFields, data_period, when
 from consent_api.consents.scope import normalise_exclusions
 from server.http import rendered
 
@@ -49,9 +49,8 @@ class RequestOut(Schema):
     valid_from = fields.DateTime(allow_none=True)
     valid_until = fields.DateTime(allow_none=True)
     max_uses = fields.Integer(allow_none=True)
-    exclusions = fields.Function(
-        lambda request: ExclusionOut(many=True).dump(normalise_exclusions(request.exclusions))
-    )
+    # As asked: each exclusion lists only the dimensions it was given.
+    exclusions = fields.Function(lambda request: normalise_exclusions(request.exclusions))
     justification = fields.String()
     fee_per_use = fields.Integer()
     expires_at = fields.DateTime()

@@ -128,3 +128,16 @@ def test_expiry_sweeps_mark_consents_and_requests_and_record_a_version(
     last = db.session.get(ConsentVersion, (stored.id, 2))
     assert last.change == "expired"
     assert db.session.get(ConsentRequest, uuid.UUID(request["id"])).status == "expired"
+
+
+def test_a_worker_whose_push_sender_cannot_work_refuses_to_start(tmp_path):
+    env = {
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'w.db'}",
+        "PUSH_BACKEND": "fcm",
+        "FIREBASE_CREDENTIALS": str(tmp_path / "missing.json"),
+    }
+    with WorkerProcess(env) as worker:
+        assert worker.exit_code(timeout=30) == 1
+    assert any(
+        "worker not started: the push sender cannot be built" in line for line in worker.lines
+    )

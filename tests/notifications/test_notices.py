@@ -66,6 +66,8 @@ def test_a_consent_request_reaches_the_patient(client, token_for, org_credential
     assert notice.type == "consent_request_received"
     assert notice.title == "Kidney Institute asks for your consent"
     assert notice.data["request_id"] == request["id"]
+    assert notice.body.startswith(request["summary"] + " Answer by ")
+    assert ".." not in notice.body
 
 
 def test_a_pending_request_is_reminded_once_before_it_lapses(client, token_for):

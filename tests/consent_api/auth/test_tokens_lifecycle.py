@@ -147,3 +147,18 @@ def test_suspended_organisation_tokens_stop_working_at_once(
 
     client.post(f"/v1/admin/orgs/{registration.org.id}/resume", headers=bearer(admin_token))
     assert client.get("/v1/org", headers=bearer(token)).status_code == 200
+
+
+def test_a_replayed_refresh_token_is_answered_like_an_unknown_one(client, login, patient):
+    # Neither the body nor the headers may tell an attacker the token once existed.
+    first = login.tokens(patient.email)
+    _refresh(client, login, first["refresh_token"])
+
+    replay = _refresh(client, login, first["refresh_token"])
+    unknown = _refresh(client, login, "never-issued")
+
+    assert replay.status_code == unknown.status_code == 400
+    assert replay.json == unknown.json == {"error": "invalid_grant"}
+    for answer in (replay, unknown):
+        assert answer.headers["Cache-Control"] == "no-store"
+        assert answer.headers["Pragma"] == "no-cache"

@@ -195,3 +195,21 @@ def test_bad_cursor_is_a_422_naming_it(client, patient_token):
     response = client.get("/v1/me/consents?cursor=zzz", headers=bearer(patient_token))
     assert response.status_code == 422
     assert "cursor" in response.json["errors"]
+
+
+def test_a_consent_shows_a_version_made_in_the_same_transaction(session, patient):
+    from consent_api.consents import service
+    from consent_api.consents.schemas import ConsentIn
+
+    body = ConsentIn().load(
+        {
+            "grantee": {"org_type": "hospital"},
+            "data_categories": ["lab_results"],
+            "purposes": ["TREAT"],
+            "actions": ["use"],
+        }
+    )
+    consent = service.create(patient, body, now=utcnow())
+    assert [v.version for v in consent.versions] == [1]
+    service.pause(patient, consent.id, now=utcnow())
+    assert [(v.version, v.change) for v in consent.versions] == [(1, "created"), (2, "paused")]

@@ -229,3 +229,24 @@ def test_org_lists_its_requests_by_status(client, pharma_token, ask):
         "items"
     ]
     assert [r["id"] for r in pending] == [kept["id"]]
+
+
+def test_a_requests_exclusions_are_shown_as_asked(client, patient_token, ask):
+    asked = ask(exclusions=[{"purposes": ["CLINTRL"]}])
+    assert asked["exclusions"] == [{"purposes": ["CLINTRL"]}]
+    mine = client.get(f"/v1/me/consent-requests/{asked['id']}", headers=bearer(patient_token))
+    assert mine.json["exclusions"] == [{"purposes": ["CLINTRL"]}]
+
+
+def test_approving_a_request_that_excludes_an_organisation_creates_the_consent(
+    client, patient_token, ask, org_credentials
+):
+    rival = org_credentials("pharma", name="Rival Pharma")
+    asked = ask(exclusions=[{"org_ids": [str(rival.org.id)]}])
+    approved = client.post(
+        f"/v1/me/consent-requests/{asked['id']}/approve", headers=bearer(patient_token)
+    )
+    assert approved.status_code == 201, approved.json
+    assert approved.json["exclusions"] == [
+        {"data_categories": [], "purposes": [], "org_ids": [str(rival.org.id)]}
+    ]
