@@ -149,9 +149,13 @@ def core() -> Connection:
 
 def insert_or_skip(table: Table, *conflict_columns: str):
     """INSERT ... ON CONFLICT (columns) DO NOTHING, in the session's dialect (PostgreSQL
-    or SQLite, which spell it alike)."""
+    or SQLite, which spell it alike). Without columns, a clash on any unique constraint is
+    skipped: on PostgreSQL only the named ones are arbiters, and a concurrent insert of the
+    same row clashing on another unique index fails instead of being skipped."""
     dialect = postgresql if db.session.get_bind().dialect.name == "postgresql" else sqlite
-    return dialect.insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+    return dialect.insert(table).on_conflict_do_nothing(
+        index_elements=list(conflict_columns) or None
+    )
 
 
 def _tune_sqlite(engine: Engine) -> None:

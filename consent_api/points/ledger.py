@@ -81,7 +81,8 @@ _TRANSACTION_COLUMNS = [column.key for column in _transactions.columns]
 
 
 def _insert_ignoring_duplicates(rows: list[dict[str, Any]]):
-    return insert_or_skip(_accounts, "id").values(rows)
+    # Any clash: an account's id is derived from its (kind, owner), its other unique key.
+    return insert_or_skip(_accounts).values(rows)
 
 
 def _ensure_accounts(legs: Iterable[Leg], *, now: datetime) -> None:
@@ -97,6 +98,19 @@ def _ensure_accounts(legs: Iterable[Leg], *, now: datetime) -> None:
     }
     # In id order, like the wallet updates: concurrent first postings never wait in a cycle.
     core().execute(_insert_ignoring_duplicates([rows[key] for key in sorted(rows)]))
+
+
+def lock_wallet(patient_id: uuid.UUID, *, now: datetime) -> uuid.UUID:
+    """Lock the patient's wallet row, creating it (empty) if need be, and return its id.
+
+    Whoever spends or sweeps a wallet holds it before touching any other account: a posting
+    that created a shared account (the first redemption creates `redemptions`) and then
+    waited for a wallet another transaction had locked, while that one waited for the new
+    account, would be a deadlock."""
+    _ensure_accounts([wallet(patient_id, 0)], now=now)
+    account = account_id(WALLET, patient_id)
+    db.session.execute(select(Account.id).where(Account.id == account).with_for_update())
+    return account
 
 
 def _same(transaction: Transaction, legs: list[Leg]) -> bool:
@@ -133,11 +147,12 @@ def post(
         details=details or {},
         created_at=now,
     )
-    # The key is claimed first, by the INSERT itself: a replay costs no extra look-up.
+    # The key is claimed first, by the INSERT itself: a replay costs no extra look-up. Any
+    # clash is the same claim (a reversal's `reverses_id`, also unique, is part of its key).
     claimed = (
         core()
         .execute(
-            insert_or_skip(_transactions, "key")
+            insert_or_skip(_transactions)
             .values({column: getattr(transaction, column) for column in _TRANSACTION_COLUMNS})
             .returning(_transactions.c.id)
         )

@@ -15,16 +15,10 @@ from consent_api.points.models import Account, Lot
 from server.db import db
 
 
-def _lock_wallet(patient_id: uuid.UUID) -> uuid.UUID | None:
-    account = ledger.account_id(ledger.WALLET, patient_id)
-    return db.session.scalar(select(Account.id).where(Account.id == account).with_for_update())
-
-
 def sweep_wallet(patient_id: uuid.UUID, *, now: datetime) -> int:
-    """Move the wallet's expired points to breakage, lot by lot; returns how many points."""
-    account = _lock_wallet(patient_id)
-    if account is None:
-        return 0
+    """Lock the wallet, and move its expired points to breakage, lot by lot; returns how many
+    points (a redemption sweeps first: expired points are not spendable)."""
+    account = ledger.lock_wallet(patient_id, now=now)
     moved = 0
     for lot in lots.expired(account, now=now):
         ledger.post(

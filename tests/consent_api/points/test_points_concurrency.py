@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 
 from consent_api.auth.clients import create_app_client
 from consent_api.points import ledger
-from consent_api.points.models import Reward
+from consent_api.points.models import Account, Reward
 from consent_api.points.models import Transaction as LedgerTransaction
 from consent_api.registration import service as registrations
 from consent_api.requests import service as requests
@@ -20,7 +20,7 @@ from consent_api.uses.verify import verify
 from server.app import create_app
 from server.db import db, utcnow
 from tests.conftest import REDIRECT_URI, app_config, basic_auth, wipe_committed
-from tests.factories import PatientFactory
+from tests.factories import OrganisationFactory, PatientFactory
 from tests.support import dispose, issue_patient_token, race
 
 THREADS = 10
@@ -137,3 +137,50 @@ def test_200_concurrent_uses_and_redemptions_leave_the_wallet_exact(world, datab
     assert balance >= 0
     assert redeemed > 0
     assert found["ok"], found
+
+
+ROUNDS, RACERS = 30, 6
+
+
+@pytest.fixture
+def racers(app, database_url):
+    apps = [create_app(app_config(database_url)) for _ in range(RACERS)]
+    yield apps
+    wipe_committed(apps[0])
+    dispose(*apps)
+
+
+def test_first_postings_to_the_same_new_accounts_at_once_all_succeed(racers):
+    # A posting creates the accounts it needs (INSERT ... ON CONFLICT). Several transactions
+    # creating the same accounts at the same moment must all go on: it was a 500 now and then
+    # on PostgreSQL, the new row clashing on (kind, owner) as well as on its id.
+    with racers[0].app_context():
+        orgs = [(OrganisationFactory().id, OrganisationFactory().id) for _ in range(ROUNDS)]
+        db.session.commit()
+        db.session.remove()
+
+    def poster(index, application):
+        def post():
+            for number, (payer, payee) in enumerate(orgs):
+                gate.wait(timeout=60)  # every racer starts each round together
+                with application.app_context():
+                    try:
+                        legs = [ledger.organisation(payer, -1), ledger.organisation(payee, 1)]
+                        ledger.post(f"race:{number}:{index}", "redemption", legs, now=utcnow())
+                        db.session.commit()
+                    finally:
+                        db.session.remove()
+
+        return post
+
+    gate = threading.Barrier(RACERS)
+    race([poster(i, application) for i, application in enumerate(racers)], timeout=120)
+    with racers[0].app_context():
+        accounts = db.session.scalar(select(func.count()).select_from(Account))
+        postings = db.session.scalar(
+            select(func.count())
+            .select_from(LedgerTransaction)
+            .where(LedgerTransaction.key.like("race:%"))
+        )
+        db.session.remove()
+    assert (accounts, postings) == (2 * ROUNDS, ROUNDS * RACERS)
