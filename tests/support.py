@@ -19,11 +19,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, current_app
 from flask.testing import FlaskClient
 
 from consent_api.auth.models import OAuthClient, OAuthToken, digest
+from notifications.push import RecordingPushSender
 from server.db import db, reads, utcnow
+from server.jobs import JobContext, job
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -249,10 +251,5 @@ class WorkerProcess:
 def run_job_now(job_id: str, *, push: Any = None) -> Any:
     """Run one job's body now, as the worker would call it, inside the test's transaction
     (its commits are savepoints there), with the app's configuration and `push` as sender."""
-    from flask import current_app
-
-    from notifications.push import RecordingPushSender
-    from server.jobs import JobContext, job
-
     context = JobContext(config=current_app.config, push=push or RecordingPushSender())
     return job(job_id).func(context)

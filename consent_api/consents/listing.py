@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Select, or_, select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import InstrumentedAttribute, selectinload
 
 from consent_api import catalog
 from consent_api.consents.models import Consent
@@ -57,19 +57,25 @@ def _matcher(query: dict[str, Any]) -> Callable[[Consent], bool]:
     return keep
 
 
-def for_patient(patient: Patient, query: dict[str, Any], *, now: datetime) -> pagination.Page:
-    """A page of the patient's consents, oldest first."""
-    statement = _filtered(select(Consent).where(Consent.patient_id == patient.id), query, now=now)
+def _page(
+    statement: Select, query: dict[str, Any], *, by: InstrumentedAttribute
+) -> pagination.Page:
     return pagination.scan(
         db.session,
         statement,
-        order_column=Consent.created_at,
+        order_column=by,
         id_column=Consent.id,
-        order_attr="created_at",
+        order_attr=by.key,
         cursor=query.get("cursor"),
         limit=query["limit"],
         keep=_matcher(query),
     )
+
+
+def for_patient(patient: Patient, query: dict[str, Any], *, now: datetime) -> pagination.Page:
+    """A page of the patient's consents, oldest first."""
+    statement = _filtered(select(Consent).where(Consent.patient_id == patient.id), query, now=now)
+    return _page(statement, query, by=Consent.created_at)
 
 
 def for_org(org: Organisation, query: dict[str, Any], *, now: datetime) -> pagination.Page:
@@ -78,13 +84,4 @@ def for_org(org: Organisation, query: dict[str, Any], *, now: datetime) -> pagin
     statement = _filtered(select(Consent).where(granted_to(org)), query, now=now)
     if query.get("updated_since"):
         statement = statement.where(Consent.updated_at >= query["updated_since"])
-    return pagination.scan(
-        db.session,
-        statement,
-        order_column=Consent.updated_at,
-        id_column=Consent.id,
-        order_attr="updated_at",
-        cursor=query.get("cursor"),
-        limit=query["limit"],
-        keep=_matcher(query),
-    )
+    return _page(statement, query, by=Consent.updated_at)

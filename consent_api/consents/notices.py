@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Any
 
+from consent_api.consents.models import Consent
 from consent_api.wording import ORG_TYPE_PLURALS, day, join_words
 from notifications.models import Notification
 from notifications.outbox import notify
@@ -18,29 +18,30 @@ CONSENT_EXPIRED = "consent_expired"
 CONSENT_REVOKED = "consent_revoked"
 
 
-def _grantee(consent: Any, names: dict[str, str]) -> str:
-    name = names.get(str(consent.grantee_org_id))
-    return name or ORG_TYPE_PLURALS.get(consent.grantee_org_type, "every organisation")
+def _grantee(consent: Consent) -> str:
+    if consent.grantee_org_id is not None:
+        return consent.grantee_org.name
+    return ORG_TYPE_PLURALS.get(consent.grantee_org_type, "every organisation")
 
 
-def consent_expiring(consent: Any, names: dict[str, str], *, now: datetime) -> Notification:
+def consent_expiring(consent: Consent, *, now: datetime) -> Notification:
     """A consent ends within the reminder window."""
     return notify(
         consent.patient_id,
         type=CONSENT_EXPIRING,
-        title=f"Your consent for {_grantee(consent, names)} ends soon",
+        title=f"Your consent for {_grantee(consent)} ends soon",
         body=f"It ends on {day(consent.valid_until)}. Renew it if you want it to continue.",
         data={"consent_id": consent.id},
         now=now,
     )
 
 
-def consent_expired(consent: Any, names: dict[str, str], *, now: datetime) -> Notification:
+def consent_expired(consent: Consent, *, now: datetime) -> Notification:
     """A consent has reached its end."""
     return notify(
         consent.patient_id,
         type=CONSENT_EXPIRED,
-        title=f"Your consent for {_grantee(consent, names)} has ended",
+        title=f"Your consent for {_grantee(consent)} has ended",
         body="It no longer allows any use of your data.",
         data={"consent_id": consent.id},
         now=now,
@@ -48,10 +49,10 @@ def consent_expired(consent: Any, names: dict[str, str], *, now: datetime) -> No
 
 
 def consents_revoked(
-    patient_id: uuid.UUID, consents: list[Any], names: dict[str, str], *, now: datetime
+    patient_id: uuid.UUID, consents: list[Consent], *, now: datetime
 ) -> Notification:
     """Confirmation of a revocation (one notice, however many consents it changed)."""
-    grantees = join_words(sorted({_grantee(c, names) for c in consents}))
+    grantees = join_words(sorted({_grantee(c) for c in consents}))
     return notify(
         patient_id,
         type=CONSENT_REVOKED,

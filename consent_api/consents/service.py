@@ -17,7 +17,6 @@ from consent_api.consents.scope import (
     write_summary,
 )
 from consent_api.orgs.models import Organisation
-from consent_api.orgs.names import org_names
 from consent_api.patients.models import Patient
 from server.db import db
 from server.errors import Conflict, NotFound, ValidationFailed
@@ -153,8 +152,7 @@ def revoke(
 
 
 def _confirm_revoked(patient: Patient, changed: list[Consent], *, now: datetime) -> None:
-    names = org_names({c.grantee_org_id for c in changed if c.grantee_org_id})
-    notices.consents_revoked(patient.id, changed, names, now=now)
+    notices.consents_revoked(patient.id, changed, now=now)
 
 
 def revoke_all_for_org(

@@ -6,11 +6,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import selectinload
 
 from consent_api.consents import notices
 from consent_api.consents.models import Consent
 from consent_api.consents.service import bump
-from consent_api.orgs.names import org_names
 from server.db import db
 
 
@@ -23,12 +23,12 @@ def expire_due(*, now: datetime, batch: int = 500) -> int:
         .order_by(Consent.valid_until)
         .limit(batch)
         .with_for_update(skip_locked=True)
+        .options(selectinload(Consent.grantee_org))  # the names the notices give
     ).all()
-    names = org_names({c.grantee_org_id for c in due if c.grantee_org_id})
     for consent in due:
         consent.status = "expired"
         bump(consent, "expired", now=now)
-        notices.consent_expired(consent, names, now=now)
+        notices.consent_expired(consent, now=now)
     return len(due)
 
 
@@ -48,10 +48,10 @@ def remind_expiring(*, now: datetime, ahead: timedelta, batch: int = 500) -> int
         .order_by(Consent.valid_until)
         .limit(batch)
         .with_for_update(skip_locked=True)
+        .options(selectinload(Consent.grantee_org))  # the names the notices give
     ).all()
-    names = org_names({c.grantee_org_id for c in due if c.grantee_org_id})
     for consent in due:
         consent.expiry_reminded_for = consent.valid_until
-        notices.consent_expiring(consent, names, now=now)
+        notices.consent_expiring(consent, now=now)
     db.session.flush()
     return len(due)

@@ -6,8 +6,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
-from consent_api.orgs.names import org_names
 from consent_api.requests import notices
 from consent_api.requests.models import ConsentRequest
 from server.db import db
@@ -41,11 +41,11 @@ def remind_expiring(*, now: datetime, ahead: timedelta, batch: int = 500) -> int
         .order_by(ConsentRequest.expires_at)
         .limit(batch)
         .with_for_update(skip_locked=True)
+        .options(selectinload(ConsentRequest.org))  # the names the notices give
     ).all()
-    names = org_names({r.org_id for r in due})
     for request in due:
         request.reminded_at = now
         if request.created_at <= request.expires_at - ahead:
-            notices.request_expiring(request, names.get(str(request.org_id), ""), now=now)
+            notices.request_expiring(request, request.org.name, now=now)
     db.session.flush()
     return len(due)
