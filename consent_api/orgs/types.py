@@ -16,3 +16,5 @@ BY_ORG_TYPE: dict[str, tuple[str, ...]] = {
 ORG_TYPES = tuple(BY_ORG_TYPE)
 # The types a consent may name as its grantee: everyone but the operator.
 DATA_ORG_TYPES = tuple(t for t in ORG_TYPES if t != "operator")
+# The types that hold patients' data and may be paid as a use's data holder.
+DATA_HOLDER_TYPES = ("hospital",)

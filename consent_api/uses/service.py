@@ -17,6 +17,7 @@ from sqlalchemy import and_, bindparam, insert, select
 
 from consent_api.decisions import locking
 from consent_api.orgs.models import Organisation
+from consent_api.orgs.types import DATA_HOLDER_TYPES
 from consent_api.orgs.values import Org
 from consent_api.patients.models import Patient
 from consent_api.points import service as points
@@ -69,10 +70,31 @@ _PATIENT = (
     .outerjoin(Device, and_(Device.patient_id == _patients.c.id, Device.active.is_(True)))
     .where(_patients.c.id == bindparam("patient_id"), _patients.c.erased_at.is_(None))
 )
-_ORG = select(Organisation.__table__.c.id).where(Organisation.__table__.c.id == bindparam("org_id"))
+_orgs = Organisation.__table__
+_HOLDER = select(_orgs.c.type, _orgs.c.status).where(_orgs.c.id == bindparam("org_id"))
 
 
-def _validate(body: dict[str, Any], *, now: datetime) -> UsePatient:
+def _check_holder(holder_id: uuid.UUID | None, reporter: Org) -> None:
+    """A use's data holder is paid a share of its fee: it must be a real, active data-holding
+    organisation, and not the reporter itself (who would pay itself the holder's share)."""
+    if holder_id is None:
+        return
+    holder = core().execute(_HOLDER, {"org_id": holder_id}).first()
+    if holder is None:
+        problem = "No organisation with this id."
+    elif holder_id == reporter.id:
+        problem = "The holder is the organisation whose data you used, not yourself."
+    elif holder.type not in DATA_HOLDER_TYPES:
+        problem = "Must be an organisation that holds patients' data (a hospital)."
+    elif holder.status != "active":
+        problem = "This organisation is suspended."
+    else:
+        return
+    raise ValidationFailed(errors={"holder_org_id": [problem]})
+
+
+def _validate(body: dict[str, Any], org: Org, *, now: datetime) -> UsePatient:
+    _check_holder(body.get("holder_org_id"), org)
     rows = core().execute(_PATIENT, {"patient_id": body["patient_id"]}).all()
     if not rows:
         raise ValidationFailed(errors={"patient_id": ["No patient with this id."]})
@@ -83,9 +105,6 @@ def _validate(body: dict[str, Any], *, now: datetime) -> UsePatient:
         points.terms_or_defaults(first.commission_bp, first.patient_bp),
         outbox.audience_of(rows),
     )
-    holder = body.get("holder_org_id")
-    if holder is not None and core().execute(_ORG, {"org_id": holder}).first() is None:
-        raise ValidationFailed(errors={"holder_org_id": ["No organisation with this id."]})
     if body["occurred_at"] > now + CLOCK_SKEW:
         raise ValidationFailed(errors={"occurred_at": ["Must not be in the future."]})
     # A late report is decided against the consent as it stood then; without a bound, a use
@@ -103,7 +122,7 @@ def _validate(body: dict[str, Any], *, now: datetime) -> UsePatient:
 def report(org: Org, body: dict[str, Any], *, now: datetime) -> DataUse:
     """Decide and record one use and notify the patient; a refused attempt is recorded and
     notified too, then raised as `UseNotPermitted`."""
-    patient = _validate(body, now=now)
+    patient = _validate(body, org, now=now)
     at = body["occurred_at"]
     period = body.get("data_date_range")
     decision = decide_use(

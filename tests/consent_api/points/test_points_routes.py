@@ -304,3 +304,32 @@ def test_amounts_must_be_whole_numbers(client, admin_token):
     assert (reward.status_code, terms.status_code) == (422, 422)
     assert "cost" in reward.json["errors"]
     assert "commission_bp" in terms.json["errors"]
+
+
+def test_only_an_active_data_holder_other_than_the_reporter_is_paid_as_holder(
+    client, paid, pharma, pharma_token
+):
+    """Issue 10, finding 1: an invented holder (the reporter itself, the operator, a suspended
+    hospital, a competing data user) is refused with a 422 and nothing is written."""
+    patient, token, _ = paid(fee=100)
+    invented = {
+        "the reporter itself": pharma.org.id,
+        "the operator": OrganisationFactory(type="operator").id,
+        "a suspended hospital": OrganisationFactory(status="suspended", suspended_at=utcnow()).id,
+        "a competing data user": OrganisationFactory(type="pharma").id,
+        "an unknown organisation": uuid.uuid4(),
+    }
+    for who, holder_id in invented.items():
+        answer = paid_use(client, pharma_token, patient.id, holder_org_id=str(holder_id))
+        assert answer.status_code == 422, (who, answer.json)
+        assert "holder_org_id" in answer.json["errors"], (who, answer.json)
+    assert db.session.scalars(select(DataUse)).all() == []
+    assert db.session.scalars(select(Entry)).all() == []
+    log = client.get("/v1/me/access-log", headers=bearer(token))
+    assert log.status_code == 200
+    assert log.json["items"] == []
+
+    hospital = OrganisationFactory(name="City Hospital")
+    answer = paid_use(client, pharma_token, patient.id, holder_org_id=str(hospital.id))
+    assert answer.status_code == 201, answer.json
+    assert answer.json["points_credited"] == 51
