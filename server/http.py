@@ -17,6 +17,7 @@ from werkzeug.exceptions import BadRequest
 
 from server.db import utcnow
 from server.errors import Problem, ValidationFailed
+from server.jsonio import MAX_DEPTH, TooDeep
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 # JSON escapes that can decode to text we cannot store: NUL, and UTF-16 surrogates (a lone
@@ -46,6 +47,10 @@ def json_body() -> dict[str, Any]:
     try:
         data = request.get_json()
     except BadRequest as exc:
+        if _caused_by(exc, TooDeep):
+            raise Problem(
+                f"The body nests deeper than {MAX_DEPTH} levels.", code="json_too_deep"
+            ) from exc
         raise Problem("The body is not valid JSON.", code="malformed_json") from exc
     if _SUSPECT_ESCAPE.search(request.get_data(cache=True)):
         refuse_nul(data)
@@ -54,6 +59,16 @@ def json_body() -> dict[str, Any]:
             "The body must be a JSON object.", errors={"_schema": ["Expected a JSON object."]}
         )
     return data
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    """Whether `kind` is in the chain of exceptions that led to `exc`."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, kind):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return False
 
 
 def _unstorable(text: str) -> bool:

@@ -39,6 +39,37 @@ def test_malformed_json_is_a_400_problem_and_writes_nothing(client):
     assert _patients() == before
 
 
+@pytest.mark.parametrize("depth", [65, 1_000, 100_000])
+def test_json_nested_too_deep_is_a_400_problem_and_writes_nothing(client, depth):
+    """Issue 10, finding 4: deep nesting was a 500 (RecursionError) on every JSON route."""
+    before = _patients()
+    nested = "[" * depth + "]" * depth
+    body = json.dumps(SIGN_UP)[:-1] + f', "x": {nested}}}'
+    response = client.post("/v1/patients", data=body, content_type="application/json")
+    answer = _assert_problem(response, 400, "json_too_deep")
+    assert "64" in answer["detail"]
+    assert _patients() == before
+
+
+def test_json_nested_too_deep_is_refused_on_an_authenticated_write(client, hospital_token):
+    nested = "[" * 5_000 + "]" * 5_000
+    response = client.post(
+        "/v1/data-uses",
+        data=f'{{"patient_id": {nested}}}',
+        content_type="application/json",
+        headers={"Authorization": f"Bearer {hospital_token}", "Idempotency-Key": "deep-1"},
+    )
+    _assert_problem(response, 400, "json_too_deep")
+
+
+def test_json_nested_to_the_allowed_depth_is_read(client):
+    nested = "[" * 63 + "]" * 63  # 64 levels with the object around it
+    body = json.dumps(SIGN_UP)[:-1] + f', "x": {nested}}}'
+    response = client.post("/v1/patients", data=body, content_type="application/json")
+    assert response.status_code == 422, response.json  # read, then refused as an unknown field
+    assert "x" in response.json["errors"]
+
+
 def test_wrong_content_type_is_a_415_problem(client):
     response = client.post("/v1/patients", data=SIGN_UP)  # form-encoded, not JSON
     _assert_problem(response, 415, "unsupported_media_type")
