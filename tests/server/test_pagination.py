@@ -1,0 +1,90 @@
+"""Cursors are opaque and tamper-evident on every paginated route (issue 10, finding 5): a
+cursor the API did not issue is a 422 naming `cursor`, never a 500 and never interpreted."""
+
+import base64
+import json
+
+import pytest
+import yaml
+
+from server.config import ROOT
+from tests.conftest import bearer
+from tests.factories import PatientFactory
+from tests.support import all_pages
+
+
+def _paginated_routes() -> list[tuple[str, str]]:
+    """(path, scope) of every GET in openapi.yaml that takes the Cursor parameter."""
+    spec = yaml.safe_load((ROOT / "openapi.yaml").read_text())
+    found = []
+    for path, item in spec["paths"].items():
+        operation = item.get("get") or {}
+        refs = [p.get("$ref", "") for p in operation.get("parameters", [])]
+        if "#/components/parameters/Cursor" in refs:
+            (requirement,) = operation["security"]
+            (scope,) = requirement["oauth2"]
+            found.append((path, scope))
+    return found
+
+
+ROUTES = _paginated_routes()
+
+
+def _unsigned(value) -> str:
+    return base64.urlsafe_b64encode(json.dumps(value).encode()).decode().rstrip("=")
+
+
+FORGED = [
+    _unsigned([1, 2]),  # the old format, with the wrong types
+    _unsigned(["2020-01-01T00:00:00+00:00", 5]),
+    _unsigned(["0001-01-01T00:00:00+14:00", "00000000-0000-0000-0000-000000000000"]),
+    _unsigned(["2020-01-01T00:00:00+00:00", "00000000-0000-0000-0000-000000000000"]),
+    _unsigned({"when": 1}),
+    "not base64 at all!",
+    "x" * 2000,
+]
+
+
+def test_the_paginated_routes_are_found():
+    assert len(ROUTES) >= 7, ROUTES
+
+
+@pytest.mark.parametrize(("path", "scope"), ROUTES)
+def test_a_cursor_the_api_did_not_issue_is_a_422_naming_cursor(
+    client, path, scope, patient_token, token_for
+):
+    token = patient_token if scope == "patient" else token_for("hospital")
+    for cursor in FORGED:
+        response = client.get(path, query_string={"cursor": cursor}, headers=bearer(token))
+        assert response.status_code == 422, (path, cursor, response.get_data(as_text=True))
+        assert response.mimetype == "application/problem+json"
+        assert "cursor" in response.json["errors"], response.json
+
+
+def test_a_cursor_the_api_issued_pages_on_and_cannot_be_altered(
+    client, patient_token_for, token_for
+):
+    patient = PatientFactory()
+    token = patient_token_for(patient)
+    for _ in range(3):
+        granted = client.post(
+            "/v1/me/consents",
+            json={
+                "grantee": {"org_type": "hospital"},
+                "data_categories": ["lab_results"],
+                "purposes": ["TREAT"],
+                "actions": ["access"],
+            },
+            headers=bearer(token),
+        )
+        assert granted.status_code == 201, granted.json
+    items = all_pages(client, "/v1/me/consents", headers=bearer(token), limit=1)
+    assert len(items) == 3
+    first = client.get("/v1/me/consents?limit=1", headers=bearer(token)).json
+    cursor = first["next_cursor"]
+    flipped = cursor[:-2] + ("A" if cursor[-2] != "A" else "B") + cursor[-1]
+    response = client.get(
+        "/v1/me/consents", query_string={"limit": 1, "cursor": flipped}, headers=bearer(token)
+    )
+    assert response.status_code == 422
+    assert "cursor" in response.json["errors"]
