@@ -383,7 +383,7 @@ def test_sign_up_with_an_email_that_grows_when_lower_cased_is_not_a_server_error
     # 'İ' lower-cases to two characters: checked at 254, the stored e-mail was longer.
     email = "İ" * 64 + "@" + ".".join(["d" * 60] * 3) + ".org"
     assert len(email) <= 254 < len(email.lower())
-    body = {"email": email, "password": "0123456789", "display_name": "Ann"}
+    body = {"email": email, "password": "purple tuesday kettles", "display_name": "Ann"}
     response = client.post("/v1/patients", json=body)
     assert response.status_code == 422
     assert response.json["errors"] == {"email": ["Longer than 254 characters."]}
@@ -401,7 +401,11 @@ def test_unsupported_token_type_hint_is_a_400(client, hospital):
 
 @pytest.mark.parametrize("field", ["password", "display_name"])
 def test_sign_up_with_a_lone_surrogate_is_refused(client, field):
-    body = {"email": "surrogate@example.org", "password": "0123456789", "display_name": "Ann"}
+    body = {
+        "email": "surrogate@example.org",
+        "password": "purple tuesday kettles",
+        "display_name": "Ann",
+    }
     body[field] += "\ud800"  # json.dumps sends it as the escape \\ud800
     response = client.post("/v1/patients", data=json.dumps(body), content_type="application/json")
     assert response.status_code == 422
@@ -434,7 +438,11 @@ def test_nul_in_json_text_is_refused(client, patient_token, hospital_token, pati
     answers = [
         client.post(
             "/v1/patients",
-            json={"email": "nul@example.org", "password": "0123456789", "display_name": "A\x00B"},
+            json={
+                "email": "nul@example.org",
+                "password": "purple tuesday kettles",
+                "display_name": "A\x00B",
+            },
         ),
         client.post(
             f"/v1/me/consents/{a_consent_id}/revoke",

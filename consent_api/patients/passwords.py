@@ -8,10 +8,18 @@ hundreds of times does not spend its minutes hashing.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Flask, current_app
+from zxcvbn import zxcvbn
 
+# NIST SP 800-63B: no composition rules, but refuse what is common, guessable or built from
+# the account's own details. zxcvbn's score 3 means about 10^8 guesses or more; it estimates
+# from the first ESTIMATED_LENGTH characters (it slows down on long inputs, and refuses them).
+MIN_SCORE = 3
+ESTIMATED_LENGTH = 64
 # Cheapest parameters argon2 accepts; for tests only, never chosen outside APP_ENV=testing.
 TESTING_PARAMETERS = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
 _EXTENSION = "password_hasher"
@@ -57,3 +65,15 @@ def init_app(app: Flask) -> None:
 def passwords() -> Passwords:
     """The current app's password hashing."""
     return current_app.extensions[_EXTENSION]
+
+
+def weakness(password: str, *, personal: Sequence[str] = ()) -> str | None:
+    """Why a new password is too easy to guess (zxcvbn), or None if it is strong enough.
+    `personal` holds the account's own details (e-mail, name), which an attacker tries first."""
+    words = [part for item in personal for part in (item, *item.replace("@", " ").split())]
+    estimate = zxcvbn(password[:ESTIMATED_LENGTH], user_inputs=words)
+    if estimate["score"] >= MIN_SCORE:
+        return None
+    feedback = estimate["feedback"]
+    hint = feedback["warning"] or "It is too easy to guess."
+    return " ".join([hint, *feedback["suggestions"][:1]]).strip()

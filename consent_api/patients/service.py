@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from consent_api.patients.models import Patient
-from consent_api.patients.passwords import passwords
+from consent_api.patients.passwords import passwords, weakness
 from server.db import db
 from server.errors import Conflict, ValidationFailed
 
@@ -23,10 +23,13 @@ def normalise_email(email: str) -> str:
 
 
 def sign_up(*, email: str, password: str, display_name: str) -> Patient:
-    """Create a patient with an argon2-hashed password."""
+    """Create a patient with an argon2-hashed password, refusing one easy to guess."""
     email = normalise_email(email)
     if len(email) > 254:  # lower-casing can lengthen text ("İ" becomes two characters)
         raise ValidationFailed(errors={"email": ["Longer than 254 characters."]})
+    weak = weakness(password, personal=(email, display_name))
+    if weak:
+        raise ValidationFailed(errors={"password": [weak]})
     taken = db.session.scalar(select(func.count()).where(Patient.email == email))
     if taken:
         raise EmailTaken("A patient with this e-mail already exists.", errors={"email": ["taken"]})

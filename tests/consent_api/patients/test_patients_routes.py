@@ -1,6 +1,7 @@
 """Patient sign-up and profile."""
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import func, select
 
 from consent_api.patients.models import Patient
 from server.app import create_app
@@ -29,6 +30,23 @@ def test_duplicate_email_is_a_409_problem_whatever_its_case(client):
     assert again.status_code == 409
     assert again.mimetype == "application/problem+json"
     assert again.json["code"] == "email_taken"
+
+
+@pytest.mark.parametrize(
+    "password",
+    ["aaaaaaaaaa", "1234567890", "password123", "qwertyuiop", "iloveyou12", "Ann@Example.org"],
+)
+def test_common_and_guessable_passwords_are_refused_naming_the_field(client, password):
+    """Issue 10, finding 16 (NIST SP 800-63B): length alone let 'aaaaaaaaaa' through."""
+    response = client.post("/v1/patients", json={**SIGN_UP, "password": password})
+    assert response.status_code == 422, response.json
+    assert "password" in response.json["errors"]
+    assert db.session.scalar(select(func.count()).select_from(Patient)) == 0
+
+
+def test_a_long_passphrase_without_composition_rules_is_accepted(client):
+    response = client.post("/v1/patients", json={**SIGN_UP, "password": "purple tuesday kettles"})
+    assert response.status_code == 201, response.json
 
 
 def test_short_password_is_rejected(client):
