@@ -65,7 +65,13 @@ def from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_SIGNUP": env.get("RATELIMIT_SIGNUP", "10 per minute;100 per hour"),
         "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN", "10 per minute;100 per hour"),
+        "RATELIMIT_LOGIN_ACCOUNT": env.get(
+            "RATELIMIT_LOGIN_ACCOUNT", "10 per 15 minutes;50 per day"
+        ),
+        "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "consent-wallet"),
         "RATELIMIT_HEADERS_ENABLED": True,
+        # If the shared store is unreachable, count in this process rather than fail requests.
+        "RATELIMIT_IN_MEMORY_FALLBACK_ENABLED": True,
         "LOG_LEVEL": env.get("LOG_LEVEL", "INFO"),
         "TRUSTED_PROXIES": _int(env, "TRUSTED_PROXIES", 0),
         "PUSH_BACKEND": env.get("PUSH_BACKEND", "log"),

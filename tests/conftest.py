@@ -87,6 +87,19 @@ def _reset_postgres(url: str) -> None:
         engine.dispose()
 
 
+# Redis for the rate limits when TEST_REDIS_URL is set (.ci/run sets it): each xdist worker
+# counts in a database of its own (1, 2, ...), as resetting the limiter clears a whole database.
+TEST_REDIS_URL = os.environ.get("TEST_REDIS_URL", "")
+
+
+def ratelimit_storage() -> str:
+    """The rate limiter's store for test apps: memory, or this worker's Redis database."""
+    if not TEST_REDIS_URL:
+        return "memory://"
+    worker = int(os.environ.get("PYTEST_XDIST_WORKER", "gw0").removeprefix("gw"))
+    return f"{TEST_REDIS_URL.rstrip('/')}/{1 + worker}"
+
+
 def app_config(url: str, **overrides) -> dict:
     """Return the configuration every test app uses."""
     return {
@@ -96,6 +109,7 @@ def app_config(url: str, **overrides) -> dict:
         "SQLALCHEMY_DATABASE_URI": url,
         "RATELIMIT_SIGNUP": "1000 per minute",
         "RATELIMIT_LOGIN": "1000 per minute",
+        "RATELIMIT_STORAGE_URI": ratelimit_storage(),
         "ISSUER": "http://localhost",
         **overrides,
     }

@@ -89,9 +89,23 @@ def authorize_form():
     return error_response or _login_page(grant)
 
 
+_LOGIN_FAILED = "consent_wallet.login_failed"
+
+
+def _login_account() -> str:
+    return patients.normalise_email(request.form.get("email", ""))
+
+
 @bp.post("/oauth/authorize")
 @public
 @limiter.limit(configured("RATELIMIT_LOGIN"))
+# Failed logins per account, whatever the address: guessing one patient's password from many
+# addresses is throttled too. Only failures count, so the patient's own logins never lock them out.
+@limiter.limit(
+    configured("RATELIMIT_LOGIN_ACCOUNT"),
+    key_func=_login_account,
+    deduct_when=lambda _response: request.environ.get(_LOGIN_FAILED, False),
+)
 def authorize_submit():
     """Check the CSRF token and the patient's credentials, then redirect with a code."""
     grant, error_response = _consent_grant()
@@ -105,6 +119,7 @@ def authorize_submit():
         ) from exc
     patient = patients.authenticate(request.form.get("email", ""), request.form.get("password", ""))
     if patient is None:
+        request.environ[_LOGIN_FAILED] = True
         return _login_page(grant, error="Wrong e-mail or password.")
     return authorization.create_authorization_response(grant_user=patient, grant=grant)
 
