@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Row, bindparam, insert, select
+from sqlalchemy import Row, bindparam, insert, select, update
 
 from notifications.models import Device, Notification, NotificationPreferences, OutboxMessage
 from notifications.preferences import Preferences, push_due
@@ -79,6 +79,7 @@ def notify(
     high_priority: bool = False,
     digestible: bool = False,
     to: Audience | None = None,
+    notice_id: uuid.UUID | None = None,
 ) -> Notification:
     """Put a notice in the patient's inbox and queue one push per active device.
 
@@ -89,7 +90,7 @@ def notify(
     if len(title) > TITLE_MAX:  # an organisation's name alone may take 200 characters
         title = title[: TITLE_MAX - 1] + "…"
     notification = Notification(
-        id=uuid.uuid4(),
+        id=notice_id or uuid.uuid4(),
         patient_id=patient_id,
         type=type,
         title=title,
@@ -129,3 +130,15 @@ def notify(
 
 
 _NOTICE_COLUMNS = [column.key for column in Notification.__table__.columns]
+
+
+def restate(notice_id: uuid.UUID, *, title: str, body: str) -> None:
+    """Rewrite a notice in place and show it as unread again, without a new push (an alert
+    that now counts more events)."""
+    if len(title) > TITLE_MAX:
+        title = title[: TITLE_MAX - 1] + "…"
+    core().execute(
+        update(Notification.__table__)
+        .where(Notification.__table__.c.id == notice_id)
+        .values(title=title, body=body, read_at=None)
+    )

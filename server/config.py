@@ -81,6 +81,7 @@ def from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "CONSENT_REMINDER_DAYS": _int(env, "CONSENT_REMINDER_DAYS", 7),
         "REQUEST_REMINDER_HOURS": _int(env, "REQUEST_REMINDER_HOURS", 24),
         "DATA_USE_MAX_AGE_HOURS": _int(env, "DATA_USE_MAX_AGE_HOURS", 72),
+        "REFUSAL_ALERT_WINDOW_MINUTES": _int(env, "REFUSAL_ALERT_WINDOW_MINUTES", 60),
         "POINTS_COMMISSION_BP": _int(env, "POINTS_COMMISSION_BP", 1500),
         "POINTS_PATIENT_SHARE_BP": _int(env, "POINTS_PATIENT_SHARE_BP", 6000),
         "POINTS_EXPIRY_MONTHS": _int(env, "POINTS_EXPIRY_MONTHS", 24),

@@ -29,7 +29,9 @@ class ConsentRequest(db.Model):
 
     id: Mapped[uuid.UUID] = uuid_pk()
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), index=True)
-    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"))
+    # No foreign key: a request to an id that is no patient (or an erased one) is kept like
+    # any other and lapses unanswered, so the answer tells the organisation nothing.
+    patient_id: Mapped[uuid.UUID]
     data_categories: Mapped[list[str]] = mapped_column(JSON)
     purposes: Mapped[list[str]] = mapped_column(JSON)
     actions: Mapped[list[str]] = mapped_column(JSON)

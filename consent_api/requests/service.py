@@ -37,10 +37,10 @@ class RequestNotPending(Conflict):
 
 
 def create(org: Organisation, body: dict[str, Any], *, now: datetime) -> ConsentRequest:
-    """File a request with a patient; it stays pending until answered or `expires_at`."""
-    patient = db.session.get(Patient, body["patient_id"])
-    if patient is None or patient.erased_at is not None:
-        raise ValidationFailed(errors={"patient_id": ["No patient with this id."]})
+    """File a request with a patient; it stays pending until answered or `expires_at`.
+
+    An id that is no patient, or an erased one, is answered the same (the answer must not
+    tell an organisation who exists): the request is kept, nobody is asked, and it lapses."""
     if body["expires_at"] <= now:
         raise ValidationFailed(errors={"expires_at": ["Must be in the future."]})
     check_orgs_exist(body, None)
@@ -48,7 +48,7 @@ def create(org: Organisation, body: dict[str, Any], *, now: datetime) -> Consent
     request = ConsentRequest(
         id=uuid.uuid4(),
         org_id=org.id,
-        patient_id=patient.id,
+        patient_id=body["patient_id"],
         justification=body["justification"],
         fee_per_use=body["fee_per_use"],
         expires_at=body["expires_at"],
@@ -65,7 +65,9 @@ def create(org: Organisation, body: dict[str, Any], *, now: datetime) -> Consent
     request.summary = summarise(scope_dict(request), grantee=org.name, org_names=names)
     db.session.add(request)
     db.session.flush()
-    notices.request_received(request, org.name, now=now)
+    patient = db.session.get(Patient, body["patient_id"])
+    if patient is not None and patient.erased_at is None:
+        notices.request_received(request, org.name, now=now)
     return request
 
 

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from consent_api.patients.models import Patient
 from consent_api.requests import notices
 from consent_api.requests.models import ConsentRequest
 from server.db import db
@@ -32,7 +33,9 @@ def remind_expiring(*, now: datetime, ahead: timedelta, batch: int = 500) -> int
     that were open longer than that: a short-lived one was just announced)."""
     due = db.session.scalars(
         select(ConsentRequest)
+        .join(Patient, Patient.id == ConsentRequest.patient_id)  # a patient who can answer
         .where(
+            Patient.erased_at.is_(None),
             ConsentRequest.status == "pending",
             ConsentRequest.reminded_at.is_(None),
             ConsentRequest.expires_at > now,
@@ -40,7 +43,7 @@ def remind_expiring(*, now: datetime, ahead: timedelta, batch: int = 500) -> int
         )
         .order_by(ConsentRequest.expires_at)
         .limit(batch)
-        .with_for_update(skip_locked=True)
+        .with_for_update(skip_locked=True, of=ConsentRequest)
         .options(selectinload(ConsentRequest.org))  # the names the notices give
     ).all()
     for request in due:

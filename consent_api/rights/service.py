@@ -32,5 +32,6 @@ def erase(patient: Patient, *, now: datetime) -> None:
     only the pseudonymous records (ids, consent history, uses, ledger) the record needs."""
     consents.forget(patient, now=now)  # first: nothing may be used once they are gone
     notifications.forget(patient.id)
+    uses.forget(patient.id)
     auth.forget(patient.id)
     patients.forget(patient, now=now)

@@ -51,3 +51,19 @@ class DataUse(db.Model):
     # Read-only: the reporting organisation and the data holder, whose names the patient reads.
     org: Mapped[Organisation] = relationship(foreign_keys=[org_id], viewonly=True)
     holder: Mapped[Organisation | None] = relationship(foreign_keys=[holder_org_id], viewonly=True)
+
+
+class RefusalAlert(db.Model):
+    """Refused attempts by one organisation on one patient's data within one window: the
+    first alerts the patient (pushed at once); the rest are counted into that alert, so a
+    probing organisation cannot flood the patient's phone."""
+
+    __tablename__ = "refusal_alerts"
+
+    patient_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("patients.id"), primary_key=True)
+    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisations.id"), primary_key=True)
+    window_start: Mapped[datetime] = mapped_column(primary_key=True)
+    # The inbox notice that carries the alert (written in the same transaction).
+    notification_id: Mapped[uuid.UUID]
+    attempts: Mapped[int] = mapped_column(Integer, default=1)
+    last_at: Mapped[datetime]

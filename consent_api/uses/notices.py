@@ -8,13 +8,17 @@ the audience it has already read (`to`), to save a query."""
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import bindparam, update
+
 from consent_api.catalog import PURPOSES
+from consent_api.uses.models import RefusalAlert
 from consent_api.wording import categories, day, join_words
 from notifications.models import Notification
-from notifications.outbox import Audience, notify
+from notifications.outbox import Audience, notify, restate
+from server.db import core, insert_or_skip
 
 DATA_USE = "data_use"
 ACCESS_REFUSED = "access_refused"
@@ -61,20 +65,66 @@ def data_use(
     )
 
 
+_alerts = RefusalAlert.__table__
+_COUNT_ATTEMPT = (
+    update(_alerts)
+    .where(
+        _alerts.c.patient_id == bindparam("patient"),
+        _alerts.c.org_id == bindparam("org"),
+        _alerts.c.window_start == bindparam("window"),
+    )
+    .values(attempts=_alerts.c.attempts + 1, last_at=bindparam("now"))
+    .returning(_alerts.c.notification_id, _alerts.c.attempts)
+)
+
+
+def window_start(now: datetime, window: timedelta) -> datetime:
+    """The start of the fixed window (of `window`, counted from the epoch) holding `now`."""
+    seconds = int(window.total_seconds())
+    return datetime.fromtimestamp(int(now.timestamp()) // seconds * seconds, tz=UTC)
+
+
 def access_refused(
-    use: Any, org_name: str, *, now: datetime, to: Audience | None = None
-) -> Notification:
-    """An attempt we refused: always an immediate alert."""
-    return notify(
-        use.patient_id,
-        type=ACCESS_REFUSED,
-        title=f"{org_name} tried to use {categories(use.data_categories)} without consent",
-        body=f"We refused it: {REFUSALS.get(use.reason, 'your consent does not allow it')}. "
-        "Nothing was used under your consent.",
-        data={"data_use_id": use.id, "org_id": use.org_id},
-        now=now,
-        high_priority=True,
-        to=to,
+    use: Any, org_name: str, *, now: datetime, window: timedelta, to: Audience | None = None
+) -> None:
+    """An attempt we refused. The first by an organisation in a window is an immediate alert;
+    later ones in the same window are counted into it (rewritten, shown unread, not pushed
+    again), so repeated probing makes one alert with a count, not a push per attempt."""
+    reason = REFUSALS.get(use.reason, "your consent does not allow it")
+    key = {"patient_id": use.patient_id, "org_id": use.org_id}
+    start = window_start(now, window)
+    notice_id = uuid.uuid4()
+    first = core().execute(
+        insert_or_skip(_alerts)
+        .values(**key, window_start=start, notification_id=notice_id, attempts=1, last_at=now)
+        .returning(_alerts.c.notification_id)
+    ).first()
+    if first is not None:
+        notify(
+            use.patient_id,
+            type=ACCESS_REFUSED,
+            title=f"{org_name} tried to use {categories(use.data_categories)} without consent",
+            body=f"We refused it: {reason}. Nothing was used under your consent.",
+            data={"data_use_id": use.id, "org_id": use.org_id},
+            now=now,
+            high_priority=True,
+            to=to,
+            notice_id=notice_id,
+        )
+        return
+    notice_id, attempts = (
+        core()
+        .execute(
+            _COUNT_ATTEMPT,
+            {"patient": use.patient_id, "org": use.org_id, "window": start, "now": now},
+        )
+        .one()
+    )
+    restate(
+        notice_id,
+        title=f"{org_name} tried {attempts} times to use your data without consent",
+        body=f"We refused every attempt since {start:%H:%M} UTC; the latest: {reason}. "
+        "Nothing was used under your consent. See your access history for each one.",
     )
 
 

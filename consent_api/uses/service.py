@@ -34,15 +34,17 @@ CLOCK_SKEW = timedelta(minutes=5)  # how far in the future a reported use may cl
 
 
 class UseNotPermitted(KeptRefusal):
-    """No consent permits the use: the attempt is on record and the patient alerted."""
+    """No consent permits the use: for a patient, the attempt is on their record and they are
+    alerted. The answer reads the same for an id that is no patient, or an erased one, so it
+    tells the organisation nothing about who exists."""
 
     status, code = 403, "use_not_permitted"
 
-    def __init__(self, use: DataUse) -> None:
+    def __init__(self, reason: str, data_use_id: uuid.UUID) -> None:
         super().__init__(
-            "No consent permits this use; the attempt was recorded and the patient alerted.",
-            reason=use.reason,
-            data_use_id=str(use.id),
+            "No consent permits this use. Refused attempts are recorded and shown to the patient.",
+            reason=reason,
+            data_use_id=str(data_use_id),
         )
 
 
@@ -95,16 +97,6 @@ def _check_holder(holder_id: uuid.UUID | None, reporter: Org) -> None:
 
 def _validate(body: dict[str, Any], org: Org, *, now: datetime) -> UsePatient:
     _check_holder(body.get("holder_org_id"), org)
-    rows = core().execute(_PATIENT, {"patient_id": body["patient_id"]}).all()
-    if not rows:
-        raise ValidationFailed(errors={"patient_id": ["No patient with this id."]})
-    first = rows[0]
-    patient = UsePatient(
-        body["patient_id"],
-        first.emergency_access,
-        points.terms_or_defaults(first.commission_bp, first.patient_bp),
-        outbox.audience_of(rows),
-    )
     if body["occurred_at"] > now + CLOCK_SKEW:
         raise ValidationFailed(errors={"occurred_at": ["Must not be in the future."]})
     # A late report is decided against the consent as it stood then; without a bound, a use
@@ -116,7 +108,16 @@ def _validate(body: dict[str, Any], org: Org, *, now: datetime) -> UsePatient:
                 "occurred_at": [f"Must be within the last {hours} hours; report uses promptly."]
             }
         )
-    return patient
+    rows = core().execute(_PATIENT, {"patient_id": body["patient_id"]}).all()
+    if not rows:  # no such patient, or erased: refused as if unconsented; nothing to record
+        raise UseNotPermitted("no_consent", uuid.uuid4())
+    first = rows[0]
+    return UsePatient(
+        body["patient_id"],
+        first.emergency_access,
+        points.terms_or_defaults(first.commission_bp, first.patient_bp),
+        outbox.audience_of(rows),
+    )
 
 
 def report(org: Org, body: dict[str, Any], *, now: datetime) -> DataUse:
@@ -178,8 +179,9 @@ def report(org: Org, body: dict[str, Any], *, now: datetime) -> DataUse:
         use.points_credited = priced.split.patient
     core().execute(insert(DataUse.__table__), [{key: getattr(use, key) for key in _USE_COLUMNS}])
     if not decision.permitted:
-        notices.access_refused(use, org.name, now=now, to=patient.audience)
-        raise UseNotPermitted(use)
+        window = timedelta(minutes=current_app.config["REFUSAL_ALERT_WINDOW_MINUTES"])
+        notices.access_refused(use, org.name, now=now, window=window, to=patient.audience)
+        raise UseNotPermitted(use.reason, use.id)
     if priced is not None:
         points.post_use(use, priced, now=now)
     if use.emergency:

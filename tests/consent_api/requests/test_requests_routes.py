@@ -199,7 +199,6 @@ def test_another_patient_cannot_answer_the_request(client, patient_token_for, as
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"patient_id": "00000000-0000-0000-0000-000000000000"}, "patient_id"),
         ({"expires_at": "2001-01-01T00:00:00Z"}, "expires_at"),
         ({"fee_per_use": -1}, "fee_per_use"),
         ({"justification": ""}, "justification"),
