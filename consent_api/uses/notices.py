@@ -94,11 +94,15 @@ def access_refused(
     key = {"patient_id": use.patient_id, "org_id": use.org_id}
     start = window_start(now, window)
     notice_id = uuid.uuid4()
-    first = core().execute(
-        insert_or_skip(_alerts)
-        .values(**key, window_start=start, notification_id=notice_id, attempts=1, last_at=now)
-        .returning(_alerts.c.notification_id)
-    ).first()
+    first = (
+        core()
+        .execute(
+            insert_or_skip(_alerts)
+            .values(**key, window_start=start, notification_id=notice_id, attempts=1, last_at=now)
+            .returning(_alerts.c.notification_id)
+        )
+        .first()
+    )
     if first is not None:
         notify(
             use.patient_id,

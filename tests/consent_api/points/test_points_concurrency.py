@@ -184,3 +184,61 @@ def test_first_postings_to_the_same_new_accounts_at_once_all_succeed(racers):
         )
         db.session.remove()
     assert (accounts, postings) == (2 * ROUNDS, ROUNDS * RACERS)
+
+
+def _redemption(application, made, key):
+    def redeem():
+        response = application.test_client().post(
+            "/v1/me/points/redemptions",
+            json={"reward_id": made["reward_id"]},
+            headers={"Authorization": f"Bearer {made['patient_token']}", "Idempotency-Key": key},
+        )
+        return response.status_code, response.get_json()
+
+    return redeem
+
+
+def _one_paid_use(setup, made) -> None:
+    answer = setup.test_client().post(
+        "/v1/data-uses",
+        json={
+            "patient_id": str(made["patient_id"]),
+            "data_categories": ["lab_results"],
+            "purpose": "HRESCH",
+            "action": "use",
+            "record_count": 1,
+            "occurred_at": utcnow().isoformat(),
+        },
+        headers={"Authorization": f"Bearer {made['pharma_token']}", "Idempotency-Key": "paid-1"},
+    )
+    assert answer.status_code == 201, answer.json
+
+
+@pytest.mark.parametrize("same_key", [False, True], ids=["own keys", "one key"])
+def test_concurrent_redemptions_spend_one_balance_once(world, database_url, same_key):
+    """Eight redemptions of a 60-point reward at once against a balance of 85: exactly one is
+    paid for. With one Idempotency-Key, the others answer the same redemption again."""
+    setup, made = world
+    _one_paid_use(setup, made)
+    apps = [create_app(app_config(database_url)) for _ in range(8)]
+    try:
+        keys = ["the-key" if same_key else f"key-{n}" for n in range(len(apps))]
+        answers = race([_redemption(a, made, k) for a, k in zip(apps, keys, strict=True)])
+    finally:
+        dispose(*apps)
+    created = [body for status, body in answers if status == 201]
+    if same_key:  # every answer is the one redemption (or its key still in use: retry later)
+        assert {status for status, _ in answers} <= {201, 409}, answers
+        assert len({body["id"] for body in created}) == 1, answers
+    else:
+        assert len(created) == 1, answers
+        assert {status for status, _ in answers} == {201, 409}, answers
+    with setup.app_context():
+        balance = ledger.wallet_balance(made["patient_id"])
+        redemptions = db.session.scalar(
+            select(func.count())
+            .select_from(LedgerTransaction)
+            .where(LedgerTransaction.kind == "redemption")
+        )
+        db.session.remove()
+    assert (balance, redemptions) == (SHARE - COST, 1)
