@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from datetime import UTC, datetime
@@ -24,6 +25,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from consent_api.auth import keys
 from consent_api.auth.models import (
     AuthorizationCode,
     OAuthClient,
@@ -36,6 +38,8 @@ from consent_api.patients.models import Patient
 from server.db import db, utcnow
 from server.errors import KeptRefusal
 from server.guard import issuer
+
+log = logging.getLogger(__name__)
 
 
 def new_secret() -> str:
@@ -175,8 +179,14 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     def get_audiences(self) -> list[str]:
         return [issuer() + "/oauth/token", issuer()]
 
-    def resolve_client_public_key(self, client: OAuthClient):
-        return KeySet.import_key_set(client.jwks or {"keys": []})
+    def resolve_client_public_key(self, client: OAuthClient) -> KeySet:
+        try:
+            return keys.public_key_set(client.jwks)
+        except keys.UnusableKeys as error:
+            # Registration refuses such sets; one stored before, or edited since, is the
+            # operator's to fix: the client is told only that it cannot authenticate.
+            log.warning("client %s has unusable keys: %s", client.client_id, error)
+            raise InvalidClientError(description="The client's keys cannot be used.") from error
 
     def validate_jti(self, claims, jti: str) -> bool:
         row = UsedAssertion(
