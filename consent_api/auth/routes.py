@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidRequestError
 from flask import Blueprint, Response, jsonify, render_template, request
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError
@@ -79,6 +80,16 @@ def _oauth_error_body(problem: Problem):
         "error_description": problem.detail,
     }
     return jsonify(body), 400, {"Cache-Control": "no-store"}
+
+
+@bp.errorhandler(InsecureTransportError)
+def _insecure_transport(error: InsecureTransportError):
+    """authlib checks for https before its own error handling begins, so its error would
+    escape as a 500: answer it as authlib answers errors, with an RFC 6749 code. (The
+    authorization endpoint catches it earlier, with its other errors.) Behind a proxy that
+    terminates TLS, TRUSTED_PROXIES makes its X-Forwarded-Proto believed."""
+    refusal = InvalidRequestError(description="OAuth 2.0 requires https.")
+    return authorization.handle_error_response(request, refusal)
 
 
 @bp.get("/oauth/authorize")
