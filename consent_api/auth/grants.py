@@ -37,7 +37,7 @@ from consent_api.auth.models import (
 from consent_api.patients.models import Patient
 from server.db import db, utcnow
 from server.errors import KeptRefusal
-from server.guard import issuer
+from server.http import issuer
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,8 @@ from consent_api.auth.server import authorization
 from consent_api.patients import service as patients
 from server import scopes
 from server.errors import Problem, render_problem
-from server.guard import issuer, public
+from server.guard import public
+from server.http import issuer
 from server.ratelimit import configured, limiter
 
 bp = Blueprint("oauth", __name__, template_folder="templates")
