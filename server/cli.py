@@ -25,7 +25,7 @@ from notifications import dispatch
 from server import demo as demo_module
 from server.app import create_app
 from server.db import db, utcnow
-from server.errors import Problem
+from server.errors import Problem, ValidationFailed
 from server.http import dump
 from server.worker import run_worker
 
@@ -78,11 +78,19 @@ def orgs() -> None:
 @transactional
 def orgs_create(name: str, org_type: str, scope_list: tuple[str, ...], jwks: Path | None) -> None:
     """Register an organisation; prints its client credentials once."""
-    keys = json.loads(jwks.read_text()) if jwks else None
+    keys = _json_file(jwks, field="jwks") if jwks else None
     registered = registration.register_org(
         name=name, type=org_type, scopes=list(scope_list) or None, jwks=keys
     )
     emit(dump(OrgCreatedOut(), registered, now=utcnow()))
+
+
+def _json_file(path: Path, *, field: str) -> Any:
+    """Read a JSON file given for `field`; one that is not JSON is a validation problem."""
+    try:
+        return json.loads(path.read_text())
+    except ValueError as error:  # JSONDecodeError and UnicodeDecodeError alike
+        raise ValidationFailed(errors={field: [f"{path} is not a JSON file."]}) from error
 
 
 def _org_command(action: str) -> Callable:

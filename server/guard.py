@@ -19,7 +19,7 @@ from typing import Any
 from authlib.integrations.flask_oauth2.requests import FlaskJsonRequest
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import ResourceProtector, TokenMixin
-from flask import Flask, current_app, g, request
+from flask import Flask, g, request
 
 from server import scopes
 from server.db import utcnow
@@ -58,11 +58,6 @@ class Bearer(TokenMixin):
 
     def is_revoked(self) -> bool:
         return self.revoked
-
-
-def issuer() -> str:
-    """This server's issuer identifier (RFC 8414): configured, else the request's root."""
-    return current_app.config["ISSUER"].rstrip("/") or request.url_root.rstrip("/")
 
 
 def _challenge(error: str | None = None, scope: tuple[str, ...] = ()) -> str:

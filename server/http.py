@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
-from flask import Flask, Response, current_app, g, request
+from flask import Flask, Response, current_app, g, request, url_for
 from marshmallow import Schema, ValidationError
 from marshmallow.experimental.context import Context
 from werkzeug.exceptions import BadRequest
@@ -34,6 +34,20 @@ class RequestIdFilter(logging.Filter):
         except RuntimeError:  # outside a request or app context
             record.request_id = "-"
         return True
+
+
+def issuer() -> str:
+    """This server's public base URL, its issuer identifier (RFC 8414): `ISSUER` when
+    configured, else the request's own root, which comes from its `Host` header (or from a
+    trusted proxy's `X-Forwarded-Host`)."""
+    return current_app.config["ISSUER"].rstrip("/") or request.url_root.rstrip("/")
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """The absolute URL of a view, under `issuer()`: with `ISSUER` set, a forged `Host`
+    header cannot move links elsewhere (Flask's `url_for(_external=True)` would follow it)."""
+    path = url_for(endpoint, **values)  # the app's script root, then the view's path
+    return issuer() + path[len(request.script_root) :]
 
 
 def json_body() -> dict[str, Any]:

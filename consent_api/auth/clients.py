@@ -71,7 +71,8 @@ def create_app_client(*, name: str, redirect_uris: list[str]) -> OAuthClient:
 
 
 def purge_expired(*, now: datetime) -> dict[str, int]:
-    """Delete expired codes, spent assertion ids and long-dead tokens; safe to run concurrently."""
+    """Delete expired codes (redeemed ones after TOKEN_RETENTION), spent assertion ids and
+    long-dead tokens; safe to run concurrently."""
     cutoff = now - TOKEN_RETENTION
     dead_token = and_(
         OAuthToken.expires_at < cutoff,
@@ -85,7 +86,13 @@ def purge_expired(*, now: datetime) -> dict[str, int]:
     for name, statement in (
         (
             "authorization_codes",
-            delete(AuthorizationCode).where(AuthorizationCode.expires_at < now),
+            # A redeemed code stays as long as a spent token, so that its replay is known.
+            delete(AuthorizationCode).where(
+                or_(
+                    and_(AuthorizationCode.used_at.is_(None), AuthorizationCode.expires_at < now),
+                    AuthorizationCode.expires_at < cutoff,
+                )
+            ),
         ),
         ("assertions", delete(UsedAssertion).where(UsedAssertion.expires_at < now)),
         ("tokens", delete(OAuthToken).where(dead_token)),

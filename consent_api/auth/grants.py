@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import logging
 import secrets
 import time
 from datetime import UTC, datetime
+from typing import NoReturn
 
 from authlib.integrations.flask_oauth2 import AuthorizationServer
 from authlib.oauth2.rfc6749 import (
@@ -24,6 +26,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
+from consent_api.auth import keys
 from consent_api.auth.models import (
     AuthorizationCode,
     OAuthClient,
@@ -35,7 +38,9 @@ from consent_api.auth.models import (
 from consent_api.patients.models import Patient
 from server.db import db, utcnow
 from server.errors import KeptRefusal
-from server.guard import issuer
+from server.http import issuer
+
+log = logging.getLogger(__name__)
 
 
 def new_secret() -> str:
@@ -90,11 +95,22 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
                 AuthorizationCode.client_pk == client.id,
             )
         )
-        return found if found is not None and not found.is_expired() else None
+        if found is None:
+            return None
+        if found.used_at is not None:
+            replayed_code(found)
+        return None if found.is_expired() else found
+
+    def create_token_response(self):
+        # Redeem the code before anything is issued, once all checks (PKCE included) passed.
+        code: AuthorizationCode = self.request.authorization_code
+        if not redeem_code(code):
+            replayed_code(code)  # another exchange redeemed it meanwhile
+        return super().create_token_response()
 
     def delete_authorization_code(self, authorization_code: AuthorizationCode) -> None:
-        db.session.delete(authorization_code)
-        db.session.flush()
+        """Keep the code: `create_token_response` marked it used, and a replay must still be
+        recognised to revoke what it gave. The purge job deletes it later."""
 
     def authenticate_user(self, authorization_code: AuthorizationCode) -> Patient | None:
         return db.session.get(Patient, authorization_code.patient_id)
@@ -107,6 +123,15 @@ class OAuthRefusal(KeptRefusal):
     def __init__(self, oauth: OAuth2Error) -> None:
         super().__init__(oauth.description or oauth.error, status=oauth.status_code)
         self.oauth = oauth
+
+
+class ReplayedAuthorizationCode(OAuthRefusal):
+    """A redeemed authorization code came back: it was intercepted, so the tokens issued
+    from it are revoked, and stay so (RFC 6749 4.1.2). Answered as authlib answers an
+    unknown code, so the answer does not tell that the code once worked."""
+
+    def __init__(self) -> None:
+        super().__init__(InvalidGrantError("Invalid 'code' in request."))
 
 
 class ReplayedRefreshToken(OAuthRefusal):
@@ -140,11 +165,17 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     def authenticate_user(self, refresh_token: OAuthToken) -> Patient | None:
         return refresh_token.patient
 
+    def create_token_response(self):
+        # Spend the refresh token before anything is issued: of two racing refreshes one
+        # wins, and the other presented a spent token, which is a replay.
+        refresh_token: OAuthToken = self.request.refresh_token
+        if not spend_refresh_token(refresh_token):
+            revoke_family(refresh_token.family_id)
+            raise ReplayedRefreshToken()
+        return super().create_token_response()
+
     def revoke_old_credential(self, refresh_token: OAuthToken) -> None:
-        now = utcnow()
-        refresh_token.refresh_revoked_at = now
-        refresh_token.revoked_at = now
-        db.session.flush()
+        """Nothing left to do: `create_token_response` spent the old pair before issuing."""
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
@@ -175,8 +206,14 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     def get_audiences(self) -> list[str]:
         return [issuer() + "/oauth/token", issuer()]
 
-    def resolve_client_public_key(self, client: OAuthClient):
-        return KeySet.import_key_set(client.jwks or {"keys": []})
+    def resolve_client_public_key(self, client: OAuthClient) -> KeySet:
+        try:
+            return keys.public_key_set(client.jwks)
+        except keys.UnusableKeys as error:
+            # Registration refuses such sets; one stored before, or edited since, is the
+            # operator's to fix: the client is told only that it cannot authenticate.
+            log.warning("client %s has unusable keys: %s", client.client_id, error)
+            raise InvalidClientError(description="The client's keys cannot be used.") from error
 
     def validate_jti(self, claims, jti: str) -> bool:
         row = UsedAssertion(
@@ -225,8 +262,43 @@ class TokenRevocation(RevocationEndpoint):
         db.session.flush()
 
 
+def redeem_code(code: AuthorizationCode) -> bool:
+    """Mark a code used unless it already is; True for exactly one caller.
+
+    A conditional UPDATE, checked by its row count: on PostgreSQL a concurrent second
+    exchange waits for the first to commit, then finds the code used (SQLite runs writers
+    one at a time)."""
+    redeemed = db.session.execute(
+        update(AuthorizationCode)
+        .where(AuthorizationCode.id == code.id, AuthorizationCode.used_at.is_(None))
+        .values(used_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
+    return redeemed.rowcount == 1
+
+
+def replayed_code(code: AuthorizationCode) -> NoReturn:
+    """Answer a redeemed code presented again: revoke the tokens issued from it."""
+    revoke_family(code.id)
+    raise ReplayedAuthorizationCode()
+
+
+def spend_refresh_token(token: OAuthToken) -> bool:
+    """Revoke a refresh token and its access token for rotation unless the refresh token
+    already is; True for exactly one caller (a conditional UPDATE, as `redeem_code`)."""
+    now = utcnow()
+    spent = db.session.execute(
+        update(OAuthToken)
+        .where(OAuthToken.id == token.id, OAuthToken.refresh_revoked_at.is_(None))
+        .values(refresh_revoked_at=now, revoked_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return spent.rowcount == 1
+
+
 def revoke_family(family_id) -> None:
-    """Revoke every token descended from one authorization."""
+    """Revoke every token descended from one authorization (its family's id is the id of
+    the authorization code it began with)."""
     now = utcnow()
     db.session.execute(
         update(OAuthToken)

@@ -141,7 +141,8 @@ class OAuthToken(db.Model, TokenMixin):
 
 
 class AuthorizationCode(db.Model, AuthorizationCodeMixin):
-    """A one-time authorization code bound to its client, redirect URI and PKCE challenge."""
+    """A one-time authorization code bound to its client, redirect URI and PKCE challenge;
+    stored hashed."""
 
     __tablename__ = "oauth_authorization_codes"
 
@@ -156,6 +157,9 @@ class AuthorizationCode(db.Model, AuthorizationCodeMixin):
     code_challenge: Mapped[str] = mapped_column(String(128))
     code_challenge_method: Mapped[str] = mapped_column(String(10))
     expires_at: Mapped[datetime] = mapped_column(index=True)
+    # Set once, by the one exchange that redeems the code; the row is kept so that a replay
+    # is recognised. The tokens issued from a code form the family whose id is the code's.
+    used_at: Mapped[datetime | None]
 
     patient: Mapped[Patient] = relationship()
 

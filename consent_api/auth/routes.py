@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from authlib.oauth2 import OAuth2Error
+from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidRequestError
 from flask import Blueprint, Response, jsonify, render_template, request
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError
@@ -12,7 +13,8 @@ from consent_api.auth.server import authorization
 from consent_api.patients import service as patients
 from server import scopes
 from server.errors import Problem, render_problem
-from server.guard import issuer, public
+from server.guard import public
+from server.http import issuer
 from server.ratelimit import configured, limiter
 
 bp = Blueprint("oauth", __name__, template_folder="templates")
@@ -79,6 +81,16 @@ def _oauth_error_body(problem: Problem):
         "error_description": problem.detail,
     }
     return jsonify(body), 400, {"Cache-Control": "no-store"}
+
+
+@bp.errorhandler(InsecureTransportError)
+def _insecure_transport(error: InsecureTransportError):
+    """authlib checks for https before its own error handling begins, so its error would
+    escape as a 500: answer it as authlib answers errors, with an RFC 6749 code. (The
+    authorization endpoint catches it earlier, with its other errors.) Behind a proxy that
+    terminates TLS, TRUSTED_PROXIES makes its X-Forwarded-Proto believed."""
+    refusal = InvalidRequestError(description="OAuth 2.0 requires https.")
+    return authorization.handle_error_response(request, refusal)
 
 
 @bp.get("/oauth/authorize")

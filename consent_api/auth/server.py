@@ -32,19 +32,26 @@ def query_client(client_id: str) -> OAuthClient | None:
 
 
 def save_token(token: dict[str, Any], oauth_request) -> None:
-    """Store a newly issued token as hashes; a refreshed token stays in its grant's family."""
+    """Store a newly issued token as hashes, in its family: a refreshed token in its
+    predecessor's, a token from an authorization code in the family named by the code's id
+    (so that a replayed code finds what it gave), any other in a new one."""
     now = utcnow()
     config = current_app.config
     client: OAuthClient = oauth_request.client
     user: Patient | None = oauth_request.user
     previous = getattr(oauth_request, "refresh_token", None)
+    code = getattr(oauth_request, "authorization_code", None)
+    if previous is not None:
+        family_id = previous.family_id
+    else:
+        family_id = code.id if code is not None else uuid.uuid4()
     refresh = token.get("refresh_token")
     db.session.add(
         OAuthToken(
             client_pk=client.id,
             patient_id=user.id if user else None,
             org_id=client.org_id,
-            family_id=previous.family_id if previous is not None else uuid.uuid4(),
+            family_id=family_id,
             access_token_hash=digest(token["access_token"]),
             refresh_token_hash=digest(refresh) if refresh else None,
             scope=token.get("scope", ""),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import uuid
 
-from flask import Blueprint, Response, url_for
+from flask import Blueprint, Response
 
 from consent_api.fhir import render, service
 from consent_api.fhir.schemas import ConsentSearch
@@ -14,7 +14,7 @@ from consent_api.patients.current import current_patient
 from server import scopes
 from server.db import utcnow
 from server.guard import bearer, require
-from server.http import query
+from server.http import external_url, query
 
 FHIR_JSON = "application/fhir+json"
 
@@ -55,6 +55,6 @@ def search(query):
     """Search one patient's consents that the caller may see, as a searchset Bundle."""
     now = utcnow()
     resources = service.search(_reader(), query["patient"], now=now)
-    entries = [(url_for(".read", consent_id=r["id"], _external=True), r) for r in resources]
-    self_url = url_for(".search", patient=str(query["patient"]), _external=True)
+    entries = [(external_url(".read", consent_id=r["id"]), r) for r in resources]
+    self_url = external_url(".search", patient=str(query["patient"]))
     return _fhir(render.searchset(entries, self_url=self_url, now=now))

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, NamedTuple
 
-from consent_api.auth import clients
+from consent_api.auth import clients, keys
 from consent_api.auth.models import OAuthClient
 from consent_api.orgs import service as orgs
 from consent_api.orgs.models import Organisation
@@ -37,8 +37,11 @@ def register_org(
         raise ValidationFailed(
             errors={"scopes": [f"A {type} may hold only: {' '.join(allowed)}."]},
         )
-    if jwks is not None and not isinstance(jwks.get("keys"), list):
-        raise ValidationFailed(errors={"jwks": ["A JWK Set needs a 'keys' list."]})
+    if jwks is not None:
+        try:
+            keys.public_key_set(jwks)
+        except keys.UnusableKeys as error:
+            raise ValidationFailed(errors={"jwks": [str(error)]}) from error
     org = orgs.add(name=name, type=type)
     client, secret = clients.create_org_client(org, scope=" ".join(wanted), jwks=jwks)
     return Registration(org, client, secret)

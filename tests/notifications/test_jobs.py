@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select
 
+from consent_api.auth.clients import TOKEN_RETENTION
 from consent_api.auth.models import AuthorizationCode, OAuthToken, digest
 from consent_api.patients.models import Patient
 from notifications.push import RecordingPushSender
@@ -14,7 +15,7 @@ from server import jobs
 from server.db import db, utcnow
 from server.jobs import JobContext
 from server.worker import build_scheduler, run_job
-from tests.conftest import bearer
+from tests.conftest import REDIRECT_URI, bearer
 from tests.support import ROOT, WorkerProcess, run_job_now
 
 
@@ -52,6 +53,31 @@ def test_purge_deletes_long_dead_tokens_and_expired_codes_only(client, login, pa
         "assertions": 0,
         "tokens": 0,
     }
+
+
+def test_purge_keeps_a_redeemed_code_while_its_replay_must_still_revoke(client, login, patient):
+    code, verifier = login.code(patient.email)
+    exchange = {
+        "grant_type": "authorization_code",
+        "code": code,
+        "redirect_uri": REDIRECT_URI,
+        "client_id": login.app_client.client_id,
+        "code_verifier": verifier,
+    }
+    tokens = client.post("/oauth/token", data=exchange).json
+    stored = db.session.scalar(
+        select(AuthorizationCode).where(AuthorizationCode.code_hash == digest(code))
+    )
+    stored.expires_at = utcnow() - timedelta(days=1)
+    db.session.flush()
+
+    assert run_job_now("purge-expired-oauth")["authorization_codes"] == 0
+    assert client.post("/oauth/token", data=exchange).json["error"] == "invalid_grant"
+    assert client.get("/v1/me", headers=bearer(tokens["access_token"])).status_code == 401
+
+    stored.expires_at = utcnow() - TOKEN_RETENTION - timedelta(seconds=1)
+    db.session.flush()
+    assert run_job_now("purge-expired-oauth")["authorization_codes"] == 1
 
 
 def test_a_failing_job_rolls_back_and_reports_nothing(app, session, patient):

@@ -7,6 +7,7 @@ import sys
 
 import pytest
 from flask.cli import ScriptInfo
+from joserfc.jwk import RSAKey
 
 from server.cli import main
 from tests.conftest import basic_auth, bearer
@@ -58,6 +59,26 @@ def test_orgs_create_with_a_scope_the_type_cannot_hold_fails_cleanly(cli):
     result = cli("orgs", "create", "--name", "X", "--type", "pharma", "--scope", "admin")
     assert result.exit_code == 2
     assert json.loads(result.stdout)["error"] == "validation_failed"
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        pytest.param(
+            json.dumps({"keys": [RSAKey.generate_key(2048).as_dict(private=True)]}), id="private"
+        ),
+        pytest.param(json.dumps({"keys": [{"kty": "RSA", "n": "!!", "e": "AQAB"}]}), id="bad"),
+        pytest.param("not json {", id="not-json"),
+    ],
+)
+def test_orgs_create_with_an_unusable_jwks_fails_cleanly(cli, tmp_path, content):
+    keys = tmp_path / "jwks.json"
+    keys.write_text(content)
+    result = cli("orgs", "create", "--name", "K", "--type", "hospital", "--jwks", str(keys))
+    assert result.exit_code == 2, result.output
+    answer = json.loads(result.stdout)
+    assert answer["error"] == "validation_failed"
+    assert list(answer["errors"]) == ["jwks"]
 
 
 def test_suspending_an_unknown_org_fails_cleanly(cli):

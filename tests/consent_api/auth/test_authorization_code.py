@@ -158,3 +158,42 @@ def test_code_exchange_with_a_different_redirect_uri_fails(client, login, patien
     response = _exchange(client, login, code, verifier, redirect_uri="https://app.example/other")
     assert response.status_code == 400
     assert response.json["error"] == "invalid_grant"
+
+
+def test_a_replayed_code_revokes_the_tokens_issued_from_it(client, login, patient):
+    # RFC 6749 4.1.2: a code used twice was intercepted; what it gave must stop working.
+    code, verifier = login.code(patient.email)
+    tokens = _exchange(client, login, code, verifier).json
+
+    replay = _exchange(client, login, code, verifier)
+
+    assert replay.status_code == 400
+    assert replay.json["error"] == "invalid_grant"
+    assert client.get("/v1/me", headers=bearer(tokens["access_token"])).status_code == 401
+    refreshed = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "refresh_token",
+            "refresh_token": tokens["refresh_token"],
+            "client_id": login.app_client.client_id,
+        },
+    )
+    assert refreshed.json["error"] == "invalid_grant"
+
+
+def test_a_replayed_code_leaves_other_logins_alone(client, login, patient):
+    other = login.tokens(patient.email)
+    code, verifier = login.code(patient.email)
+    _exchange(client, login, code, verifier)
+
+    _exchange(client, login, code, verifier)
+
+    assert client.get("/v1/me", headers=bearer(other["access_token"])).status_code == 200
+
+
+def test_a_code_with_the_wrong_verifier_stays_redeemable(client, login, patient):
+    # A failed exchange spends nothing: the app that holds the verifier still gets its tokens.
+    code, verifier = login.code(patient.email)
+    wrong, _ = pkce_pair()
+    assert _exchange(client, login, code, wrong).json["error"] == "invalid_grant"
+    assert _exchange(client, login, code, verifier).status_code == 200

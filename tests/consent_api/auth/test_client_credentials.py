@@ -203,3 +203,24 @@ def test_assertion_living_longer_than_five_minutes_is_refused(client, jwt_org):
     client_id = registration.client.client_id
     response = _jwt_token(client, client_id, _assertion(client_id, key, life=3600))
     assert response.json["error"] == "invalid_client"
+
+
+@pytest.mark.parametrize(
+    "stored",
+    [
+        pytest.param({"keys": [{"kty": "RSA", "n": "!!not-base64url!!", "e": "AQAB"}]}, id="bad"),
+        pytest.param({"keys": []}, id="empty"),
+        pytest.param({"keys": ["x"]}, id="not-an-object"),
+        pytest.param(None, id="none"),
+    ],
+)
+def test_a_stored_jwks_that_fails_to_load_is_invalid_client_not_500(client, jwt_org, stored):
+    # Registration refuses such sets; one stored before that (or edited by hand) must not
+    # turn every token request of the client into a 500.
+    registration, key = jwt_org
+    registration.client.jwks = stored
+    db.session.flush()
+    client_id = registration.client.client_id
+    response = _jwt_token(client, client_id, _assertion(client_id, key))
+    assert response.status_code in (400, 401)
+    assert response.json["error"] == "invalid_client"

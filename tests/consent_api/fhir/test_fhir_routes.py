@@ -16,8 +16,9 @@ from fhir.resources.consent import Consent as FhirConsent
 
 from consent_api import catalog
 from consent_api.consents.models import Consent
+from server.app import create_app
 from server.db import db
-from tests.conftest import bearer
+from tests.conftest import CommittingClient, app_config, bearer
 
 FHIR_JSON = "application/fhir+json"
 ACTION_SYSTEM = "http://terminology.hl7.org/CodeSystem/consentaction"
@@ -379,3 +380,33 @@ def test_search_needs_a_patient_id(client, patient_token, patient_param):
     assert response.status_code == 422
     assert response.mimetype == "application/problem+json"
     assert "patient" in response.json["errors"]
+
+
+@pytest.fixture
+def deployed(app, database_url, session):
+    """The app as deployed at a configured public URL. Made before the test writes anything:
+    making an app ends an app context, which removes the test's session."""
+    application = create_app(app_config(database_url, ISSUER="https://wallet.example/api/"))
+    application.test_client_class = CommittingClient
+    return application.test_client()
+
+
+def test_bundle_urls_come_from_the_issuer_not_the_host_header(
+    deployed, patient, patient_token, hospital
+):
+    # Behind a proxy that passes any Host through, links must not point at the attacker.
+    patient_id = patient.id  # the other app's requests end the test's session
+    made = grant(deployed, patient_token, {"org_id": str(hospital.org.id)})
+
+    response = deployed.get(
+        "/fhir/R5/Consent",
+        query_string={"patient": str(patient_id)},
+        headers=bearer(patient_token),
+        base_url="http://evil.example",
+    )
+
+    assert response.status_code == 200, response.json
+    [entry] = response.json["entry"]
+    assert entry["fullUrl"] == f"https://wallet.example/api/fhir/R5/Consent/{made['id']}"
+    [self_link] = response.json["link"]
+    assert self_link["url"] == f"https://wallet.example/api/fhir/R5/Consent?patient={patient_id}"

@@ -1,8 +1,11 @@
 """The operator's admin API: organisations and apps."""
 
 import pytest
+from joserfc.jwk import ECKey, OctKey, RSAKey
 
 from tests.conftest import basic_auth, bearer
+
+RSA_PUBLIC = RSAKey.generate_key(2048).as_dict(private=False)
 
 
 def test_operator_registers_an_organisation_and_sees_its_secret_once(client, admin_token):
@@ -119,3 +122,48 @@ def test_native_redirect_uris_are_accepted(client, admin_token, uri):
         headers=bearer(admin_token),
     )
     assert response.status_code == 201
+
+
+@pytest.mark.parametrize(
+    "jwks",
+    [
+        pytest.param({"keys": [{**RSA_PUBLIC, "n": "!!not-base64url!!"}]}, id="bad-modulus"),
+        pytest.param({"keys": [{**RSA_PUBLIC, "n": "AQAB"}]}, id="modulus-too-small"),
+        pytest.param({"keys": [{"kty": "RSA", "e": "AQAB"}]}, id="modulus-missing"),
+        pytest.param({"keys": ["not an object"]}, id="key-not-an-object"),
+        pytest.param({"keys": [{**RSA_PUBLIC, "kty": "XYZ"}]}, id="unknown-kty"),
+        pytest.param({"keys": [RSA_PUBLIC, {**RSA_PUBLIC, "kty": "XYZ"}]}, id="one-bad-of-two"),
+        pytest.param({"keys": [OctKey.generate_key(256).as_dict()]}, id="symmetric-secret"),
+        pytest.param(
+            {"keys": [RSAKey.generate_key(2048).as_dict(private=True)]}, id="rsa-private-key"
+        ),
+        pytest.param(
+            {"keys": [ECKey.generate_key("P-256").as_dict(private=True)]}, id="ec-private-key"
+        ),
+        pytest.param({"keys": []}, id="no-keys"),
+        pytest.param({"keys": "RSA"}, id="keys-not-a-list"),
+        pytest.param({"kty": "RSA"}, id="a-key-not-a-set"),
+    ],
+)
+def test_registering_an_unusable_jwks_is_a_validation_problem_naming_jwks(
+    client, admin_token, jwks
+):
+    response = client.post(
+        "/v1/admin/orgs",
+        json={"name": "Keyed", "type": "hospital", "jwks": jwks},
+        headers=bearer(admin_token),
+    )
+    assert response.status_code == 422, response.json
+    assert response.json["code"] == "validation_failed"
+    assert list(response.json["errors"]) == ["jwks"]
+
+
+def test_registering_public_rsa_and_ec_keys_is_accepted(client, admin_token):
+    ec_public = ECKey.generate_key("P-256").as_dict(private=False)
+    response = client.post(
+        "/v1/admin/orgs",
+        json={"name": "Keyed", "type": "hospital", "jwks": {"keys": [RSA_PUBLIC, ec_public]}},
+        headers=bearer(admin_token),
+    )
+    assert response.status_code == 201, response.json
+    assert response.json["client_secret"] is None
