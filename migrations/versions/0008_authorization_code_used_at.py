@@ -4,8 +4,8 @@ A redeemed code is kept (until the purge) so that a replay is recognised and the
 issued from it are revoked (RFC 6749 4.1.2); marking it used is the conditional UPDATE
 that lets exactly one of two racing exchanges win.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-30 10:30:00
 
 """
@@ -14,8 +14,8 @@ import sqlalchemy as sa
 
 
 # revision identifiers, used by Alembic.
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
