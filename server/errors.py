@@ -157,6 +157,11 @@ def _from_http(exc: HTTPException) -> Response:
     )
 
 
+def render_unexpected(exc: BaseException) -> Response:
+    """Log an unexpected exception in full and answer a generic 500 that leaks nothing."""
+    return _from_unexpected(exc)
+
+
 def _from_unexpected(exc: BaseException) -> Response:
     # Log the whole story server-side, keyed by request id; tell the client nothing.
     log.error("unhandled exception (request_id=%s)", g.get("request_id"), exc_info=exc)
