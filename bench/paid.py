@@ -14,7 +14,7 @@ the use, the notice and its outbox row.
   `use_fee` posting, with one entry per non-zero leg of the real split and one lot per wallet
   credit;
 * the 201s wrk counted (probe, warm-up and measured run) are at most the uses the server
-  wrote: wrk stops with requests still queued at gunicorn's sync workers, which answer (and
+  wrote: wrk stops with requests still queued at gunicorn's workers, which answer (and
   commit) them after wrk has gone, so the server-side count is the exact one and the
   difference is at most the connections of each wrk run;
 * `ledger verify` says ok.

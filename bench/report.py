@@ -620,7 +620,7 @@ def markdown(results: dict[str, Any]) -> str:
         "",
         f"commit {commit} · {m['nproc']} CPUs ({m['cpu_model']}) · Python {m['python']} · "
         f"load avg {m['loadavg_before'][0]} → {m.get('loadavg_after', ['?'])[0]}",
-        f"gunicorn {m['gunicorn']}, {s['gunicorn_workers']} sync workers · "
+        f"gunicorn {m['gunicorn']}, {s['gunicorn_workers']} workers · "
         f"PostgreSQL {m.get('postgres', '?')} · {m.get('wrk', 'wrk')}, {s['wrk_threads']} threads, "
         f"{s['wrk_connections']} connections, {s['duration_s']} s after {s['warmup_s']} s warm-up",
         "",

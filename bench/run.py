@@ -243,7 +243,7 @@ def bench(settings: Settings) -> dict:
         "earlier uses"
     )
     outcomes = []
-    say(f"starting gunicorn with {settings.workers} sync workers")
+    say(f"starting gunicorn with {settings.workers} workers (the served configuration)")
     with gunicorn(url, settings.workers) as base_url:
         target = Target(
             base_url,

@@ -37,22 +37,24 @@ def production_env(database_url: str) -> dict[str, str]:
         ISSUER=ISSUER,
         DATABASE_URL=database_url,
         LOG_LEVEL="WARNING",
+        ACCESS_LOG="",  # no access log, as before the served configuration had one
     )
     return env
 
 
 def gunicorn_argv(port: int, workers: int) -> list[str]:
-    """Return the gunicorn command line: sync workers, no access log (gunicorn's default)."""
+    """Return the gunicorn command line: the served configuration (server/gunicorn_conf.py,
+    as `consent-wallet serve` uses it) on this port and worker count, quieter."""
     return [
         sys.executable,
         "-m",
         "gunicorn",
+        "--config",
+        "python:server.gunicorn_conf",
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
         str(workers),
-        "--worker-class",
-        "sync",
         "--log-level",
         "warning",
         "--graceful-timeout",

@@ -88,6 +88,7 @@ def leased(owner: uuid.UUID, *, now: datetime) -> list[tuple[OutboxMessage, Push
                     "notification_id": str(notice.id),
                 },
                 high_priority=notice.high_priority,
+                collapse_id=str(notice.id),
             ),
         )
         for row, notice, device in rows

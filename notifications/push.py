@@ -25,6 +25,9 @@ class PushMessage:
     body: str
     data: dict[str, str] = field(default_factory=dict)
     high_priority: bool = False
+    # The notice's id: a phone that gets the same notice twice (a worker crashed after FCM
+    # accepted it, before the row said so) replaces the first instead of showing both.
+    collapse_id: str = ""
 
 
 @dataclass(frozen=True)
@@ -107,11 +110,17 @@ class FirebasePushSender:
                 token=message.token,
                 notification=messaging.Notification(title=message.title, body=message.body),
                 data=dict(message.data),
+                # Android: the notification tag replaces a shown notice with the same tag. Not
+                # collapse_key: FCM keeps at most 4 collapse keys per offline device, and
+                # every notice would be a key of its own, so an offline phone would lose some.
                 android=messaging.AndroidConfig(
-                    priority="high" if message.high_priority else "normal"
+                    priority="high" if message.high_priority else "normal",
+                    notification=messaging.AndroidNotification(tag=message.collapse_id or None),
                 ),
-                apns=messaging.APNSConfig(
-                    headers={"apns-priority": "10" if message.high_priority else "5"}
+                apns=messaging.APNSConfig(headers=_apns_headers(message)),
+                webpush=messaging.WebpushConfig(
+                    headers=_webpush_headers(message),
+                    notification=messaging.WebpushNotification(tag=message.collapse_id or None),
                 ),
             )
 
@@ -133,6 +142,19 @@ class FirebasePushSender:
         if isinstance(error, messaging.QuotaExceededError) or _is_transient(error):
             return PushResult(RETRY, str(error))
         return PushResult(REJECTED, str(error))
+
+
+def _apns_headers(message: PushMessage) -> dict[str, str]:
+    headers = {"apns-priority": "10" if message.high_priority else "5"}
+    if message.collapse_id:
+        headers["apns-collapse-id"] = message.collapse_id  # at most 64 bytes; a UUID is 36
+    return headers
+
+
+def _webpush_headers(message: PushMessage) -> dict[str, str]:
+    # Topic replaces a pending message with the same topic (RFC 8030): at most 32 characters
+    # of the URL-safe base64 alphabet, which a UUID's hex digits are.
+    return {"Topic": message.collapse_id.replace("-", "")} if message.collapse_id else {}
 
 
 def build_sender(config) -> PushSender:

@@ -25,7 +25,7 @@ from consent_api.rights.routes import bp as rights_bp
 from consent_api.uses.routes import bp as uses_bp
 from notifications.routes import bp as notifications_bp
 from server import config as config_module
-from server import db, errors, guard, health, http, ratelimit
+from server import db, errors, guard, headers, health, http, ratelimit
 from server.http import RequestIdFilter
 from server.jsonio import ApiJSONProvider
 
@@ -71,6 +71,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
 
     http.init_app(app)
     errors.init_app(app)
+    headers.init_app(app)
     db.init_app(app)
     ratelimit.init_app(app)
     auth_server.init_app(app)

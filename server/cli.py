@@ -193,20 +193,14 @@ def demo(base_url: str | None) -> None:
 @main.command("serve", context_settings={"ignore_unknown_options": True})
 @click.argument("gunicorn_args", nargs=-1, type=click.UNPROCESSED)
 def serve(gunicorn_args: tuple[str, ...]) -> None:
-    """Serve the API with gunicorn (HOST, PORT, WEB_CONCURRENCY, ACCESS_LOG)."""
-    bind = f"{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-    access_log = os.environ.get("ACCESS_LOG", "-")
+    """Serve the API with gunicorn, configured by server/gunicorn_conf.py (HOST, PORT,
+    WEB_CONCURRENCY, WEB_CLIENT_THREADS, ACCESS_LOG); extra arguments go to gunicorn."""
     argv = [
         sys.executable,
         "-m",
         "gunicorn",
-        "--bind",
-        bind,
-        "--workers",
-        os.environ.get("WEB_CONCURRENCY", str(os.cpu_count() or 2)),
-        "--worker-class",
-        "sync",
-        *(["--access-logfile", access_log] if access_log else []),
+        "--config",
+        "python:server.gunicorn_conf",
         *gunicorn_args,
         "server.wsgi:app",
     ]

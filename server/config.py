@@ -58,6 +58,8 @@ def from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "SQLALCHEMY_DATABASE_URI": _database_url(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_BODY_BYTES", 1_048_576),
         "MAX_BATCH_BODY_BYTES": _int(env, "MAX_BATCH_BODY_BYTES", 4 * 1_048_576),
+        "BODY_TIMEOUT": _int(env, "BODY_TIMEOUT", 10),
+        "WEB_THREADS": _int(env, "WEB_THREADS", 4),
         "ACCESS_TOKEN_TTL": access_ttl,
         "REFRESH_TOKEN_TTL": _int(env, "REFRESH_TOKEN_TTL", 30 * 24 * 3600),
         "AUTH_CODE_TTL": _int(env, "AUTH_CODE_TTL", 120),

@@ -10,7 +10,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask, Response, current_app
 from flask_migrate import Migrate
 from flask_sqlalchemy import SQLAlchemy
 from sqlalchemy import (
@@ -26,11 +26,11 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 
 from server.config import ROOT
-from server.errors import KeptRefusal
+from server.errors import KeptRefusal, problem_response, render_unexpected
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -180,10 +180,48 @@ def _tune_sqlite(engine: Engine) -> None:
             connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
+# SQLSTATEs of a connection that is gone: class 08 (connection exception), and the server
+# ending it (57P01 admin shutdown, e.g. pg_terminate_backend; 57P02 crash; 57P03 starting up).
+_LOST_STATES = ("08", "57P01", "57P02", "57P03")
+RETRY_AFTER_SECONDS = 1
+
+
+def database_lost(error: DBAPIError) -> bool:
+    """Whether an error means the database connection was lost or could not be made, as
+    opposed to a statement that failed (a bug, a constraint): only the first is worth a retry.
+    SQLAlchemy flags a connection it found dead (`connection_invalidated`); a connection that
+    could not be opened is a driver OperationalError with no SQLSTATE (psycopg's client-side
+    errors) or a connection-class one."""
+    if error.connection_invalidated:
+        return True
+    if not isinstance(error, OperationalError):
+        return False
+    state = getattr(error.orig, "sqlstate", "-")  # SQLite's errors carry no SQLSTATE at all
+    return state is None or (state or "").startswith(_LOST_STATES)
+
+
+def _database_error(error: DBAPIError) -> Response:
+    if not database_lost(error):
+        return render_unexpected(error)
+    # The request's transaction died with its connection, so nothing of it was kept (or, if
+    # the connection went during COMMIT, all of it was): retrying is safe, and writes that
+    # could be repeated carry an Idempotency-Key.
+    current_app.logger.warning("database connection lost mid-request: %s", error.orig)
+    return problem_response(
+        503,
+        "database_unavailable",
+        "Service Unavailable",
+        "The database connection was lost; try again.",
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
+
+
 def init_app(app: Flask) -> None:
-    """Bind the database (and, on SQLite, take transaction control from pysqlite)."""
+    """Bind the database (and, on SQLite, take transaction control from pysqlite); answer a
+    lost database connection with a 503 problem instead of a 500."""
     db.init_app(app)
     migrate.init_app(app, db)
+    app.register_error_handler(DBAPIError, _database_error)
     with app.app_context():
         if db.engine.dialect.name == "sqlite":
             _tune_sqlite(db.engine)

@@ -22,12 +22,17 @@ HTTP_CODES = {
     404: "not_found",
     405: "method_not_allowed",
     406: "not_acceptable",
+    408: "request_timeout",
     409: "conflict",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
+    417: "expectation_failed",
     422: "validation_failed",
     429: "rate_limited",
+    431: "header_fields_too_large",
     500: "internal_error",
+    501: "not_implemented",
     503: "unavailable",
 }
 # Headers an error must keep: Allow on 405, Retry-After on 429/503, the challenge on 401/403.
@@ -96,6 +101,31 @@ class KeptRefusal(Problem):
     replayed refresh token's family stays revoked)."""
 
 
+def problem_document(
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    *,
+    errors: Mapping[str, Any] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """Return one problem document as a dict: for answers made outside a request too (the
+    WSGI server's own)."""
+    body: dict[str, Any] = {
+        "type": f"urn:consent-wallet:problem:{code}",
+        "title": title,
+        "status": status,
+        "code": code,
+    }
+    if detail:
+        body["detail"] = detail
+    if errors:
+        body["errors"] = errors
+    body.update(extra)
+    return body
+
+
 def problem_response(
     status: int,
     code: str,
@@ -107,19 +137,9 @@ def problem_response(
     **extra: Any,
 ) -> Response:
     """Render one problem document."""
-    body: dict[str, Any] = {
-        "type": f"urn:consent-wallet:problem:{code}",
-        "title": title,
-        "status": status,
-        "code": code,
-    }
-    if detail:
-        body["detail"] = detail
-    if errors:
-        body["errors"] = errors
     if g.get("request_id"):
-        body["request_id"] = g.request_id
-    body.update(extra)
+        extra = {"request_id": g.request_id, **extra}
+    body = problem_document(status, code, title, detail, errors=errors, **extra)
     response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
     for name, value in (headers or {}).items():
         response.headers[name] = value
@@ -155,6 +175,11 @@ def _from_http(exc: HTTPException) -> Response:
         exc.description,
         headers=kept,
     )
+
+
+def render_unexpected(exc: BaseException) -> Response:
+    """Log an unexpected exception in full and answer a generic 500 that leaks nothing."""
+    return _from_unexpected(exc)
 
 
 def _from_unexpected(exc: BaseException) -> Response:

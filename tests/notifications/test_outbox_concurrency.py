@@ -20,11 +20,15 @@ from tests.notifications.fake_fcm import FakeFcm
 from tests.support import WorkerProcess, dispose, race, service_account_file, wait_until
 
 NOTICES = 120
+MANY_NOTICES = 3000  # several batches of 500, so that a worker is killed mid-drain
 
 
 @pytest.fixture
-def committed_outbox(app, database_url):
-    """A patient with one device and NOTICES queued notices, committed for real."""
+def committed_outbox(app, database_url, request):
+    """A patient with one device and NOTICES queued notices (or as many as the test's
+    `notices` marker says), committed for real."""
+    marker = request.node.get_closest_marker("notices")
+    count = marker.args[0] if marker else NOTICES
     writer = create_app(app_config(database_url))
     with writer.app_context():
         patient = Patient(
@@ -34,7 +38,7 @@ def committed_outbox(app, database_url):
         db.session.flush()
         db.session.add(Device(patient_id=patient.id, token=f"phone-{patient.id}", platform="ios"))
         db.session.flush()
-        for n in range(NOTICES):
+        for n in range(count):
             notify(patient.id, type="test", title=f"Notice {n}", body="b", now=utcnow())
         db.session.commit()
         patient_id = patient.id
@@ -119,3 +123,62 @@ def test_a_worker_killed_mid_batch_loses_nothing(committed_outbox, database_url,
 
     delivered = {body["message"]["notification"]["title"] for body in fcm.received}
     assert delivered == {f"Notice {n}" for n in range(NOTICES)}
+
+
+def _replacement_keys(message: dict) -> tuple[str, str, str]:
+    """What makes a phone replace a notice instead of showing it twice, per platform."""
+    return (
+        message["android"]["notification"]["tag"],
+        message["apns"]["headers"]["apns-collapse-id"],
+        message["webpush"]["headers"]["Topic"],
+    )
+
+
+@pytest.mark.notices(MANY_NOTICES)
+def test_a_notice_resent_after_a_crash_replaces_the_first_on_the_phone(
+    committed_outbox, database_url, tmp_path
+):
+    """A worker SIGKILLed mid-drain: the second resends what the first had in flight. Every
+    notice arrives; every repeat carries the first delivery's collapse id, tag and topic."""
+    patient_id = committed_outbox
+    with FakeFcm(delay=1.0) as fcm:
+        account = service_account_file(tmp_path / "sa.json", f"{fcm.url}/token")
+        env = {
+            "DATABASE_URL": database_url,
+            "PUSH_BACKEND": "fcm",
+            "FIREBASE_CREDENTIALS": str(account),
+            "FCM_ENDPOINT": fcm.url,
+            "OUTBOX_LEASE_SECONDS": "2",
+        }
+        with WorkerProcess(env) as first:
+            # Past its first batch of 500, in the middle of a later one.
+            wait_until(lambda: fcm.arrived > 600, timeout=60, what="the first worker's sends")
+            first.kill()
+        fcm.delay = 0.0
+
+        writer = create_app(app_config(database_url))
+        try:
+            with WorkerProcess(env) as second:
+                wait_until(
+                    lambda: _unsent(writer, patient_id) == 0,
+                    timeout=120,
+                    interval=0.2,
+                    what="every notice sent once the lease ran out",
+                )
+                assert second.stop() == 0, second.lines
+        finally:
+            dispose(writer)
+
+    deliveries: dict[str, list[dict]] = {}
+    for body in fcm.received:
+        deliveries.setdefault(body["message"]["data"]["notification_id"], []).append(
+            body["message"]
+        )
+    titles = {sent[0]["notification"]["title"] for sent in deliveries.values()}
+    assert titles == {f"Notice {n}" for n in range(MANY_NOTICES)}  # none lost
+    repeated = {notice: sent for notice, sent in deliveries.items() if len(sent) > 1}
+    assert repeated, "the crash should have made the second worker resend some notices"
+    for notice, sent in deliveries.items():
+        assert {_replacement_keys(message) for message in sent} == {
+            (notice, notice, notice.replace("-", ""))
+        }

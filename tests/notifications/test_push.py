@@ -60,6 +60,19 @@ def test_messages_reach_fcm_with_notification_data_and_bearer_credentials(sender
     assert set(fcm.authorizations) == {"Bearer test-access-token"}
 
 
+def test_a_message_names_its_notice_so_a_resend_replaces_it_on_the_phone(sender, fcm):
+    notice = "6f1c2d4e-8a9b-4c3d-9e8f-7a6b5c4d3e2f"
+    data = {"type": "data_use", "notification_id": notice}
+    sender.send([_message("phone-1", data=data, collapse_id=notice)])
+
+    (sent,) = [body["message"] for body in fcm.received]
+    assert sent["data"]["notification_id"] == notice
+    assert sent["android"]["notification"]["tag"] == notice
+    assert sent["apns"]["headers"]["apns-collapse-id"] == notice
+    assert sent["webpush"]["headers"]["Topic"] == notice.replace("-", "")
+    assert sent["webpush"]["notification"]["tag"] == notice
+
+
 def test_each_message_gets_its_own_outcome(sender, fcm):
     tokens = ["ok", "unregistered:1", "quota:1", "unavailable:1", "invalid:1"]
     outcomes = [r.outcome for r in sender.send([_message(t) for t in tokens])]
