@@ -31,6 +31,7 @@ CALLER_NAMES = (
     "foreign token",
     "expired patient token",
     "revoked hospital token",
+    "erased patient's token",
     "patient",
     "patient on another patient's ids",
     *(name for t in DATA_ORG_TYPES for name in (t, f"{t} on another {t}'s ids")),
@@ -104,6 +105,8 @@ class _Builder:
         )
         self.app_client_id = app["client_id"]
         self.login = PatientLogin(client, SimpleNamespace(client_id=self.app_client_id))
+        self.credentials: dict[str, tuple[str, str]] = {}  # by party name
+        self.tokens: dict[str, str] = {}  # each organisation's first token, by party name
 
     def post(self, path: str, token: str, status: int = 200, /, **body) -> Any:
         return _ok(self.client.post(path, json=body, headers=bearer(token)), status)
@@ -120,9 +123,25 @@ class _Builder:
         assert set(token["scope"].split()) == set(scope.split() if scope else BY_ORG_TYPE[org_type])
         return token["access_token"]
 
-    def org(self, name: str, org_type: str) -> tuple[Party, dict]:
+    def org(self, name: str, org_type: str) -> Party:
         created = self.post("/v1/admin/orgs", self.admin, 201, name=name, type=org_type)
-        return Party(name, "org", {"org": created["id"]}), created
+        self.credentials[name] = (created["client_id"], created["client_secret"])
+        self.tokens[name] = self.org_token(created["client_id"], created["client_secret"], org_type)
+        return Party(name, "org", {"org": created["id"]})
+
+    def use(self, org_token: str, patient: Party, categories: list[str]) -> tuple[dict, str]:
+        """Report a permitted use; return it and the Idempotency-Key it was sent with."""
+        body = {
+            "patient_id": patient.ids["patient_id"],
+            "data_categories": categories,
+            "purpose": "TREAT",
+            "action": "use",
+            "record_count": 1,
+            "occurred_at": utcnow().isoformat(),
+        }
+        key = uuid.uuid4().hex
+        headers = {**bearer(org_token), "Idempotency-Key": key}
+        return _ok(self.client.post("/v1/data-uses", json=body, headers=headers), 201), key
 
     def patient(self, name: str) -> tuple[Party, str]:
         email = f"{name}-{secrets.token_hex(4)}@example.org"
@@ -149,93 +168,23 @@ class _Builder:
 def build(client: FlaskClient) -> World:
     """Build the world through the API; every id it hands out exists when it returns."""
     b = _Builder(client)
+    reward = b.post("/v1/admin/rewards", b.admin, 201, name="Cinema ticket", cost=10)
     p1, p1_token = b.patient("first-patient")
     p2, p2_token = b.patient("second-patient")
     parties: dict[str, Party] = {"p1": p1, "p2": p2}
     callers: dict[str, Caller] = {}
-    org_scopes: dict[str, frozenset[str]] = {t: frozenset(BY_ORG_TYPE[t]) for t in BY_ORG_TYPE}
-
-    # Each type's first organisation: a consent of p1 naming it, and a pending request.
     for org_type in DATA_ORG_TYPES:
-        first, created = b.org(f"first-{org_type}", org_type)
-        second, created_second = b.org(f"second-{org_type}", org_type)
-        token = b.org_token(created["client_id"], created["client_secret"], org_type)
-        second_token = b.org_token(
-            created_second["client_id"], created_second["client_secret"], org_type
-        )
-        consent = b.consent(p1_token, {"org_id": first.ids["org"]})
-        pending = b.request(token, p1)
-        first.ids |= {
-            "consent": consent["id"],
-            "pending_request": pending["id"],
-            "patient_id": p1.ids["patient_id"],
-        }
-        first.private |= {consent["id"], pending["id"]}
-        parties[f"first-{org_type}"], parties[f"second-{org_type}"] = first, second
-        callers[org_type] = Caller(org_type, token, org_scopes[org_type], first, first)
-        callers[f"{org_type} on another {org_type}'s ids"] = Caller(
-            f"{org_type} on another {org_type}'s ids",
-            second_token,
-            org_scopes[org_type],
-            second,
-            first,
-        )
-        if org_type == "hospital":
-            hospital, hospital_created = first, created
-            hospital_token = token
-
-    # A paid request p1 approves, and a use of it: p1 gets points, a use notice, an access log.
-    paid = b.request(hospital_token, p1, fee_per_use=100, data_categories=["imaging"])
-    paid_consent = b.post(f"/v1/me/consent-requests/{paid['id']}/approve", p1_token, 201)
-    use = {
-        "patient_id": p1.ids["patient_id"],
-        "data_categories": ["imaging"],
-        "purpose": "TREAT",
-        "action": "use",
-        "record_count": 1,
-        "occurred_at": utcnow().isoformat(),
-    }
-    headers = {**bearer(hospital_token), "Idempotency-Key": uuid.uuid4().hex}
-    used = _ok(client.post("/v1/data-uses", json=use, headers=headers), 201)
-    assert used["points_credited"], used
-    hospital.private |= {paid["id"], paid_consent["id"], used["id"]}
-
-    # p1's own ids: an active consent, a paused one, a pending request, a notice, a device.
-    # (Other categories than the organisations' own consents: a type-wide grant of those would
-    # let the second organisation of the type use them too.)
-    own = b.consent(p1_token, {"org_type": "research"}, data_categories=["wearables"])
-    paused = b.consent(p1_token, {"org_type": "insurer"}, data_categories=["vital_signs"])
-    b.post(f"/v1/me/consents/{paused['id']}/pause", p1_token)
-    device = b.post(
-        "/v1/me/devices", p1_token, 201, token=f"fcm-{uuid.uuid4().hex}", platform="ios"
-    )
-    notices = b.get("/v1/me/notifications", p1_token)["items"]
-    p1.ids |= {
-        "consent": own["id"],
-        "paused_consent": paused["id"],
-        "pending_request": parties["first-hospital"].ids["pending_request"],
-        "notification": notices[0]["id"],
-        "device": device["id"],
-    }
-    p1.private |= {c["id"] for c in b.get("/v1/me/consents", p1_token, limit=100)["items"]}
-    p1.private |= {r["id"] for r in b.get("/v1/me/consent-requests", p1_token, limit=100)["items"]}
-    p1.private |= {n["id"] for n in notices} | {device["id"], used["id"]}
-
-    # p2 has a life of her own: a consent and a device.
-    b.consent(p2_token, {"org_type": "pharma"})
-    b.post("/v1/me/devices", p2_token, 201, token=f"fcm-{uuid.uuid4().hex}", platform="android")
+        _organisations_of(b, org_type, p1, p1_token, parties, callers)
+    hospital = parties["first-hospital"]
+    _life_of_the_first_patient(b, p1, p1_token, hospital, reward["id"])
+    _life_of_the_second_patient(b, p2_token)
     callers["patient"] = Caller("patient", p1_token, frozenset({scopes.PATIENT}), p1, p1)
     callers["patient on another patient's ids"] = Caller(
         "patient on another patient's ids", p2_token, frozenset({scopes.PATIENT}), p2, p1
     )
 
     # A hospital client narrowed to one scope: a wrong scope within the organisation scopes.
-    narrowed = b.org_token(
-        hospital_created["client_id"],
-        hospital_created["client_secret"],
-        "hospital",
-        "consent.check",
-    )
+    narrowed = b.org_token(*b.credentials[hospital.name], "hospital", "consent.check")
     callers["hospital narrowed to consent.check"] = Caller(
         "hospital narrowed to consent.check",
         narrowed,
@@ -243,10 +192,104 @@ def build(client: FlaskClient) -> World:
         hospital,
         hospital,
     )
+    _suspended_hospital(b, p1, p1_token, parties, callers)
 
-    # A hospital suspended after it filed a request and was given a consent.
-    suspended, created = b.org("suspended-hospital", "hospital")
-    token = b.org_token(created["client_id"], created["client_secret"], "hospital")
+    # The operator: an organisation and a reward to administer.
+    target = b.org("administered-org", "pharma")
+    operator = Party("operator", "admin", {"org": target.ids["org"], "reward": reward["id"]})
+    parties["operator"] = operator
+    callers["admin"] = Caller(
+        "admin", b.admin, frozenset(BY_ORG_TYPE["operator"]), operator, operator
+    )
+    for name, token in _refused_tokens(b, p1_token, hospital):
+        callers[name] = Caller(name, token, frozenset(), None, None, valid=False)
+    assert set(callers) == set(CALLER_NAMES), set(callers) ^ set(CALLER_NAMES)
+    return World(callers, parties, b.app_client_id)
+
+
+def _organisations_of(
+    b: _Builder,
+    org_type: str,
+    p1: Party,
+    p1_token: str,
+    parties: dict[str, Party],
+    callers: dict[str, Caller],
+) -> None:
+    """Two organisations of a type: the first holds a consent of p1 naming it, a pending
+    request to her and a use of her data; the second holds nothing of hers."""
+    first, second = b.org(f"first-{org_type}", org_type), b.org(f"second-{org_type}", org_type)
+    token, second_token = b.tokens[first.name], b.tokens[second.name]
+    consent = b.consent(p1_token, {"org_id": first.ids["org"]})
+    pending = b.request(token, p1)
+    used, key = b.use(token, p1, ["lab_results"])
+    first.ids |= {
+        "consent": consent["id"],
+        "pending_request": pending["id"],
+        "patient_id": p1.ids["patient_id"],
+        "idempotency_key": key,
+    }
+    first.private |= {consent["id"], pending["id"], used["id"]}
+    parties[first.name], parties[second.name] = first, second
+    scope = frozenset(BY_ORG_TYPE[org_type])
+    callers[org_type] = Caller(org_type, token, scope, first, first)
+    name = f"{org_type} on another {org_type}'s ids"
+    callers[name] = Caller(name, second_token, scope, second, first)
+
+
+def _life_of_the_first_patient(
+    b: _Builder, p1: Party, p1_token: str, hospital: Party, reward_id: str
+) -> None:
+    """p1's own ids: an active consent, a paused one, a pending request, notices, a device,
+    points earned from a paid use and a redemption of some."""
+    token = b.tokens[hospital.name]
+    paid = b.request(token, p1, fee_per_use=100, data_categories=["imaging"])
+    paid_consent = b.post(f"/v1/me/consent-requests/{paid['id']}/approve", p1_token, 201)
+    used, _ = b.use(token, p1, ["imaging"])
+    assert used["points_credited"], used
+    hospital.private |= {paid["id"], paid_consent["id"], used["id"]}
+    key = uuid.uuid4().hex
+    redeemed = b.client.post(
+        "/v1/me/points/redemptions",
+        json={"reward_id": reward_id},
+        headers={**bearer(p1_token), "Idempotency-Key": key},
+    )
+    _ok(redeemed, 201)
+
+    # Other categories than the organisations' own consents: a type-wide grant of those would
+    # let the second organisation of the type use them too.
+    own = b.consent(p1_token, {"org_type": "research"}, data_categories=["wearables"])
+    paused = b.consent(p1_token, {"org_type": "insurer"}, data_categories=["vital_signs"])
+    b.post(f"/v1/me/consents/{paused['id']}/pause", p1_token)
+    device = b.post(
+        "/v1/me/devices", p1_token, 201, token=f"fcm-{uuid.uuid4().hex}", platform="ios"
+    )
+    notices = b.get("/v1/me/notifications", p1_token, limit=100)["items"]
+    p1.ids |= {
+        "consent": own["id"],
+        "paused_consent": paused["id"],
+        "pending_request": hospital.ids["pending_request"],
+        "notification": notices[0]["id"],
+        "device": device["id"],
+        "idempotency_key": key,
+    }
+    p1.private |= {c["id"] for c in b.get("/v1/me/consents", p1_token, limit=100)["items"]}
+    p1.private |= {r["id"] for r in b.get("/v1/me/consent-requests", p1_token, limit=100)["items"]}
+    p1.private |= {u["id"] for u in b.get("/v1/me/access-log", p1_token, limit=100)["items"]}
+    p1.private |= {n["id"] for n in notices} | {device["id"], redeemed.json["id"]}
+
+
+def _life_of_the_second_patient(b: _Builder, p2_token: str) -> None:
+    """p2 has a life of her own: a consent and a device."""
+    b.consent(p2_token, {"org_type": "pharma"})
+    b.post("/v1/me/devices", p2_token, 201, token=f"fcm-{uuid.uuid4().hex}", platform="android")
+
+
+def _suspended_hospital(
+    b: _Builder, p1: Party, p1_token: str, parties: dict[str, Party], callers: dict[str, Caller]
+) -> None:
+    """A hospital suspended after it filed a request and was given a consent."""
+    suspended = b.org("suspended-hospital", "hospital")
+    token = b.tokens[suspended.name]
     consent = b.consent(p1_token, {"org_id": suspended.ids["org"]})
     pending = b.request(token, p1)
     suspended.ids |= {
@@ -255,52 +298,33 @@ def build(client: FlaskClient) -> World:
         "patient_id": p1.ids["patient_id"],
     }
     b.post(f"/v1/admin/orgs/{suspended.ids['org']}/suspend", b.admin)
-    parties["suspended-hospital"] = suspended
+    parties[suspended.name] = suspended
+    scope = frozenset(BY_ORG_TYPE["hospital"])
     callers["suspended hospital"] = Caller(
-        "suspended hospital",
-        token,
-        frozenset(BY_ORG_TYPE["hospital"]),
-        suspended,
-        suspended,
-        valid=False,
+        "suspended hospital", token, scope, suspended, suspended, valid=False
     )
 
-    # The operator: an organisation and a reward to administer.
-    target, _ = b.org("administered-org", "pharma")
-    reward = b.post("/v1/admin/rewards", b.admin, 201, name="Cinema ticket", cost=10)
-    operator = Party("operator", "admin", {"org": target.ids["org"], "reward": reward["id"]})
-    parties["operator"] = operator
-    callers["admin"] = Caller(
-        "admin", b.admin, frozenset(BY_ORG_TYPE["operator"]), operator, operator
-    )
 
-    # Tokens the server refuses: none, never issued, expired, revoked.
-    expired = b.login.tokens(_email_of(client, p1_token))["access_token"]
+def _refused_tokens(b: _Builder, p1_token: str, hospital: Party) -> list[tuple[str, str | None]]:
+    """Tokens the server refuses: none, one never issued, an expired, a revoked one, and one
+    whose patient has since erased her account."""
+    expired = b.login.tokens(b.get("/v1/me", p1_token)["email"])["access_token"]
     db.session.execute(
         update(OAuthToken)
         .where(OAuthToken.access_token_hash == digest(expired))
         .values(expires_at=utcnow() - timedelta(seconds=1))
     )
-    revoked = b.org_token(
-        hospital_created["client_id"], hospital_created["client_secret"], "hospital"
+    revoked = b.org_token(*b.credentials[hospital.name], "hospital")
+    revocation = b.client.post(
+        "/oauth/revoke", data={"token": revoked}, headers=basic_auth(*b.credentials[hospital.name])
     )
-    _ok(
-        client.post(
-            "/oauth/revoke",
-            data={"token": revoked},
-            headers=basic_auth(hospital_created["client_id"], hospital_created["client_secret"]),
-        )
-    )
-    for name, token in [
+    _ok(revocation)
+    _, erased = b.patient("erased-patient")
+    _ok(b.client.delete("/v1/me", headers=bearer(erased)), 204)
+    return [
         ("anonymous", None),
         ("foreign token", secrets.token_urlsafe(32)),
         ("expired patient token", expired),
         ("revoked hospital token", revoked),
-    ]:
-        callers[name] = Caller(name, token, frozenset(), None, None, valid=False)
-    assert set(callers) == set(CALLER_NAMES), set(callers) ^ set(CALLER_NAMES)
-    return World(callers, parties, b.app_client_id)
-
-
-def _email_of(client: FlaskClient, patient_token: str) -> str:
-    return _ok(client.get("/v1/me", headers=bearer(patient_token)))["email"]
+        ("erased patient's token", erased),
+    ]
