@@ -309,12 +309,14 @@ def _refused_tokens(b: _Builder, p1_token: str, hospital: Party) -> list[tuple[s
     """Tokens the server refuses: none, one never issued, an expired, a revoked one, and one
     whose patient has since erased her account."""
     expired = b.login.tokens(b.get("/v1/me", p1_token)["email"])["access_token"]
+    b.get("/v1/me", expired)  # each of these tokens worked until it was refused
     db.session.execute(
         update(OAuthToken)
         .where(OAuthToken.access_token_hash == digest(expired))
         .values(expires_at=utcnow() - timedelta(seconds=1))
     )
     revoked = b.org_token(*b.credentials[hospital.name], "hospital")
+    b.get("/v1/org", revoked)
     revocation = b.client.post(
         "/oauth/revoke", data={"token": revoked}, headers=basic_auth(*b.credentials[hospital.name])
     )
