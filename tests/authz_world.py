@@ -1,9 +1,15 @@
 """The authorization matrix's fixture world, built once through the HTTP API with real tokens.
 
-Two patients; for every organisation type two organisations (the first holds consents and
-requests of the first patient, the second holds nothing of hers); a hospital suspended after
-it was given a consent and filed a request; the operator. Each caller of the matrix is a
-`Caller`: who sends the request, and whose ids fill its path (its `owner`, a `Party`).
+Two patients, the first with consents, requests, notices, a device, uses and points, the
+second with a life of her own; for every organisation type two organisations, the first
+named by a consent of the first patient, asking her for another and having used her data,
+the second holding nothing of hers; a hospital client narrowed to one scope; a hospital
+suspended after it was given a consent and filed a request; the operator, with an
+organisation and a reward to administer; and tokens the server refuses (never issued,
+expired, revoked, of an erased patient), each shown to work before it was refused.
+
+Each column of the matrix is a `Caller`: who sends the request, and whose ids fill it (its
+`owner`, a `Party`: itself, or the first of its kind when it is "on another's ids").
 """
 
 from __future__ import annotations
