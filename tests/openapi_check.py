@@ -31,6 +31,7 @@ from typing import Any
 import jsonschema_rs
 import schemathesis
 import yaml
+from flask import Flask
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup
 from schemathesis.specs.openapi.checks import (
@@ -39,6 +40,7 @@ from schemathesis.specs.openapi.checks import (
     response_schema_conformance,
     status_code_conformance,
 )
+from werkzeug.routing import Rule
 from werkzeug.test import TestResponse
 
 SPEC_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
@@ -142,6 +144,27 @@ def _check_common_error(response: TestResponse, allowed: dict[int, str]) -> None
     errors = [e.message for e in _component_validator(name, media_type).iter_errors(data)]
     if errors:
         raise _fail(response, f"components/responses/{name}: " + "; ".join(errors))
+
+
+def served_operations(app: Flask) -> dict[tuple[str, str], Rule]:
+    """Every (spec-style path, METHOD) the app serves, with its rule (HEAD and OPTIONS,
+    which Flask adds by itself, left out)."""
+    served = {}
+    for rule in app.url_map.iter_rules():
+        path = re.sub(r"<(?:[^:<>]+:)?([^:<>]+)>", r"{\1}", rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            served[path, method] = rule
+    return served
+
+
+def documented_operations() -> dict[tuple[str, str], dict[str, Any]]:
+    """Every (path, METHOD) openapi.yaml documents, with its operation object."""
+    return {
+        (path, method.upper()): operation
+        for path, item in load_document()["paths"].items()
+        for method, operation in item.items()
+        if method in HTTP_METHODS
+    }
 
 
 def resolve(node: Any) -> Any:

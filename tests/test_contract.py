@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 import schemathesis
-from flask import Flask
 from hypothesis import HealthCheck, settings
 from werkzeug.test import EnvironBuilder, TestResponse
 
@@ -25,41 +24,22 @@ from tests.openapi_check import (
     SPEC_PATH,
     OpenApiViolation,
     check_response,
+    documented_operations,
     load_document,
     resolve,
+    served_operations,
 )
 
-IGNORED_METHODS = {"HEAD", "OPTIONS"}
 # Examples per fuzzed operation; raise it locally for a deeper run.
 FUZZ_EXAMPLES = int(os.environ.get("CW_CONTRACT_EXAMPLES", "25"))
-
-
-def _flask_operations(app: Flask) -> dict[tuple[str, str], Any]:
-    """Every (spec-style path, METHOD) the app serves, with its rule."""
-    served = {}
-    for rule in app.url_map.iter_rules():
-        path = re.sub(r"<(?:[^:<>]+:)?([^:<>]+)>", r"{\1}", rule.rule)
-        for method in sorted((rule.methods or set()) - IGNORED_METHODS):
-            served[path, method] = rule
-    return served
-
-
-def _documented_operations() -> dict[tuple[str, str], dict[str, Any]]:
-    """Every (path, METHOD) openapi.yaml documents, with its operation object."""
-    return {
-        (path, method.upper()): operation
-        for path, item in load_document()["paths"].items()
-        for method, operation in item.items()
-        if method in openapi_check.HTTP_METHODS
-    }
 
 
 # --- the document matches the app ------------------------------------------------------
 
 
 def test_every_route_is_documented_and_every_documented_operation_is_served(app):
-    served = set(_flask_operations(app))
-    documented = set(_documented_operations())
+    served = set(served_operations(app))
+    documented = set(documented_operations())
 
     undocumented = [f"{method} {path}" for path, method in sorted(served - documented)]
     unserved = [f"{method} {path}" for path, method in sorted(documented - served)]
@@ -80,8 +60,8 @@ CONVERTER_SCHEMAS = {
 
 def test_path_parameters_match_the_route_converters(app):
     wrong = []
-    for (path, method), rule in _flask_operations(app).items():
-        operation = _documented_operations().get((path, method))
+    for (path, method), rule in served_operations(app).items():
+        operation = documented_operations().get((path, method))
         if operation is None:
             continue  # reported by the test above
         item = load_document()["paths"][path]
@@ -107,8 +87,8 @@ def test_path_parameters_match_the_route_converters(app):
 
 def test_each_operation_declares_the_scopes_its_route_requires(app):
     wrong = []
-    for (path, method), rule in _flask_operations(app).items():
-        operation = _documented_operations().get((path, method))
+    for (path, method), rule in served_operations(app).items():
+        operation = documented_operations().get((path, method))
         if operation is None:
             continue
         required = app.view_functions[rule.endpoint].oauth_scopes
@@ -160,11 +140,11 @@ OAUTH_PROTOCOL_ENDPOINTS = {"/oauth/token", "/oauth/revoke"}
 def test_operations_follow_the_documentation_conventions():
     document = load_document()
     tags = {tag["name"] for tag in document["tags"]}
-    operation_ids = [op.get("operationId") for op in _documented_operations().values()]
+    operation_ids = [op.get("operationId") for op in documented_operations().values()]
     problems = [
         f"duplicate operationId {i}" for i in set(operation_ids) if operation_ids.count(i) > 1
     ]
-    for (path, method), operation in _documented_operations().items():
+    for (path, method), operation in documented_operations().items():
         where = f"{method} {path}"
         for field in ("operationId", "summary", "tags", "responses"):
             if not operation.get(field):
