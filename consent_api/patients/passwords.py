@@ -8,6 +8,7 @@ hundreds of times does not spend its minutes hashing.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 
 from argon2 import PasswordHasher
@@ -20,6 +21,11 @@ from zxcvbn import zxcvbn
 # from the first ESTIMATED_LENGTH characters (it slows down on long inputs, and refuses them).
 MIN_SCORE = 3
 ESTIMATED_LENGTH = 64
+# Words of this service a password must not be made of (NIST: "context-specific words").
+SERVICE_WORDS = ("consent", "wallet")
+# What must remain of a password once the account's and the service's words are taken out
+# (letters and digits only): less means it is built from them, whatever zxcvbn estimates.
+MIN_OWN_CHARACTERS = 4
 # Cheapest parameters argon2 accepts; for tests only, never chosen outside APP_ENV=testing.
 TESTING_PARAMETERS = {"time_cost": 1, "memory_cost": 8, "parallelism": 1}
 _EXTENSION = "password_hasher"
@@ -70,10 +76,20 @@ def passwords() -> Passwords:
 def weakness(password: str, *, personal: Sequence[str] = ()) -> str | None:
     """Why a new password is too easy to guess (zxcvbn), or None if it is strong enough.
     `personal` holds the account's own details (e-mail, name), which an attacker tries first."""
-    words = [part for item in personal for part in (item, *item.replace("@", " ").split())]
+    words = [
+        word
+        for item in (*personal, *SERVICE_WORDS)
+        for word in (item.lower(), *re.split(r"[^0-9a-z]+", item.lower()))
+        if len(word) >= 3
+    ]
     estimate = zxcvbn(password[:ESTIMATED_LENGTH], user_inputs=words)
-    if estimate["score"] >= MIN_SCORE:
-        return None
-    feedback = estimate["feedback"]
-    hint = feedback["warning"] or "It is too easy to guess."
-    return " ".join([hint, *feedback["suggestions"][:1]]).strip()
+    if estimate["score"] < MIN_SCORE:
+        feedback = estimate["feedback"]
+        hint = feedback["warning"] or "It is too easy to guess."
+        return " ".join([hint, *feedback["suggestions"][:1]]).strip()
+    own = re.sub(r"[^0-9a-z]", "", password.lower())
+    for word in sorted(set(words), key=len, reverse=True):
+        own = own.replace(re.sub(r"[^0-9a-z]", "", word), "")
+    if len(own) < MIN_OWN_CHARACTERS:
+        return "It is built from your name, your e-mail or this service's name."
+    return None
