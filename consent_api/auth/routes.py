@@ -101,9 +101,6 @@ def authorize_form():
     return error_response or _login_page(grant)
 
 
-_LOGIN_FAILED = "consent_wallet.login_failed"
-
-
 def _login_account() -> str:
     return patients.normalise_email(request.form.get("email", ""))
 
@@ -111,13 +108,11 @@ def _login_account() -> str:
 @bp.post("/oauth/authorize")
 @public
 @limiter.limit(configured("RATELIMIT_LOGIN"))
-# Failed logins per account, whatever the address: guessing one patient's password from many
-# addresses is throttled too. Only failures count, so the patient's own logins never lock them out.
-@limiter.limit(
-    configured("RATELIMIT_LOGIN_ACCOUNT"),
-    key_func=_login_account,
-    deduct_when=lambda _response: request.environ.get(_LOGIN_FAILED, False),
-)
+# Logins per account, whatever the address: guessing one patient's password from many
+# addresses is throttled too. Every attempt counts, the patient's own included, so the count is
+# taken atomically before the password is checked (counting failures afterwards let concurrent
+# guesses through between the check and the count).
+@limiter.limit(configured("RATELIMIT_LOGIN_ACCOUNT"), key_func=_login_account)
 def authorize_submit():
     """Check the CSRF token and the patient's credentials, then redirect with a code."""
     grant, error_response = _consent_grant()
@@ -131,7 +126,6 @@ def authorize_submit():
         ) from exc
     patient = patients.authenticate(request.form.get("email", ""), request.form.get("password", ""))
     if patient is None:
-        request.environ[_LOGIN_FAILED] = True
         return _login_page(grant, error="Wrong e-mail or password.")
     return authorization.create_authorization_response(grant_user=patient, grant=grant)
 
