@@ -32,6 +32,9 @@ limit_request_line = 4094  # bytes: a longer request line is a 414 problem
 limit_request_fields = 100  # headers: more is a 431 problem
 limit_request_field_size = 8190  # bytes per header: longer is a 431 problem
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
+# gunicorn believes X-Forwarded-Proto (and friends) from 127.0.0.1 by default; the app decides
+# whom to believe instead (TRUSTED_PROXIES, werkzeug's ProxyFix), so gunicorn believes nobody.
+forwarded_allow_ips = ""
 
 
 def _write_problem(sock, status_int: int, reason: str, mesg: str) -> None:

@@ -166,6 +166,25 @@ def test_the_served_answers_name_no_server_software(served):
     assert headers.get("Server") is None
 
 
+def test_forwarded_headers_are_not_believed_without_trusted_proxies(served):
+    """Found by the outside review: gunicorn itself trusted X-Forwarded-Proto from 127.0.0.1
+    (its forwarded_allow_ips default), so with TRUSTED_PROXIES=0 a local client could pass
+    plain http off as https to the token endpoint."""
+    forged = {"Host": "wallet.example", "X-Forwarded-Proto": "https"}
+    status, _, body = served.request(
+        "POST",
+        "/oauth/token",
+        body="grant_type=client_credentials",
+        headers={**forged, "Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert (status, json.loads(body)["error"]) == (400, "invalid_request")
+    status, _, body = served.request(
+        "GET", "/.well-known/oauth-authorization-server", headers=forged
+    )
+    assert status == 200
+    assert json.loads(body)["issuer"] == "http://wallet.example"
+
+
 @pytest.fixture
 def checker(app, database_url):
     """An organisation allowed to check consents, committed for real; its client secret."""
