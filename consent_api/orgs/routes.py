@@ -10,7 +10,7 @@ from consent_api.orgs import service
 from consent_api.orgs.current import current_org
 from consent_api.orgs.schemas import OrgListOut, OrgOut
 from server import scopes
-from server.guard import require
+from server.guard import acting_org_id, require
 from server.http import output
 
 bp = Blueprint("orgs", __name__)
@@ -36,8 +36,8 @@ def get_org(org_id: uuid.UUID):
 @require(scopes.ADMIN)
 @output(OrgOut)
 def suspend_org(org_id: uuid.UUID):
-    """Suspend an organisation; its tokens stop working at once."""
-    return service.suspend(org_id)
+    """Suspend an organisation (not one's own); its tokens stop working at once."""
+    return service.suspend(org_id, by=acting_org_id())
 
 
 @bp.post("/v1/admin/orgs/<uuid:org_id>/resume")

@@ -8,7 +8,13 @@ from sqlalchemy import select
 
 from consent_api.orgs.models import Organisation
 from server.db import db, utcnow
-from server.errors import NotFound
+from server.errors import Conflict, NotFound
+
+
+class CannotSuspendSelf(Conflict):
+    """An operator suspending its own organisation would lock itself out of the admin API."""
+
+    code = "cannot_suspend_self"
 
 
 def add(*, name: str, type: str) -> Organisation:
@@ -32,8 +38,13 @@ def list_all() -> list[Organisation]:
     return list(db.session.scalars(select(Organisation).order_by(Organisation.created_at)))
 
 
-def suspend(org_id: uuid.UUID) -> Organisation:
-    """Blacklist an organisation: its tokens stop working on the next request."""
+def suspend(org_id: uuid.UUID, *, by: uuid.UUID | None = None) -> Organisation:
+    """Blacklist an organisation: its tokens stop working on the next request. The operator
+    acting (`by`) may not suspend itself; the CLI, with no acting organisation, may."""
+    if by == org_id:
+        raise CannotSuspendSelf(
+            "An operator cannot suspend its own organisation; another operator (or the CLI) can."
+        )
     org = get(org_id)
     if org.is_active:
         org.status, org.suspended_at = "suspended", utcnow()

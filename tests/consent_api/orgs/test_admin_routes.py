@@ -74,6 +74,15 @@ def test_suspending_an_unknown_organisation_is_404(client, admin_token):
     assert response.json["code"] == "not_found"
 
 
+def test_an_operator_cannot_suspend_its_own_organisation(client, admin_token):
+    """Found by the outside review: a sole operator could lock itself out of the admin API."""
+    own = client.get("/v1/org", headers=bearer(admin_token)).json["id"]
+    response = client.post(f"/v1/admin/orgs/{own}/suspend", headers=bearer(admin_token))
+    assert response.status_code == 409
+    assert response.json["code"] == "cannot_suspend_self"
+    assert client.get("/v1/admin/orgs", headers=bearer(admin_token)).status_code == 200
+
+
 def test_suspend_and_resume_are_idempotent(client, admin_token, org_credentials):
     org_id = org_credentials("hospital").org.id
     for _ in range(2):
