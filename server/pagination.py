@@ -6,12 +6,13 @@ never interpreted."""
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from flask import current_app
+from flask import current_app, request
 from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
@@ -26,8 +27,15 @@ class Page(NamedTuple):
     next_cursor: str | None
 
 
+# What a cursor is made of (itsdangerous' URL-safe base64 and its separator): base64
+# decoding skips other characters, so a cursor with any appended is refused here instead.
+_CURSOR = re.compile(r"[A-Za-z0-9_.-]+")
+
+
 def _signer() -> URLSafeSerializer:
-    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt="pagination-cursor")
+    # Salted with the route: a cursor is good for the list that issued it, not another.
+    salt = f"pagination-cursor:{request.endpoint}"
+    return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=salt)
 
 
 def encode(when: datetime, row_id: uuid.UUID) -> str:
@@ -38,6 +46,8 @@ def encode(when: datetime, row_id: uuid.UUID) -> str:
 def decode(cursor: str) -> tuple[datetime, uuid.UUID]:
     """Read a cursor back, or raise a 422 naming the `cursor` parameter."""
     try:
+        if not _CURSOR.fullmatch(cursor):
+            raise ValueError(cursor)
         when, row_id = _signer().loads(cursor)
         return datetime.fromisoformat(when), uuid.UUID(row_id)
     except (BadData, ValueError, TypeError, AttributeError) as exc:

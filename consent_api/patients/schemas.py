@@ -1,10 +1,19 @@
 """Input and output shapes of the patient resource."""
 
-from marshmallow import Schema, fields, validate
+from typing import Any
+
+from marshmallow import Schema, fields, pre_load, validate
 
 
 class PatientIn(Schema):
     """Sign-up body."""
+
+    @pre_load
+    def _trim_email(self, data: Any, **_kwargs: Any) -> Any:
+        # Stored trimmed and lower-cased (service.normalise_email); validate it trimmed too.
+        if isinstance(data, dict) and isinstance(data.get("email"), str):
+            return {**data, "email": data["email"].strip()}
+        return data
 
     email = fields.Email(required=True, validate=validate.Length(max=254))
     password = fields.String(

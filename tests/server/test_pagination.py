@@ -88,3 +88,11 @@ def test_a_cursor_the_api_issued_pages_on_and_cannot_be_altered(
     )
     assert response.status_code == 422
     assert "cursor" in response.json["errors"]
+    # Found by the outside review: characters base64 skips were ignored, and a cursor of one
+    # list was taken by another.
+    for altered, path in [(cursor + "é", "/v1/me/consents"), (cursor, "/v1/me/notifications")]:
+        response = client.get(
+            path, query_string={"limit": 1, "cursor": altered}, headers=bearer(token)
+        )
+        assert response.status_code == 422, (altered, path)
+        assert "cursor" in response.json["errors"]

@@ -66,6 +66,13 @@ def test_a_long_passphrase_without_composition_rules_is_accepted(client):
     assert response.status_code == 201, response.json
 
 
+def test_an_email_with_spaces_around_it_is_trimmed(client):
+    """Found by the outside review: the contract says e-mails are stored trimmed."""
+    response = client.post("/v1/patients", json={**SIGN_UP, "email": "  Ann@Example.org "})
+    assert response.status_code == 201, response.json
+    assert response.json["email"] == "ann@example.org"
+
+
 def test_short_password_is_rejected(client):
     response = client.post("/v1/patients", json={**SIGN_UP, "password": "short"})
     assert response.status_code == 422
