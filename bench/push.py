@@ -218,11 +218,19 @@ class Rig:
         fake_cpu = time.process_time() - self.cpu_start[1]
         start, end = window
         with psycopg.connect(self.pg_url, autocommit=True) as connection:
-            uses = connection.execute(
-                "SELECT id::text, extract(epoch FROM created_at)::float8, outcome FROM data_uses "
-                "WHERE created_at >= to_timestamp(%s) AND created_at < to_timestamp(%s)",
+            # A refused attempt pushes only when it opened an alert: later refusals by the same
+            # organisation for the same patient within the alert window are counted into it.
+            rows = connection.execute(
+                "SELECT u.id::text, extract(epoch FROM u.created_at)::float8, u.outcome, "
+                "u.outcome = 'permitted' OR EXISTS (SELECT 1 FROM notifications n "
+                "WHERE n.patient_id = u.patient_id AND n.type = 'access_refused' "
+                "AND n.data->>'data_use_id' = u.id::text) AS alerts "
+                "FROM data_uses u "
+                "WHERE u.created_at >= to_timestamp(%s) AND u.created_at < to_timestamp(%s)",
                 (start, end),
             ).fetchall()
+        uses = [(use_id, created, outcome) for use_id, created, outcome, alerts in rows if alerts]
+        counted_into_alerts = len(rows) - len(uses)
         arrived: dict[str, float] = {}
         pushes = Counter()
         for message in list(self.fcm.received):
@@ -236,6 +244,7 @@ class Rig:
         found: dict[str, Any] = {
             "window_s": round(seconds, 2),
             "uses_in_window": len(uses),
+            "refusals_counted_into_an_alert": counted_into_alerts,
             "pushed": len(lags),
             "not_pushed": len(uses) - len(lags),
             "left_due_after_wait": left,
