@@ -26,7 +26,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from consent_api.auth import keys
+from consent_api.auth import authentication, keys
 from consent_api.auth.models import (
     AuthorizationCode,
     OAuthClient,
@@ -313,5 +313,8 @@ def register(server: AuthorizationServer) -> None:
     server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
     server.register_grant(RefreshTokenGrant)
     server.register_grant(ClientCredentialsGrant)
+    server.register_client_auth_method(
+        "client_secret_basic", authentication.authenticate_client_secret_basic
+    )
     server.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT())
     server.register_endpoint(TokenRevocation)
