@@ -198,10 +198,20 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
             token = jwt.decode(assertion, resolve_key, algorithms=list(self.ALGORITHMS))
         except JoseError as error:
             raise InvalidClientError(description=error.description) from error
-        if int(token.claims.get("exp", 0)) > time.time() + self.MAX_LIFETIME + self.leeway:
-            raise InvalidClientError(description="The assertion must expire within 5 minutes.")
         self.verify_claims(token.claims)
         return token.claims
+
+    def verify_claims(self, claims) -> None:
+        # Check every registered claim's type first (exp, nbf and iat finite numbers, aud a
+        # string or strings, ...): what follows reads them as such. authlib checks the
+        # essential claims and values after, then spends the jti last.
+        try:
+            jwt.JWTClaimsRegistry(leeway=self.leeway).validate(claims)
+        except JoseError as error:
+            raise InvalidClientError(description=error.description) from error
+        if claims.get("exp", 0) > time.time() + self.MAX_LIFETIME + self.leeway:
+            raise InvalidClientError(description="The assertion must expire within 5 minutes.")
+        super().verify_claims(claims)
 
     def get_audiences(self) -> list[str]:
         return [issuer() + "/oauth/token", issuer()]
