@@ -188,9 +188,9 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     """RFC 7523 client authentication with the organisation's registered public keys."""
 
     CLIENT_AUTH_METHOD = "private_key_jwt"
-    # SMART Backend Services asks servers to accept RS384 and ES384; joserfc's default
-    # registry only takes its "recommended" set, so name the accepted algorithms.
-    ALGORITHMS = ("RS256", "RS384", "ES256", "ES384")
+    # joserfc's default registry only takes its "recommended" set, so name the accepted
+    # algorithms: the ones registration accepts keys for.
+    ALGORITHMS = tuple(keys.ALGORITHMS)
     MAX_LIFETIME = 300  # seconds; also bounds how long a spent jti must be remembered
 
     def process_assertion_claims(self, assertion, resolve_key):
