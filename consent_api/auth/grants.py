@@ -89,8 +89,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         db.session.flush()
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
+        # Locked first, as `locked` says: concurrent exchanges of one code queue here.
         found = db.session.scalar(
-            select(AuthorizationCode).where(
+            locked(
+                AuthorizationCode,
                 AuthorizationCode.code_hash == digest(code),
                 AuthorizationCode.client_pk == client.id,
             )
@@ -150,8 +152,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> OAuthToken | None:
+        # Locked first, as `locked` says: concurrent refreshes of one token queue here.
         token = db.session.scalar(
-            select(OAuthToken).where(OAuthToken.refresh_token_hash == digest(refresh_token))
+            locked(OAuthToken, OAuthToken.refresh_token_hash == digest(refresh_token))
         )
         if token is None:
             return None
@@ -270,6 +273,24 @@ class TokenRevocation(RevocationEndpoint):
         token.revoked_at = token.revoked_at or now
         token.refresh_revoked_at = token.refresh_revoked_at or now
         db.session.flush()
+
+
+def locked(model, *criteria):
+    """Select the one-time credential (a `model` row) `criteria` find, locked (SELECT ... FOR
+    UPDATE, of its own row only: not of the rows eagerly joined to it) and in its latest
+    state, before anything else is read or written for it.
+
+    Requests presenting the same code or refresh token then queue on its row: each finds it
+    as the one before left it (unused, or spent and its family revoked), and only one at a
+    time revokes its family. Without the lock, several losers of a race went on to revoke
+    the same family's rows in different orders and deadlocked (PostgreSQL; SQLite ignores
+    FOR UPDATE and runs writers one at a time anyway)."""
+    return (
+        select(model)
+        .where(*criteria)
+        .with_for_update(of=model)
+        .execution_options(populate_existing=True)
+    )
 
 
 def redeem_code(code: AuthorizationCode) -> bool:
