@@ -26,7 +26,7 @@ from joserfc.jwk import KeySet
 from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 
-from consent_api.auth import keys
+from consent_api.auth import authentication, keys
 from consent_api.auth.models import (
     AuthorizationCode,
     OAuthClient,
@@ -89,8 +89,10 @@ class AuthorizationCodeGrant(grants.AuthorizationCodeGrant):
         db.session.flush()
 
     def query_authorization_code(self, code: str, client: OAuthClient) -> AuthorizationCode | None:
+        # Locked first, as `locked` says: concurrent exchanges of one code queue here.
         found = db.session.scalar(
-            select(AuthorizationCode).where(
+            locked(
+                AuthorizationCode,
                 AuthorizationCode.code_hash == digest(code),
                 AuthorizationCode.client_pk == client.id,
             )
@@ -150,8 +152,9 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
     INCLUDE_NEW_REFRESH_TOKEN = True
 
     def authenticate_refresh_token(self, refresh_token: str) -> OAuthToken | None:
+        # Locked first, as `locked` says: concurrent refreshes of one token queue here.
         token = db.session.scalar(
-            select(OAuthToken).where(OAuthToken.refresh_token_hash == digest(refresh_token))
+            locked(OAuthToken, OAuthToken.refresh_token_hash == digest(refresh_token))
         )
         if token is None:
             return None
@@ -188,9 +191,9 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
     """RFC 7523 client authentication with the organisation's registered public keys."""
 
     CLIENT_AUTH_METHOD = "private_key_jwt"
-    # SMART Backend Services asks servers to accept RS384 and ES384; joserfc's default
-    # registry only takes its "recommended" set, so name the accepted algorithms.
-    ALGORITHMS = ("RS256", "RS384", "ES256", "ES384")
+    # joserfc's default registry only takes its "recommended" set, so name the accepted
+    # algorithms: the ones registration accepts keys for.
+    ALGORITHMS = tuple(keys.ALGORITHMS)
     MAX_LIFETIME = 300  # seconds; also bounds how long a spent jti must be remembered
 
     def process_assertion_claims(self, assertion, resolve_key):
@@ -198,10 +201,20 @@ class PrivateKeyJWT(JWTBearerClientAssertion):
             token = jwt.decode(assertion, resolve_key, algorithms=list(self.ALGORITHMS))
         except JoseError as error:
             raise InvalidClientError(description=error.description) from error
-        if int(token.claims.get("exp", 0)) > time.time() + self.MAX_LIFETIME + self.leeway:
-            raise InvalidClientError(description="The assertion must expire within 5 minutes.")
         self.verify_claims(token.claims)
         return token.claims
+
+    def verify_claims(self, claims) -> None:
+        # Check every registered claim's type first (exp, nbf and iat finite numbers, aud a
+        # string or strings, ...): what follows reads them as such. authlib checks the
+        # essential claims and values after, then spends the jti last.
+        try:
+            jwt.JWTClaimsRegistry(leeway=self.leeway).validate(claims)
+        except JoseError as error:
+            raise InvalidClientError(description=error.description) from error
+        if claims.get("exp", 0) > time.time() + self.MAX_LIFETIME + self.leeway:
+            raise InvalidClientError(description="The assertion must expire within 5 minutes.")
+        super().verify_claims(claims)
 
     def get_audiences(self) -> list[str]:
         return [issuer() + "/oauth/token", issuer()]
@@ -262,6 +275,24 @@ class TokenRevocation(RevocationEndpoint):
         db.session.flush()
 
 
+def locked(model, *criteria):
+    """Select the one-time credential (a `model` row) `criteria` find, locked (SELECT ... FOR
+    UPDATE, of its own row only: not of the rows eagerly joined to it) and in its latest
+    state, before anything else is read or written for it.
+
+    Requests presenting the same code or refresh token then queue on its row: each finds it
+    as the one before left it (unused, or spent and its family revoked), and only one at a
+    time revokes its family. Without the lock, several losers of a race went on to revoke
+    the same family's rows in different orders and deadlocked (PostgreSQL; SQLite ignores
+    FOR UPDATE and runs writers one at a time anyway)."""
+    return (
+        select(model)
+        .where(*criteria)
+        .with_for_update(of=model)
+        .execution_options(populate_existing=True)
+    )
+
+
 def redeem_code(code: AuthorizationCode) -> bool:
     """Mark a code used unless it already is; True for exactly one caller.
 
@@ -313,5 +344,8 @@ def register(server: AuthorizationServer) -> None:
     server.register_grant(AuthorizationCodeGrant, [S256CodeChallenge(required=True)])
     server.register_grant(RefreshTokenGrant)
     server.register_grant(ClientCredentialsGrant)
+    server.register_client_auth_method(
+        "client_secret_basic", authentication.authenticate_client_secret_basic
+    )
     server.register_client_auth_method(PrivateKeyJWT.CLIENT_AUTH_METHOD, PrivateKeyJWT())
     server.register_endpoint(TokenRevocation)

@@ -10,7 +10,14 @@ from typing import Any
 
 from joserfc.jwk import ECKey, KeySet, RSAKey
 
-# The key families of the algorithms client assertions may use (RS256/384, ES256/384).
+# The algorithms client assertions may be signed with (SMART Backend Services asks for RS384
+# and ES384), each with the key it needs: its key type, and for EC the curve it names.
+ALGORITHMS = {
+    "RS256": ("RSA", None),
+    "RS384": ("RSA", None),
+    "ES256": ("EC", "P-256"),
+    "ES384": ("EC", "P-384"),
+}
 KEY_TYPES = {"RSA": RSAKey, "EC": ECKey}
 # JWK members that only a private or symmetric key has (RFC 7518 6.2.2, 6.3.2, 6.4.1).
 PRIVATE_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "oth", "k"})
@@ -38,7 +45,8 @@ def _public_key(index: int, data: Any) -> RSAKey | ECKey:
     where = f"Key {index}"
     if not isinstance(data, dict):
         raise UnusableKeys(f"{where} is not a JSON object.")
-    key_class = KEY_TYPES.get(data.get("kty"))
+    kty = data.get("kty")
+    key_class = KEY_TYPES.get(kty) if isinstance(kty, str) else None
     if key_class is None:
         raise UnusableKeys(f"{where}: 'kty' must be 'RSA' or 'EC' (a public signing key).")
     if PRIVATE_MEMBERS & data.keys():
@@ -54,4 +62,31 @@ def _public_key(index: int, data: Any) -> RSAKey | ECKey:
         ) from error
     if key.is_private:
         raise UnusableKeys(f"{where} holds private key material; register the public key only.")
+    _check_for_signatures(where, data)
     return key
+
+
+def _check_for_signatures(where: str, data: dict[str, Any]) -> None:
+    """Refuse a key that no accepted assertion could be verified with: one for an algorithm
+    we do not accept (or one it cannot serve), of a curve no accepted algorithm uses, or
+    meant for anything but verifying signatures (RFC 7517 4.2 to 4.4)."""
+    usable = [
+        alg
+        for alg, (kty, crv) in ALGORITHMS.items()
+        if kty == data["kty"] and crv in (None, data.get("crv"))
+    ]
+    accepted = ", ".join(ALGORITHMS)
+    if not usable:
+        raise UnusableKeys(
+            f"{where}: its curve serves none of the accepted algorithms ({accepted})."
+        )
+    if "alg" in data and data["alg"] not in usable:
+        raise UnusableKeys(
+            f"{where}: 'alg' must be one of {', '.join(usable)} for this key "
+            f"(client assertions are signed with {accepted})."
+        )
+    if "use" in data and data["use"] != "sig":
+        raise UnusableKeys(f"{where}: 'use' must be 'sig' (a key that verifies signatures).")
+    key_ops = data.get("key_ops", ["verify"])
+    if not isinstance(key_ops, list) or "verify" not in key_ops:
+        raise UnusableKeys(f"{where}: 'key_ops' must be a list that includes 'verify'.")

@@ -26,13 +26,23 @@ def digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
+CLIENT_ID_LENGTH = 64
+
+
+def possible_client_id(value: object) -> bool:
+    """Whether `value` could be some client's id: a string of printable characters that fits
+    the column. Anything else finds no client without being sent to the database (PostgreSQL
+    text cannot even hold a NUL)."""
+    return isinstance(value, str) and 0 < len(value) <= CLIENT_ID_LENGTH and value.isprintable()
+
+
 class OAuthClient(db.Model, ClientMixin):
     """A registered OAuth client: the patient app (public) or an organisation (confidential)."""
 
     __tablename__ = "oauth_clients"
 
     id: Mapped[uuid.UUID] = uuid_pk()
-    client_id: Mapped[str] = mapped_column(String(64), unique=True)
+    client_id: Mapped[str] = mapped_column(String(CLIENT_ID_LENGTH), unique=True)
     secret_hash: Mapped[str | None] = mapped_column(String(64))
     name: Mapped[str] = mapped_column(String(200))
     org_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("organisations.id"), index=True)

@@ -8,7 +8,7 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError
 
-from consent_api.auth.grants import OAuthRefusal
+from consent_api.auth.grants import OAuthRefusal, PrivateKeyJWT
 from consent_api.auth.server import authorization
 from consent_api.patients import service as patients
 from server import scopes
@@ -158,7 +158,7 @@ def metadata():
         response_types_supported=["code"],
         grant_types_supported=["authorization_code", "refresh_token", "client_credentials"],
         token_endpoint_auth_methods_supported=["none", "client_secret_basic", "private_key_jwt"],
-        token_endpoint_auth_signing_alg_values_supported=["RS256", "RS384", "ES256", "ES384"],
+        token_endpoint_auth_signing_alg_values_supported=list(PrivateKeyJWT.ALGORITHMS),
         revocation_endpoint_auth_methods_supported=[
             "none",
             "client_secret_basic",

@@ -12,19 +12,32 @@ from authlib.oauth2.rfc6750 import BearerTokenGenerator, BearerTokenValidator, I
 from flask import Flask, current_app
 from sqlalchemy import bindparam, select
 
-from consent_api.auth import grants
-from consent_api.auth.models import OAuthClient, OAuthToken, digest
+from consent_api.auth import authentication, grants
+from consent_api.auth.models import OAuthClient, OAuthToken, digest, possible_client_id
 from consent_api.orgs.models import Organisation
 from consent_api.patients.models import Patient
 from server import scopes
 from server.db import db, reads, utcnow
 from server.guard import REALM, Bearer, protector
 
-authorization = AuthorizationServer()
+
+class WalletAuthorizationServer(AuthorizationServer):
+    """authlib's authorization server, where a request authenticates its client one way at
+    most, at every endpoint that authenticates clients (token, revocation)."""
+
+    def authenticate_client(self, request, methods, endpoint="token"):
+        authentication.one_method_at_most(request)
+        return super().authenticate_client(request, methods, endpoint)
+
+
+authorization = WalletAuthorizationServer()
 
 
 def query_client(client_id: str) -> OAuthClient | None:
-    """Find a client; a suspended organisation's clients do not exist for OAuth purposes."""
+    """Find a client; a suspended organisation's clients do not exist for OAuth purposes, nor
+    does any client for an id none could have (whatever a request's credentials named)."""
+    if not possible_client_id(client_id):
+        return None
     client = db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
     if client is None or (client.org is not None and not client.org.is_active):
         return None

@@ -69,6 +69,7 @@ def test_orgs_create_with_a_scope_the_type_cannot_hold_fails_cleanly(cli):
         ),
         pytest.param(json.dumps({"keys": [{"kty": "RSA", "n": "!!", "e": "AQAB"}]}), id="bad"),
         pytest.param("not json {", id="not-json"),
+        pytest.param(json.dumps({"keys": [{"kty": ["RSA"]}]}), id="kty-a-list"),
     ],
 )
 def test_orgs_create_with_an_unusable_jwks_fails_cleanly(cli, tmp_path, content):

@@ -1,9 +1,13 @@
 """Organisations authenticate as confidential clients; scopes follow their type."""
 
+import base64
+import json
 import time
 import uuid
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.padding import PKCS1v15
+from cryptography.hazmat.primitives.hashes import SHA384
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 from sqlalchemy import select
@@ -223,4 +227,50 @@ def test_a_stored_jwks_that_fails_to_load_is_invalid_client_not_500(client, jwt_
     client_id = registration.client.client_id
     response = _jwt_token(client, client_id, _assertion(client_id, key))
     assert response.status_code in (400, 401)
+    assert response.json["error"] == "invalid_client"
+
+
+def _signed(key, claims, header=None):
+    """Sign an RS384 JWS by hand: joserfc would refuse to encode some of what we send."""
+    header = header or {"alg": "RS384", "kid": "k1"}
+    signing_input = ".".join(
+        base64.urlsafe_b64encode(json.dumps(part).encode()).rstrip(b"=").decode()
+        for part in (header, claims)
+    )
+    signature = key.private_key.sign(signing_input.encode(), PKCS1v15(), SHA384())
+    return signing_input + "." + base64.urlsafe_b64encode(signature).rstrip(b"=").decode()
+
+
+@pytest.mark.parametrize(
+    "malformed",
+    [
+        pytest.param({"exp": "soon"}, id="exp-a-string"),
+        pytest.param({"exp": None}, id="exp-null"),
+        pytest.param({"exp": [1]}, id="exp-a-list"),
+        pytest.param({"exp": float("nan")}, id="exp-nan"),
+        pytest.param({"exp": float("inf")}, id="exp-infinite"),
+        pytest.param({"exp": 1e300}, id="exp-huge"),
+        pytest.param({"iat": "now"}, id="iat-a-string"),
+        pytest.param({"nbf": {}}, id="nbf-an-object"),
+        pytest.param({"aud": {"a": 1}}, id="aud-an-object"),
+        pytest.param({"aud": [1]}, id="aud-not-strings"),
+        pytest.param({"jti": 7}, id="jti-a-number"),
+        pytest.param({"iss": ["x"]}, id="iss-a-list"),
+    ],
+)
+def test_a_signed_assertion_with_a_malformed_claim_is_invalid_client(client, jwt_org, malformed):
+    registration, key = jwt_org
+    client_id = registration.client.client_id
+    now = int(time.time())
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": f"{ISSUER}/oauth/token",
+        "exp": now + 60,
+        "iat": now,
+        "jti": str(uuid.uuid4()),
+        **malformed,
+    }
+    response = _jwt_token(client, client_id, _signed(key, claims))
+    assert response.status_code == 400, response.get_data(as_text=True)
     assert response.json["error"] == "invalid_client"

@@ -6,6 +6,8 @@ from joserfc.jwk import ECKey, OctKey, RSAKey
 from tests.conftest import basic_auth, bearer
 
 RSA_PUBLIC = RSAKey.generate_key(2048).as_dict(private=False)
+EC_P256_PUBLIC = ECKey.generate_key("P-256").as_dict(private=False)
+EC_P521_PUBLIC = ECKey.generate_key("P-521").as_dict(private=False)
 
 
 def test_operator_registers_an_organisation_and_sees_its_secret_once(client, admin_token):
@@ -152,6 +154,21 @@ def test_native_redirect_uris_are_accepted(client, admin_token, uri):
         pytest.param({"keys": []}, id="no-keys"),
         pytest.param({"keys": "RSA"}, id="keys-not-a-list"),
         pytest.param({"kty": "RSA"}, id="a-key-not-a-set"),
+        pytest.param({"keys": [{"kty": ["RSA"]}]}, id="kty-a-list"),
+        pytest.param({"keys": [{"kty": {}}]}, id="kty-an-object"),
+        # Keys no client assertion could be verified with: an algorithm the token endpoint
+        # does not accept, or one of another key type; a key for encryption.
+        pytest.param({"keys": [{**RSA_PUBLIC, "alg": "none"}]}, id="alg-none"),
+        pytest.param({"keys": [{**RSA_PUBLIC, "alg": "HS256"}]}, id="alg-hs256"),
+        pytest.param({"keys": [{**RSA_PUBLIC, "alg": "RS512"}]}, id="alg-rs512"),
+        pytest.param({"keys": [{**RSA_PUBLIC, "alg": "PS256"}]}, id="alg-ps256"),
+        pytest.param({"keys": [{**RSA_PUBLIC, "alg": "ES256"}]}, id="alg-of-another-kty"),
+        pytest.param({"keys": [{**EC_P256_PUBLIC, "alg": "ES384"}]}, id="alg-of-another-curve"),
+        pytest.param({"keys": [EC_P521_PUBLIC]}, id="curve-no-algorithm-uses"),
+        pytest.param({"keys": [{**RSA_PUBLIC, "use": "enc"}]}, id="use-enc"),
+        pytest.param({"keys": [{**RSA_PUBLIC, "use": ["sig"]}]}, id="use-a-list"),
+        pytest.param({"keys": [{**RSA_PUBLIC, "key_ops": ["encrypt"]}]}, id="key-ops-no-verify"),
+        pytest.param({"keys": [{**RSA_PUBLIC, "key_ops": "verify"}]}, id="key-ops-a-string"),
     ],
 )
 def test_registering_an_unusable_jwks_is_a_validation_problem_naming_jwks(
@@ -165,6 +182,24 @@ def test_registering_an_unusable_jwks_is_a_validation_problem_naming_jwks(
     assert response.status_code == 422, response.json
     assert response.json["code"] == "validation_failed"
     assert list(response.json["errors"]) == ["jwks"]
+
+
+@pytest.mark.parametrize(
+    "key",
+    [
+        pytest.param({**RSA_PUBLIC, "alg": "RS256", "use": "sig"}, id="rs256-sig"),
+        pytest.param({**RSA_PUBLIC, "alg": "RS384", "key_ops": ["verify"]}, id="rs384-verify"),
+        pytest.param({**EC_P256_PUBLIC, "alg": "ES256"}, id="es256"),
+        pytest.param(ECKey.generate_key("P-384").as_dict(private=False), id="p-384"),
+    ],
+)
+def test_registering_a_key_marked_for_an_accepted_signature_is_accepted(client, admin_token, key):
+    response = client.post(
+        "/v1/admin/orgs",
+        json={"name": "Keyed", "type": "hospital", "jwks": {"keys": [key]}},
+        headers=bearer(admin_token),
+    )
+    assert response.status_code == 201, response.json
 
 
 def test_registering_public_rsa_and_ec_keys_is_accepted(client, admin_token):
