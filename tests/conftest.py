@@ -109,6 +109,7 @@ def app_config(url: str, **overrides) -> dict:
         "SQLALCHEMY_DATABASE_URI": url,
         "RATELIMIT_SIGNUP": "1000 per minute",
         "RATELIMIT_LOGIN": "1000 per minute",
+        "RATELIMIT_LOGIN_ACCOUNT": "1000 per minute",
         "RATELIMIT_STORAGE_URI": ratelimit_storage(),
         "ISSUER": "http://localhost",
         **overrides,
