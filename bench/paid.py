@@ -126,7 +126,14 @@ def legs(fee: int, has_holder: bool, in_force: Terms) -> int:
 def check(paid: Fees, pg_url: str, database_url: str, *, answered_201: int) -> dict[str, Any]:
     """Compare the uses written since the scenario started with their postings; verify."""
     since = paid.started
-    with psycopg.connect(pg_url, autocommit=True) as connection:
+    # One snapshot for every count: uses still queued at the server when wrk stopped keep
+    # committing meanwhile (threaded workers queue more than sync ones did), and counting
+    # uses and postings at different moments would find one without the other.
+    with (
+        psycopg.connect(pg_url, autocommit=False) as connection,
+        connection.transaction(),
+    ):
+        connection.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
         written = connection.execute(
             "SELECT count(*) FILTER (WHERE outcome = 'permitted' AND fee > 0), "
             "count(*) FILTER (WHERE outcome = 'permitted' AND fee = 0 "
