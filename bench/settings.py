@@ -122,7 +122,7 @@ class Settings:
             "duration_s": self.duration,
             "warmup_s": self.warmup,
             "gunicorn_workers": self.workers,
-            "worker_class": "sync",
+            "worker_class": "server.gunicorn_conf.Worker (threaded)",
             "wrk_threads": self.threads,
             "wrk_connections": self.connections,
             "database": DATABASE,
