@@ -165,7 +165,7 @@ def _from_problem(exc: Problem) -> Response:
 
 def _from_http(exc: HTTPException) -> Response:
     if isinstance(exc, InternalServerError):
-        return _from_unexpected(exc.original_exception or exc)
+        return render_unexpected(exc.original_exception or exc)
     status = exc.code or 500
     kept = {k: v for k, v in exc.get_headers() if k in KEPT_HEADERS}
     return problem_response(
@@ -178,12 +178,8 @@ def _from_http(exc: HTTPException) -> Response:
 
 
 def render_unexpected(exc: BaseException) -> Response:
-    """Log an unexpected exception in full and answer a generic 500 that leaks nothing."""
-    return _from_unexpected(exc)
-
-
-def _from_unexpected(exc: BaseException) -> Response:
-    # Log the whole story server-side, keyed by request id; tell the client nothing.
+    """Log an unexpected exception in full, keyed by request id, and answer a generic 500
+    that leaks nothing."""
     log.error("unhandled exception (request_id=%s)", g.get("request_id"), exc_info=exc)
     return problem_response(
         500, "internal_error", "Internal Server Error", "The error was logged; quote request_id."
@@ -194,4 +190,4 @@ def init_app(app: Flask) -> None:
     """Render every error, expected or not, through the one problem contract."""
     app.register_error_handler(Problem, _from_problem)
     app.register_error_handler(HTTPException, _from_http)
-    app.register_error_handler(Exception, _from_unexpected)
+    app.register_error_handler(Exception, render_unexpected)

@@ -7,6 +7,7 @@ PostgreSQL URL. An unreachable PostgreSQL is a failure, never a skip.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import os
 import re
@@ -20,7 +21,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
-from sqlalchemy import URL, create_engine, make_url, text
+from sqlalchemy import URL, Connection, create_engine, make_url, text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from server.app import create_app
@@ -187,9 +188,10 @@ def _release_read_connection() -> Iterator[None]:
     reads.release()
 
 
-@pytest.fixture
-def session(app: Flask) -> Iterator[None]:
-    """Run the test in one outer transaction that is rolled back; commits become savepoints."""
+@contextlib.contextmanager
+def rolled_back(app: Flask) -> Iterator[Connection]:
+    """One outer transaction, rolled back at the end, under the app's session and reads:
+    commits inside it become savepoints. Yields its connection."""
     with app.app_context():
         connection = db.engine.connect()
         outer = connection.begin()
@@ -200,13 +202,20 @@ def session(app: Flask) -> Iterator[None]:
         reads.override = connection
         limiter.reset()
         try:
-            yield
+            yield connection
         finally:
             reads.override = None
             db.session.remove()
             db.session = original
             outer.rollback()
             connection.close()
+
+
+@pytest.fixture
+def session(app: Flask) -> Iterator[None]:
+    """Run the test in one outer transaction that is rolled back; commits become savepoints."""
+    with rolled_back(app):
+        yield
 
 
 @pytest.fixture

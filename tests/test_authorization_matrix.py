@@ -32,14 +32,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy.orm import scoped_session, sessionmaker
 
 from server import scopes
-from server.db import db, reads, utcnow
+from server.db import db, utcnow
 from server.ratelimit import limiter
 from tests import authz_world
 from tests.authz_world import CALLER_NAMES, SCOPE, Caller, Party, World
-from tests.conftest import REDIRECT_URI, TEST_PASSWORD, pkce_pair
+from tests.conftest import REDIRECT_URI, TEST_PASSWORD, pkce_pair, rolled_back
 from tests.openapi_check import (
     check_response,
     documented_operations,
@@ -363,25 +362,10 @@ def expected(operation: Operation, caller: Caller) -> Expected:
 @pytest.fixture(scope="module")
 def world(app: Flask) -> Iterator[tuple[World, Any]]:
     """The fixture world in one outer transaction, rolled back after the module."""
-    with app.app_context():
-        connection = db.engine.connect()
-        outer = connection.begin()
-        original = db.session
-        db.session = scoped_session(
-            sessionmaker(bind=connection, join_transaction_mode="create_savepoint")
-        )
-        reads.override = connection
-        limiter.reset()
-        try:
-            built = authz_world.build(app.test_client())
-            db.session.commit()
-            yield built, connection
-        finally:
-            reads.override = None
-            db.session.remove()
-            db.session = original
-            outer.rollback()
-            connection.close()
+    with rolled_back(app) as connection:
+        built = authz_world.build(app.test_client())
+        db.session.commit()
+        yield built, connection
 
 
 class MatrixClient(FlaskClient):

@@ -92,34 +92,42 @@ def test_two_workers_deliver_every_notice_exactly_once(committed_outbox, databas
     assert len(set(titles)) == NOTICES
 
 
+def _crash_then_finish(
+    fcm: FakeFcm, database_url: str, patient_id, tmp_path, *, killed_after: int, timeout: float
+) -> None:
+    """A worker is SIGKILLed once `killed_after` sends reached the fake (mid-batch: nothing
+    recorded); a second worker then sends everything left once the lease ran out."""
+    account = service_account_file(tmp_path / "sa.json", f"{fcm.url}/token")
+    env = {
+        "DATABASE_URL": database_url,
+        "PUSH_BACKEND": "fcm",
+        "FIREBASE_CREDENTIALS": str(account),
+        "FCM_ENDPOINT": fcm.url,
+        "OUTBOX_LEASE_SECONDS": "2",
+    }
+    with WorkerProcess(env) as first:
+        wait_until(lambda: fcm.arrived > killed_after, timeout=60, what="the first worker's sends")
+        first.kill()
+    fcm.delay = 0.0
+
+    writer = create_app(app_config(database_url))
+    try:
+        with WorkerProcess(env) as second:
+            wait_until(
+                lambda: _unsent(writer, patient_id) == 0,
+                timeout=timeout,
+                interval=0.2,
+                what="every notice sent once the lease ran out",
+            )
+            assert second.stop() == 0, second.lines
+    finally:
+        dispose(writer)
+
+
 def test_a_worker_killed_mid_batch_loses_nothing(committed_outbox, database_url, tmp_path):
     patient_id = committed_outbox
     with FakeFcm(delay=1.5) as fcm:
-        account = service_account_file(tmp_path / "sa.json", f"{fcm.url}/token")
-        env = {
-            "DATABASE_URL": database_url,
-            "PUSH_BACKEND": "fcm",
-            "FIREBASE_CREDENTIALS": str(account),
-            "FCM_ENDPOINT": fcm.url,
-            "OUTBOX_LEASE_SECONDS": "2",
-        }
-        with WorkerProcess(env) as first:
-            wait_until(lambda: fcm.arrived, timeout=30, what="the first worker's first send")
-            first.kill()  # in the middle of its batch: nothing recorded
-        fcm.delay = 0.0
-
-        writer = create_app(app_config(database_url))
-        try:
-            with WorkerProcess(env) as second:
-                wait_until(
-                    lambda: _unsent(writer, patient_id) == 0,
-                    timeout=60,
-                    interval=0.2,
-                    what="every notice sent once the lease ran out",
-                )
-                assert second.stop() == 0, second.lines
-        finally:
-            dispose(writer)
+        _crash_then_finish(fcm, database_url, patient_id, tmp_path, killed_after=0, timeout=60)
 
     delivered = {body["message"]["notification"]["title"] for body in fcm.received}
     assert delivered == {f"Notice {n}" for n in range(NOTICES)}
@@ -142,32 +150,8 @@ def test_a_notice_resent_after_a_crash_replaces_the_first_on_the_phone(
     notice arrives; every repeat carries the first delivery's collapse id, tag and topic."""
     patient_id = committed_outbox
     with FakeFcm(delay=1.0) as fcm:
-        account = service_account_file(tmp_path / "sa.json", f"{fcm.url}/token")
-        env = {
-            "DATABASE_URL": database_url,
-            "PUSH_BACKEND": "fcm",
-            "FIREBASE_CREDENTIALS": str(account),
-            "FCM_ENDPOINT": fcm.url,
-            "OUTBOX_LEASE_SECONDS": "2",
-        }
-        with WorkerProcess(env) as first:
-            # Past its first batch of 500, in the middle of a later one.
-            wait_until(lambda: fcm.arrived > 600, timeout=60, what="the first worker's sends")
-            first.kill()
-        fcm.delay = 0.0
-
-        writer = create_app(app_config(database_url))
-        try:
-            with WorkerProcess(env) as second:
-                wait_until(
-                    lambda: _unsent(writer, patient_id) == 0,
-                    timeout=120,
-                    interval=0.2,
-                    what="every notice sent once the lease ran out",
-                )
-                assert second.stop() == 0, second.lines
-        finally:
-            dispose(writer)
+        # Past its first batch of 500, in the middle of a later one.
+        _crash_then_finish(fcm, database_url, patient_id, tmp_path, killed_after=600, timeout=120)
 
     deliveries: dict[str, list[dict]] = {}
     for body in fcm.received:

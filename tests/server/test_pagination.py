@@ -9,7 +9,6 @@ import yaml
 
 from server.config import ROOT
 from tests.conftest import bearer
-from tests.factories import PatientFactory
 from tests.support import all_pages
 
 
@@ -61,23 +60,10 @@ def test_a_cursor_the_api_did_not_issue_is_a_422_naming_cursor(
         assert "cursor" in response.json["errors"], response.json
 
 
-def test_a_cursor_the_api_issued_pages_on_and_cannot_be_altered(
-    client, patient_token_for, token_for
-):
-    patient = PatientFactory()
-    token = patient_token_for(patient)
-    for _ in range(3):
-        granted = client.post(
-            "/v1/me/consents",
-            json={
-                "grantee": {"org_type": "hospital"},
-                "data_categories": ["lab_results"],
-                "purposes": ["TREAT"],
-                "actions": ["access"],
-            },
-            headers=bearer(token),
-        )
-        assert granted.status_code == 201, granted.json
+def test_a_cursor_the_api_issued_pages_on_and_cannot_be_altered(client, grant):
+    patient, _, token = grant()
+    for _ in range(2):
+        grant(patient)
     items = all_pages(client, "/v1/me/consents", headers=bearer(token), limit=1)
     assert len(items) == 3
     first = client.get("/v1/me/consents?limit=1", headers=bearer(token)).json

@@ -85,14 +85,7 @@ def test_200_concurrent_uses_and_redemptions_leave_the_wallet_exact(world, datab
             client = application.test_client()
             for kind, key in operations[index::THREADS]:
                 if kind == "redeem":
-                    response = client.post(
-                        "/v1/me/points/redemptions",
-                        json={"reward_id": made["reward_id"]},
-                        headers={
-                            "Authorization": f"Bearer {made['patient_token']}",
-                            "Idempotency-Key": key,
-                        },
-                    )
+                    response = _redeem(client, made, key)
                 else:
                     response = client.post(
                         "/v1/data-uses",
@@ -137,6 +130,15 @@ def test_200_concurrent_uses_and_redemptions_leave_the_wallet_exact(world, datab
     assert balance >= 0
     assert redeemed > 0
     assert found["ok"], found
+
+
+def _redeem(client, made, key):
+    """The patient redeems the world's reward under Idempotency-Key `key`."""
+    return client.post(
+        "/v1/me/points/redemptions",
+        json={"reward_id": made["reward_id"]},
+        headers={"Authorization": f"Bearer {made['patient_token']}", "Idempotency-Key": key},
+    )
 
 
 ROUNDS, RACERS = 30, 6
@@ -188,11 +190,7 @@ def test_first_postings_to_the_same_new_accounts_at_once_all_succeed(racers):
 
 def _redemption(application, made, key):
     def redeem():
-        response = application.test_client().post(
-            "/v1/me/points/redemptions",
-            json={"reward_id": made["reward_id"]},
-            headers={"Authorization": f"Bearer {made['patient_token']}", "Idempotency-Key": key},
-        )
+        response = _redeem(application.test_client(), made, key)
         return response.status_code, response.get_json()
 
     return redeem
