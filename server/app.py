@@ -15,6 +15,7 @@ from consent_api.catalog.routes import bp as catalog_bp
 from consent_api.consents.routes import bp as consents_bp
 from consent_api.decisions.routes import bp as decisions_bp
 from consent_api.fhir.routes import bp as fhir_bp
+from consent_api.links.routes import bp as links_bp
 from consent_api.orgs.routes import bp as orgs_bp
 from consent_api.patients import passwords
 from consent_api.patients.routes import bp as patients_bp
@@ -40,6 +41,7 @@ BLUEPRINTS = (
     requests_bp,
     decisions_bp,
     fhir_bp,
+    links_bp,
     uses_bp,
     points_bp,
     rights_bp,

@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-only-secret-key-change-me"  # noqa: S105 - the sentinel production refuses
+DEV_PSEUDONYM_KEY = "dev-only-pseudonym-key-change-me"
 DEFAULT_DATABASE_URL = f"sqlite:///{ROOT / 'var' / 'consent-wallet.db'}"
 
 
@@ -64,12 +65,16 @@ def from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "REFRESH_TOKEN_TTL": _int(env, "REFRESH_TOKEN_TTL", 30 * 24 * 3600),
         "AUTH_CODE_TTL": _int(env, "AUTH_CODE_TTL", 120),
         "ISSUER": env.get("ISSUER", ""),
+        "PSEUDONYM_KEY": env.get("PSEUDONYM_KEY", DEV_PSEUDONYM_KEY),
+        "LINK_CODE_TTL": _int(env, "LINK_CODE_TTL", 600),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),
         "RATELIMIT_SIGNUP": env.get("RATELIMIT_SIGNUP", "10 per minute;100 per hour"),
         "RATELIMIT_LOGIN": env.get("RATELIMIT_LOGIN", "10 per minute;100 per hour"),
         "RATELIMIT_LOGIN_ACCOUNT": env.get(
             "RATELIMIT_LOGIN_ACCOUNT", "10 per 15 minutes;50 per day"
         ),
+        "RATELIMIT_LINK_CODES": env.get("RATELIMIT_LINK_CODES", "10 per hour;30 per day"),
+        "RATELIMIT_LINK_REDEEM": env.get("RATELIMIT_LINK_REDEEM", "20 per minute;200 per day"),
         "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "consent-wallet"),
         "RATELIMIT_HEADERS_ENABLED": True,
         # If the shared store is unreachable, count in this process rather than fail requests.
@@ -101,6 +106,12 @@ def check_production(config: Mapping[str, Any]) -> None:
     secret = config.get("SECRET_KEY") or ""
     if secret == DEV_SECRET_KEY or len(secret) < 32:
         raise ConfigError("production needs SECRET_KEY set to a random value of 32+ characters")
+    pseudonym_key = config.get("PSEUDONYM_KEY") or ""
+    if pseudonym_key in (DEV_PSEUDONYM_KEY, secret) or len(pseudonym_key) < 32:
+        raise ConfigError(
+            "production needs PSEUDONYM_KEY set to a random value of 32+ characters, other "
+            "than SECRET_KEY (and never changed: organisations' patient references derive from it)"
+        )
     if not config.get("ISSUER", "").startswith("https://"):
         raise ConfigError("production needs ISSUER set to the public https:// base URL")
 

@@ -166,6 +166,12 @@ class _Builder:
         }
         return self.post("/v1/consent-requests", org_token, 201, **body)
 
+    def link(self, org_token: str, patient_token: str, system: str) -> dict:
+        """The patient makes a link code; the organisation redeems it under its identifier."""
+        code = self.post("/v1/me/link-codes", patient_token, 201)["code"]
+        identifier = {"system": system, "value": "first-patient"}
+        return self.post("/v1/patient-links", org_token, 201, code=code, identifier=identifier)
+
     def consent(self, patient_token: str, grantee: dict, **extra) -> dict:
         body = {"grantee": grantee, **SCOPE, **extra}
         return self.post("/v1/me/consents", patient_token, 201, **body)
@@ -228,13 +234,15 @@ def _organisations_of(
     consent = b.consent(p1_token, {"org_id": first.ids["org"]})
     pending = b.request(token, p1)
     used, key = b.use(token, p1, ["lab_results"])
+    link = b.link(token, p1_token, f"https://{org_type}.example/mrn")
     first.ids |= {
+        "link": link["id"],
         "consent": consent["id"],
         "pending_request": pending["id"],
         "patient_id": p1.ids["patient_id"],
         "idempotency_key": key,
     }
-    first.private |= {consent["id"], pending["id"], used["id"]}
+    first.private |= {consent["id"], pending["id"], used["id"], link["id"]}
     parties[first.name], parties[second.name] = first, second
     scope = frozenset(BY_ORG_TYPE[org_type])
     callers[org_type] = Caller(org_type, token, scope, first, first)
@@ -276,12 +284,14 @@ def _life_of_the_first_patient(
         "pending_request": hospital.ids["pending_request"],
         "notification": notices[0]["id"],
         "device": device["id"],
+        "link": hospital.ids["link"],
         "idempotency_key": key,
     }
     p1.private |= {c["id"] for c in b.get("/v1/me/consents", p1_token, limit=100)["items"]}
     p1.private |= {r["id"] for r in b.get("/v1/me/consent-requests", p1_token, limit=100)["items"]}
     p1.private |= {u["id"] for u in b.get("/v1/me/access-log", p1_token, limit=100)["items"]}
     p1.private |= {n["id"] for n in notices} | {device["id"], redeemed.json["id"]}
+    p1.private |= {link["id"] for link in b.get("/v1/me/links", p1_token)["items"]}
 
 
 def _life_of_the_second_patient(b: _Builder, p2_token: str) -> None:
@@ -298,7 +308,9 @@ def _suspended_hospital(
     token = b.tokens[suspended.name]
     consent = b.consent(p1_token, {"org_id": suspended.ids["org"]})
     pending = b.request(token, p1)
+    link = b.link(token, p1_token, "https://suspended.example/mrn")
     suspended.ids |= {
+        "link": link["id"],
         "consent": consent["id"],
         "pending_request": pending["id"],
         "patient_id": p1.ids["patient_id"],

@@ -111,6 +111,8 @@ def app_config(url: str, **overrides) -> dict:
         "RATELIMIT_SIGNUP": "1000 per minute",
         "RATELIMIT_LOGIN": "1000 per minute",
         "RATELIMIT_LOGIN_ACCOUNT": "1000 per minute",
+        "RATELIMIT_LINK_CODES": "1000 per minute",
+        "RATELIMIT_LINK_REDEEM": "1000 per minute",
         "RATELIMIT_STORAGE_URI": ratelimit_storage(),
         "ISSUER": "http://localhost",
         **overrides,

@@ -33,6 +33,8 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from consent_api.links import service as links
+from consent_api.patients.models import Patient
 from server import scopes
 from server.db import db, utcnow
 from server.ratelimit import limiter
@@ -124,6 +126,7 @@ FILL: dict[str, dict[str, str]] = {
     "request_id": {"patient": "pending_request", "org": "pending_request"},
     "notification_id": {"patient": "notification"},
     "device_id": {"patient": "device"},
+    "link_id": {"patient": "link", "org": "link"},
     "org_id": {"admin": "org"},
     "reward_id": {"admin": "reward"},
     "patient": {"patient": "patient_id", "org": "patient_id"},  # the FHIR search
@@ -185,6 +188,13 @@ def _check(owner: Party, world: World) -> dict[str, Any]:
     }
 
 
+def _redeem(owner: Party, world: World) -> dict[str, Any]:
+    """A fresh code of the first patient's, made as her app would (the service, in the cell)."""
+    patient = db.session.get(Patient, uuid.UUID(world.parties["p1"].ids["patient_id"]))
+    issued = links.create_code(patient, {}, now=utcnow())
+    return {"code": issued.code, "identifier": {"system": "urn:oid:1.2.3", "value": "new"}}
+
+
 # Request bodies that the rightful caller's call succeeds with, by operationId: a function of
 # the owner (whose ids the caller sends) and the world. An operation with a body and no entry
 # is sent `{}`: still in the matrix, but its rightful cell then fails (422) until one is added.
@@ -216,6 +226,8 @@ BODIES: dict[str, Callable[[Party, World], dict[str, Any]]] = {
     },
     "approveRequest": lambda o, w: {},
     "denyRequest": lambda o, w: {"reason": "not now"},
+    "createLinkCode": lambda o, w: {},
+    "redeemLinkCode": _redeem,
     "checkConsent": _check,
     "checkConsentBatch": lambda o, w: {"checks": [_check(o, w)]},
     "reportDataUse": _use,
@@ -255,6 +267,7 @@ SHOWS_OWNER_IDS = {
     "listMyPointsStatement",
     "listMyNotifications",
     "listMyDevices",
+    "listMyLinks",
     "listGrantedConsents",
     "listMyOrganisationRequests",
     "searchFhirConsents",

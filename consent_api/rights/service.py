@@ -8,6 +8,7 @@ from typing import Any
 
 from consent_api.auth import rights as auth
 from consent_api.consents import rights as consents
+from consent_api.links import rights as links
 from consent_api.patients import rights as patients
 from consent_api.patients.models import Patient
 from consent_api.points import rights as points
@@ -16,7 +17,7 @@ from consent_api.uses import rights as uses
 from notifications import rights as notifications
 
 # Who holds what of a patient, in the order the export reads them.
-EXPORTERS = (patients, consents, requests, uses, points, notifications)
+EXPORTERS = (patients, consents, links, requests, uses, points, notifications)
 
 
 def export(patient: Patient, *, now: datetime) -> dict[str, Any]:
@@ -31,6 +32,7 @@ def erase(patient: Patient, *, now: datetime) -> None:
     """Erase the patient: revoke every consent, remove personal data and credentials, keep
     only the pseudonymous records (ids, consent history, uses, ledger) the record needs."""
     consents.forget(patient, now=now)  # first: nothing may be used once they are gone
+    links.forget(patient)
     notifications.forget(patient.id)
     uses.forget(patient.id)
     auth.forget(patient.id)

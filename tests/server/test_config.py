@@ -34,7 +34,15 @@ def test_production_refuses_a_short_secret_key():
 
 def test_production_requires_an_https_issuer():
     with pytest.raises(ConfigError, match="ISSUER"):
-        create_app({"APP_ENV": "production", "SECRET_KEY": "s" * 48, "ISSUER": ""})
+        create_app({"APP_ENV": "production", "SECRET_KEY": "s" * 48, "PSEUDONYM_KEY": "p" * 48})
+
+
+@pytest.mark.parametrize("key", [None, "short", "s" * 48])
+def test_production_requires_a_pseudonym_key_of_its_own(key):
+    """Organisations' patient references derive from it: never the default, nor SECRET_KEY."""
+    config = {"APP_ENV": "production", "SECRET_KEY": "s" * 48, "ISSUER": "https://w.example"}
+    with pytest.raises(ConfigError, match="PSEUDONYM_KEY"):
+        create_app({**config, **({"PSEUDONYM_KEY": key} if key else {})})
 
 
 def test_production_starts_with_real_settings(database_url):
@@ -42,6 +50,7 @@ def test_production_starts_with_real_settings(database_url):
         {
             "APP_ENV": "production",
             "SECRET_KEY": "s" * 48,
+            "PSEUDONYM_KEY": "p" * 48,
             "ISSUER": "https://wallet.example",
             "SQLALCHEMY_DATABASE_URI": database_url,
         }

@@ -50,7 +50,12 @@ def test_the_login_form_cannot_be_framed_and_loads_nothing(login):
 
 def test_hsts_only_in_production(database_url):
     production = create_app(
-        app_config(database_url, APP_ENV="production", ISSUER="https://wallet.example")
+        app_config(
+            database_url,
+            APP_ENV="production",
+            ISSUER="https://wallet.example",
+            PSEUDONYM_KEY="p" * 48,
+        )
     )
     answer = production.test_client().get("/healthz")
 

@@ -39,6 +39,7 @@ def test_hospital_gets_a_short_lived_token_with_every_hospital_scope(client, org
         "consent.read",
         "consent.request",
         "data_use.write",
+        "patient.link",
     }
 
 

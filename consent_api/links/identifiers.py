@@ -1,0 +1,47 @@
+"""An organisation's own identifier for a patient, FHIR-style: {"system": URI, "value": …}."""
+
+from __future__ import annotations
+
+import re
+from typing import Any, NamedTuple
+
+MAX_LENGTH = 255
+# An absolute URI (urn:oid:…, https://…): a scheme, a colon, no spaces or controls.
+_SYSTEM = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s\x00-\x1f\x7f]+")
+_VALUE = re.compile(r"[^\x00-\x1f\x7f]+")
+FIELDS = {"system", "value"}
+
+
+class Identifier(NamedTuple):
+    system: str
+    value: str
+
+    def as_json(self) -> dict[str, str]:
+        return {"system": self.system, "value": self.value}
+
+
+def problems(raw: Any) -> dict[str, list[str]]:
+    """What is wrong with an identifier as sent (empty when nothing is)."""
+    if not isinstance(raw, dict):
+        return {"_schema": ['Expected an object: {"system": …, "value": …}.']}
+    errors = {name: ["Unknown field."] for name in sorted(raw.keys() - FIELDS)}
+    for name, shape, hint in (
+        ("system", _SYSTEM, "an absolute URI, e.g. urn:oid:… or https://…"),
+        ("value", _VALUE, "text without control characters"),
+    ):
+        value = raw.get(name)
+        if value is None:
+            errors[name] = ["Missing data for required field."]
+        elif not isinstance(value, str) or not 1 <= len(value) <= MAX_LENGTH:
+            errors[name] = [f"Must be a string of 1 to {MAX_LENGTH} characters."]
+        elif not shape.fullmatch(value):
+            errors[name] = [f"Must be {hint}."]
+    return errors
+
+
+def parse(raw: Any) -> tuple[Identifier | None, dict[str, list[str]]]:
+    """(identifier, {}) or (None, field errors)."""
+    errors = problems(raw)
+    if errors:
+        return None, errors
+    return Identifier(raw["system"], raw["value"]), {}
