@@ -135,10 +135,10 @@ class _Builder:
         self.tokens[name] = self.org_token(created["client_id"], created["client_secret"], org_type)
         return Party(name, "org", {"org": created["id"]})
 
-    def use(self, org_token: str, patient: Party, categories: list[str]) -> tuple[dict, str]:
+    def use(self, org_token: str, patient_ref: str, categories: list[str]) -> tuple[dict, str]:
         """Report a permitted use; return it and the Idempotency-Key it was sent with."""
         body = {
-            "patient_id": patient.ids["patient_id"],
+            "patient_ref": patient_ref,
             "data_categories": categories,
             "purpose": "TREAT",
             "action": "use",
@@ -156,9 +156,9 @@ class _Builder:
         token = self.login.tokens(email)["access_token"]
         return Party(name, "patient", {"patient_id": created["id"]}), token
 
-    def request(self, org_token: str, patient: Party, **extra) -> dict:
+    def request(self, org_token: str, patient_ref: str, **extra) -> dict:
         body = {
-            "patient_id": patient.ids["patient_id"],
+            "patient_ref": patient_ref,
             "justification": "Follow-up of your treatment.",
             "expires_at": (utcnow() + timedelta(days=30)).isoformat(),
             **SCOPE,
@@ -232,11 +232,12 @@ def _organisations_of(
     first, second = b.org(f"first-{org_type}", org_type), b.org(f"second-{org_type}", org_type)
     token, second_token = b.tokens[first.name], b.tokens[second.name]
     consent = b.consent(p1_token, {"org_id": first.ids["org"]})
-    pending = b.request(token, p1)
-    used, key = b.use(token, p1, ["lab_results"])
     link = b.link(token, p1_token, f"https://{org_type}.example/mrn")
+    pending = b.request(token, link["patient_ref"])
+    used, key = b.use(token, link["patient_ref"], ["lab_results"])
     first.ids |= {
         "link": link["id"],
+        "patient_ref": link["patient_ref"],
         "consent": consent["id"],
         "pending_request": pending["id"],
         "patient_id": p1.ids["patient_id"],
@@ -256,9 +257,11 @@ def _life_of_the_first_patient(
     """p1's own ids: an active consent, a paused one, a pending request, notices, a device,
     points earned from a paid use and a redemption of some."""
     token = b.tokens[hospital.name]
-    paid = b.request(token, p1, fee_per_use=100, data_categories=["imaging"])
+    paid = b.request(
+        token, hospital.ids["patient_ref"], fee_per_use=100, data_categories=["imaging"]
+    )
     paid_consent = b.post(f"/v1/me/consent-requests/{paid['id']}/approve", p1_token, 201)
-    used, _ = b.use(token, p1, ["imaging"])
+    used, _ = b.use(token, hospital.ids["patient_ref"], ["imaging"])
     assert used["points_credited"], used
     hospital.private |= {paid["id"], paid_consent["id"], used["id"]}
     key = uuid.uuid4().hex
@@ -307,10 +310,11 @@ def _suspended_hospital(
     suspended = b.org("suspended-hospital", "hospital")
     token = b.tokens[suspended.name]
     consent = b.consent(p1_token, {"org_id": suspended.ids["org"]})
-    pending = b.request(token, p1)
     link = b.link(token, p1_token, "https://suspended.example/mrn")
+    pending = b.request(token, link["patient_ref"])
     suspended.ids |= {
         "link": link["id"],
+        "patient_ref": link["patient_ref"],
         "consent": consent["id"],
         "pending_request": pending["id"],
         "patient_id": p1.ids["patient_id"],

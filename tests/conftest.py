@@ -21,7 +21,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from hypothesis import HealthCheck, settings
-from sqlalchemy import URL, Connection, create_engine, make_url, text
+from sqlalchemy import URL, Connection, create_engine, make_url, select, text
 from sqlalchemy.orm import scoped_session, sessionmaker
 
 from server.app import create_app
@@ -425,11 +425,41 @@ def grant(client, patient_token_for):
     return make
 
 
-def use_body(patient_id, **overrides) -> dict:
-    """A data-use report, occurring now unless told otherwise."""
+def org_id_of(org) -> uuid.UUID:
+    """An organisation's id, from its bearer token, registration, model or id."""
+    from consent_api.auth.models import OAuthToken, digest
+
+    if isinstance(org, uuid.UUID):
+        return org
+    if isinstance(org, str):
+        token = db.session.scalar(
+            select(OAuthToken).where(OAuthToken.access_token_hash == digest(org))
+        )
+        assert token is not None, "a token the server never issued"
+        assert token.org_id is not None, "not an organisation's token"
+        return token.org_id
+    return getattr(org, "org", org).id
+
+
+def ref(org, patient) -> str:
+    """The patient_ref an organisation (its token, registration, model or id) knows a patient
+    (or a patient id) by: computed as the server computes it, with the app's key."""
+    from consent_api.links import refs
+
+    patient_id = (
+        patient
+        if isinstance(patient, uuid.UUID)
+        else uuid.UUID(str(getattr(patient, "id", patient)))
+    )
+    return refs.encode(org_id_of(org), patient_id)
+
+
+def use_body(patient_ref: str, **overrides) -> dict:
+    """A data-use report about the patient with this reference, occurring now unless told
+    otherwise."""
     when = overrides.pop("occurred_at", utcnow())
     return {
-        "patient_id": str(patient_id),
+        "patient_ref": patient_ref,
         **USE,
         "occurred_at": when.isoformat(),
         **overrides,

@@ -129,8 +129,11 @@ FILL: dict[str, dict[str, str]] = {
     "link_id": {"patient": "link", "org": "link"},
     "org_id": {"admin": "org"},
     "reward_id": {"admin": "reward"},
-    "patient": {"patient": "patient_id", "org": "patient_id"},  # the FHIR search
+    "patient": {"patient": "patient_id", "org": "patient_ref"},  # the FHIR search
 }
+# Optional query parameters the matrix fills all the same, by operationId (one of them is
+# needed, as with the FHIR search's `patient` or `patient:identifier`).
+FILLED_QUERY: dict[str, tuple[str, ...]] = {"searchFhirConsents": ("patient",)}
 # Where one operation needs another of the owner's ids than the parameter's rule gives.
 FILL_FOR_OPERATION: dict[tuple[str, str], str] = {
     ("resumeConsent", "consent_id"): "paused_consent",  # only a paused consent resumes
@@ -170,7 +173,7 @@ QUERIES: dict[str, Callable[[World], dict[str, str]]] = {
 
 def _use(owner: Party, world: World) -> dict[str, Any]:
     return {
-        "patient_id": owner.ids["patient_id"],
+        "patient_ref": owner.ids["patient_ref"],
         "data_categories": ["lab_results"],
         "purpose": "TREAT",
         "action": "use",
@@ -181,7 +184,7 @@ def _use(owner: Party, world: World) -> dict[str, Any]:
 
 def _check(owner: Party, world: World) -> dict[str, Any]:
     return {
-        "patient_id": owner.ids["patient_id"],
+        "patient_ref": owner.ids["patient_ref"],
         "data_category": "lab_results",
         "purpose": "TREAT",
         "action": "use",
@@ -219,7 +222,7 @@ BODIES: dict[str, Callable[[Party, World], dict[str, Any]]] = {
     "amendConsent": lambda o, w: {"max_uses": 5},
     "revokeConsent": lambda o, w: {"reason": "changed my mind"},
     "requestConsent": lambda o, w: {
-        "patient_id": w.parties["p1"].ids["patient_id"],
+        "patient_ref": o.ids["patient_ref"],
         "justification": "A study of lab results.",
         "expires_at": (utcnow() + timedelta(days=7)).isoformat(),
         **SCOPE,
@@ -247,9 +250,14 @@ RIGHTFUL_ANSWER: dict[str, tuple[int, str]] = {
 
 # A caller of the right kind, on another's ids, where the ids are not in the path: what it
 # gets when that is not a 2xx, with the problem code.
-ON_OTHERS_IDS: dict[str, tuple[int, str]] = {
-    # The patient's consent names the first organisation: the second may not use her data.
-    "reportDataUse": (403, "use_not_permitted"),
+ON_OTHERS_IDS: dict[str | tuple[str, str], tuple[int, str]] = {  # by operation (and kind)
+    # The first organisation's reference of the patient names nobody for the second.
+    "reportDataUse": (422, "unknown_patient"),
+    "checkConsent": (422, "unknown_patient"),
+    "checkConsentBatch": (422, "unknown_patient"),
+    "requestConsent": (422, "unknown_patient"),
+    # A patient searching another patient's id finds nothing of theirs: an empty Bundle.
+    ("searchFhirConsents", "org"): (422, "unknown_patient"),
     # The second patient has no points to spend.
     "redeemPoints": (409, "insufficient_points"),
 }
@@ -320,7 +328,7 @@ def _call(operation: Operation, caller: Caller, world: World) -> Call:
     query = QUERIES.get(operation.id, lambda w: {})(world)
     query |= {
         name: _fill(operation, name, owner)
-        for name in operation.required_query
+        for name in (*operation.required_query, *FILLED_QUERY.get(operation.id, ()))
         if name not in query
     }
     headers = {h: HEADERS[h](caller, owner) for h in operation.required_headers}
@@ -363,7 +371,9 @@ def expected(operation: Operation, caller: Caller) -> Expected:
     if caller.on_others_ids:
         if operation.path_params:
             return Expected(404, "not_found", "someone else's ids in the path")
-        status, code = ON_OTHERS_IDS.get(operation.id, (None, None))
+        status, code = ON_OTHERS_IDS.get(
+            (operation.id, caller.party.kind), ON_OTHERS_IDS.get(operation.id, (None, None))
+        )
         return Expected(status, code, "the caller's own data only")
     status, code = RIGHTFUL_ANSWER.get(operation.id, (None, None))
     return Expected(status, code, "the rightful caller on its own ids")

@@ -19,7 +19,7 @@ from werkzeug.test import EnvironBuilder, TestResponse
 
 from server.db import db
 from tests import openapi_check
-from tests.conftest import basic_auth, bearer, csrf_from, pkce_pair
+from tests.conftest import basic_auth, bearer, csrf_from, pkce_pair, ref
 from tests.openapi_check import (
     SPEC_PATH,
     OpenApiViolation,
@@ -279,7 +279,7 @@ def a_consent_id(client, patient_token) -> str:
 def a_request_id(client, hospital_token, patient) -> str:
     """A pending request of the fuzzing hospital to the fuzzing patient."""
     body = {
-        "patient_id": str(patient.id),
+        "patient_ref": ref(hospital_token, patient),
         "justification": "Follow-up of your treatment.",
         "expires_at": "2099-01-01T00:00:00Z",
         "data_categories": ["lab_results"],
@@ -408,7 +408,7 @@ def _consent_body(**overrides):
 
 def test_nul_in_json_text_is_refused(client, patient_token, hospital_token, patient, a_consent_id):
     request_body = {
-        "patient_id": str(patient.id),
+        "patient_ref": ref(hospital_token, patient),
         "justification": "Follow-up\x00",
         "expires_at": "2099-01-01T00:00:00Z",
         "data_categories": ["lab_results"],

@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from consent_api import catalog
+from consent_api.links import refs
 from consent_api.orgs.types import DATA_ORG_TYPES
 from server.http import rendered
 
@@ -247,10 +248,13 @@ class ConsentPageOut(ConsentListOut):
 
 
 class OrgConsentOut(ConsentTermsOut):
-    """A consent as the organisation it was granted to sees it (the rendering's `viewer`):
-    exclusions naming other organisations are left out, those naming it name only it."""
+    """A consent as the organisation it was granted to sees it (the rendering's `viewer`): the
+    patient by the reference that organisation knows them by; exclusions naming other
+    organisations are left out, those naming it name only it."""
 
-    patient_id = fields.UUID()
+    patient_ref = fields.Function(
+        lambda consent: refs.encode(rendered("viewer"), consent.patient_id)
+    )
     exclusions = fields.Method("_visible_exclusions")
 
     def _visible_exclusions(self, consent: Any) -> list[dict]:

@@ -4,26 +4,27 @@ errors keep the same problem shape, field by field."""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
 from consent_api import catalog
 from consent_api.decisions import store
-from consent_api.decisions.decide import Decision, decide
+from consent_api.decisions.decide import ConsentTerms, Decision, decide
+from consent_api.links import naming, refs
 from consent_api.orgs.values import Org
 from server.errors import ValidationFailed
 
 MAX_BATCH = 10_000
-FIELDS = {"patient_id", "data_category", "purpose", "action", "data_date"}
+FIELDS = {*naming.FIELDS, "data_category", "purpose", "action", "data_date"}
 
 
 @dataclass(frozen=True)
 class Check:
-    """One question: may the caller do `action` with `data_category` for `purpose`?"""
+    """One question: may the caller do `action` with `data_category` for `purpose`, with the
+    patient it names (by its reference, or its identifier of a linked patient)?"""
 
-    patient_id: uuid.UUID
+    patient: naming.Named
     data_category: str
     purpose: str
     action: str
@@ -48,17 +49,7 @@ def parse_check(item: Any) -> tuple[Check | None, dict[str, list[str]]]:
     errors: dict[str, list[str]] = {}
     for unknown in item.keys() - FIELDS:
         errors[unknown] = ["Unknown field."]
-    patient_id = None
-    raw = item.get("patient_id")
-    if raw is None:
-        errors["patient_id"] = ["Missing data for required field."]
-    else:
-        try:
-            patient_id = uuid.UUID(raw) if isinstance(raw, str) else None
-        except ValueError:
-            patient_id = None
-        if patient_id is None:
-            errors["patient_id"] = ["Not a valid UUID."]
+    patient = naming.parse(item, errors)
     category = _code(item, "data_category", catalog.CATEGORIES, errors)
     purpose = _code(item, "purpose", catalog.PURPOSES, errors)
     action = _code(item, "action", catalog.ACTIONS, errors)
@@ -70,7 +61,7 @@ def parse_check(item: Any) -> tuple[Check | None, dict[str, list[str]]]:
             errors["data_date"] = ["Not a valid date (YYYY-MM-DD)."]
     if errors:
         return None, errors
-    return Check(patient_id, category, purpose, action, data_date), {}
+    return Check(patient, category, purpose, action, data_date), {}
 
 
 def parse_one(body: Any) -> Check:
@@ -103,12 +94,48 @@ def parse_batch(body: Any) -> list[Check]:
     return checks
 
 
-def answer(checks: list[Check], *, org: Org, now: datetime) -> list[Decision]:
-    """Answer checks in order, reading every patient's candidate consents in bulk."""
-    consents = store.candidates((c.patient_id for c in checks), org)
+def _candidates(
+    checks: list[Check], org: Org
+) -> tuple[list[list[ConsentTerms] | None], dict[int, dict[str, list[str]]]]:
+    """Each check's candidate consents (None: it names no patient of the caller's), and the
+    field errors of those, by index. References decode by computation; identifiers resolve
+    in the same statement that reads their consents: one round trip either way (two for a
+    batch that mixes both)."""
+    by_ref = [(n, c.patient.ref) for n, c in enumerate(checks) if c.patient.ref is not None]
+    by_identifier = [
+        (n, c.patient.identifier) for n, c in enumerate(checks) if c.patient.ref is None
+    ]
+    found: list[list[ConsentTerms] | None] = [None] * len(checks)
+    unknown: dict[int, dict[str, list[str]]] = {}
+    if by_ref:
+        patient_ids = refs.decode_many(org.id, [ref for _, ref in by_ref])
+        consents = store.candidates((p for p in patient_ids if p is not None), org)
+        for (n, _), patient_id in zip(by_ref, patient_ids, strict=True):
+            if patient_id is None:
+                unknown[n] = {naming.REF: [naming.UNKNOWN_REF]}
+            else:
+                found[n] = consents.get(patient_id, [])
+    if by_identifier:
+        linked = store.candidates_by_identifier([i for _, i in by_identifier], org)
+        for n, identifier in by_identifier:
+            if identifier in linked:
+                found[n] = linked[identifier]
+            else:
+                unknown[n] = {naming.IDENTIFIER: [naming.UNLINKED]}
+    return found, unknown
+
+
+def answer(checks: list[Check], *, org: Org, now: datetime, batch: bool = True) -> list[Decision]:
+    """Answer checks in order, reading every patient's candidate consents in bulk; a check
+    naming no patient of the caller's fails the whole request (`UnknownPatient`, naming it)."""
+    found, unknown = _candidates(checks, org)
+    if unknown:
+        if not batch:
+            raise naming.UnknownPatient(unknown[0])
+        raise naming.UnknownPatient({"checks": {str(n): e for n, e in sorted(unknown.items())}})
     return [
         decide(
-            consents.get(check.patient_id, ()),
+            consents,
             org=org,
             category=check.data_category,
             purpose=check.purpose,
@@ -116,7 +143,7 @@ def answer(checks: list[Check], *, org: Org, now: datetime) -> list[Decision]:
             data_date=check.data_date,
             now=now,
         )
-        for check in checks
+        for check, consents in zip(checks, found, strict=True)
     ]
 
 

@@ -22,7 +22,7 @@ bp = Blueprint("decisions", __name__)
 def check_one():
     """Decide one check."""
     check = checks.parse_one(json_body())
-    (decision,) = checks.answer([check], org=current_org_ref(), now=utcnow())
+    (decision,) = checks.answer([check], org=current_org_ref(), now=utcnow(), batch=False)
     return jsonify(checks.as_json(decision))
 
 

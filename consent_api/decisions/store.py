@@ -15,11 +15,13 @@ import uuid
 from collections import defaultdict
 from collections.abc import Iterable
 
-from sqlalchemy import Text, Uuid, any_, bindparam, cast, or_, select
+from sqlalchemy import Text, Uuid, and_, any_, bindparam, cast, or_, select, tuple_
 from sqlalchemy.dialects import postgresql
 
 from consent_api.consents.models import Consent
 from consent_api.decisions.decide import ConsentTerms, Exclusion
+from consent_api.links.identifiers import Identifier
+from consent_api.links.models import LinkIdentifier
 from consent_api.orgs.values import Org
 from server.db import db, reads
 
@@ -57,6 +59,23 @@ _BY_ARRAY = select(*COLUMNS).where(
 _BY_LIST = select(*COLUMNS).where(
     _consents.c.patient_id.in_(bindparam("patient_ids", expanding=True)), GRANTED
 )
+
+
+# An organisation's identifiers of linked patients, with those patients' candidate consents,
+# in one statement: a row per consent, or one with no consent (NULLs) for a linked patient
+# who has none; an identifier with no row is linked to nobody.
+_ids = LinkIdentifier.__table__
+_BY_IDENTIFIER = (
+    select(_ids.c.system, _ids.c.value, *COLUMNS)
+    .select_from(
+        _ids.outerjoin(_consents, and_(_consents.c.patient_id == _ids.c.patient_id, GRANTED))
+    )
+    .where(
+        _ids.c.org_id == bindparam("org_id"),
+        tuple_(_ids.c.system, _ids.c.value).in_(bindparam("keys", expanding=True)),
+    )
+)
+IDENTIFIER_CHUNK = 2_500  # two parameters each
 
 
 @functools.lru_cache(maxsize=8192)
@@ -131,4 +150,23 @@ def candidates(patient_ids: Iterable[uuid.UUID], org: Org) -> dict[uuid.UUID, li
         ).all()
         for row in rows:
             found[row[0]].append(terms(row))
+    return found
+
+
+def candidates_by_identifier(
+    identifiers: Iterable[Identifier], org: Org
+) -> dict[Identifier, list[ConsentTerms]]:
+    """Return, per identifier the organisation links, its patient's consents naming `org` by
+    id or by type; identifiers it does not link are absent."""
+    wanted = list(dict.fromkeys(identifiers))
+    found: dict[Identifier, list[ConsentTerms]] = {}
+    for start in range(0, len(wanted), IDENTIFIER_CHUNK):
+        keys = [tuple(i) for i in wanted[start : start + IDENTIFIER_CHUNK]]
+        rows = reads.execute(
+            _BY_IDENTIFIER, {"keys": keys, "org_id": org.id, "org_type": org.type}
+        ).all()
+        for row in rows:
+            consents = found.setdefault(Identifier(row[0], row[1]), [])
+            if row[5] is not None:  # the consent's id: NULL when the patient has none
+                consents.append(terms(row[2:]))
     return found

@@ -10,7 +10,6 @@ it permits, and each provision nested in it is an exception, so a deny: our excl
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from typing import Any
@@ -62,9 +61,10 @@ SENSITIVITY_CODES = {
 }
 
 
-def consent_resource(view: Mapping[str, Any], *, patient_id: uuid.UUID) -> dict[str, Any]:
-    """Render one consent's JSON view as a FHIR R5 Consent resource."""
-    patient = {"reference": f"Patient/{patient_id}"}
+def consent_resource(view: Mapping[str, Any], *, patient: str) -> dict[str, Any]:
+    """Render one consent's JSON view as a FHIR R5 Consent resource; `patient` is the
+    patient's id as the reader knows it (an organisation: its patient_ref)."""
+    patient = {"reference": f"Patient/{patient}"}
     grantee = grantee_reference(view["grantee"])
     return {
         "resourceType": "Consent",

@@ -8,7 +8,7 @@ import uuid
 from flask import Blueprint, Response
 
 from consent_api.fhir import render, service
-from consent_api.fhir.schemas import ConsentSearch
+from consent_api.fhir.schemas import BY_IDENTIFIER, ConsentSearch
 from consent_api.orgs.current import current_org
 from consent_api.patients.current import current_patient
 from server import scopes
@@ -54,7 +54,10 @@ def read(consent_id: uuid.UUID):
 def search(query):
     """Search one patient's consents that the caller may see, as a searchset Bundle."""
     now = utcnow()
-    resources = service.search(_reader(), query["patient"], now=now)
+    resources = service.search(_reader(), query, now=now)
     entries = [(external_url(".read", consent_id=r["id"]), r) for r in resources]
-    self_url = external_url(".search", patient=str(query["patient"]))
+    if "patient" in query:
+        self_url = external_url(".search", patient=query["patient"])
+    else:
+        self_url = external_url(".search", **{BY_IDENTIFIER: query["identifier"]})
     return _fhir(render.searchset(entries, self_url=self_url, now=now))

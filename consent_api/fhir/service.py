@@ -15,9 +15,11 @@ from consent_api.consents.listing import granted_to
 from consent_api.consents.models import Consent
 from consent_api.consents.schemas import ConsentOut, OrgConsentOut
 from consent_api.fhir import render
+from consent_api.fhir.schemas import BY_IDENTIFIER, PATIENT
+from consent_api.links import identifiers, naming
 from consent_api.orgs.models import Organisation
 from server.db import db
-from server.errors import NotFound
+from server.errors import NotFound, ValidationFailed
 from server.http import dump
 
 
@@ -42,11 +44,35 @@ def read(reader: Reader, consent_id: uuid.UUID, *, now: datetime) -> dict[str, A
     return _render([consent], reader, now=now)[0]
 
 
-def search(reader: Reader, patient_id: uuid.UUID, *, now: datetime) -> list[dict[str, Any]]:
-    """Return the consents of one patient the reader may see as FHIR Consents, oldest first."""
+def _searched_patient(reader: Reader, query: dict[str, Any]) -> uuid.UUID | None:
+    """The patient a search names, as its reader knows them; None when a patient names
+    someone else (they see only their own consents: an empty search, not an error)."""
+    if reader.org is not None:
+        if "patient" in query:
+            return naming.resolve(reader.org.id, naming.Named(query["patient"], None))
+        system, bar, value = query["identifier"].partition("|")
+        identifier, errors = identifiers.parse({"system": system, "value": value})
+        if not bar or errors:
+            raise ValidationFailed(errors={BY_IDENTIFIER: ["Must be <system>|<value>."]})
+        patient_id = naming.linked(reader.org.id, [identifier]).get(identifier)
+        if patient_id is None:
+            raise naming.UnknownPatient({BY_IDENTIFIER: [naming.UNLINKED]})
+        return patient_id
+    if "identifier" in query:
+        raise ValidationFailed(errors={BY_IDENTIFIER: ["Only organisations search by it."]})
+    try:
+        return uuid.UUID(query["patient"])
+    except ValueError:
+        raise ValidationFailed(errors={PATIENT: ["Not a valid UUID."]}) from None
+
+
+def search(reader: Reader, query: dict[str, Any], *, now: datetime) -> list[dict[str, Any]]:
+    """Return the consents of the searched patient that the reader may see, as FHIR
+    Consents, oldest first."""
     statement = _visible(reader)
     if statement is None:
         return []
+    patient_id = _searched_patient(reader, query)
     consents_found = db.session.scalars(
         statement.where(Consent.patient_id == patient_id).order_by(Consent.created_at, Consent.id)
     ).all()
@@ -66,9 +92,11 @@ def _visible(reader: Reader) -> Select | None:
 def _render(found: Sequence[Consent], reader: Reader, *, now: datetime) -> list[dict[str, Any]]:
     if reader.org is not None:
         views = dump(OrgConsentOut(many=True), found, now=now, viewer=reader.org.id)
+        patients = [view["patient_ref"] for view in views]
     else:
         views = dump(ConsentOut(many=True), found, now=now)
+        patients = [str(consent.patient_id) for consent in found]
     return [
-        render.consent_resource(view, patient_id=consent.patient_id)
-        for view, consent in zip(views, found, strict=True)
+        render.consent_resource(view, patient=patient)
+        for view, patient in zip(views, patients, strict=True)
     ]

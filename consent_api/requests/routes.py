@@ -12,6 +12,8 @@ from consent_api.patients.current import current_patient
 from consent_api.requests import service
 from consent_api.requests.schemas import (
     ApproveIn,
+    OrgRequestOut,
+    OrgRequestPageOut,
     RequestIn,
     RequestListQuery,
     RequestOut,
@@ -27,7 +29,7 @@ bp = Blueprint("requests", __name__)
 
 @bp.post("/v1/consent-requests")
 @require(scopes.CONSENT_REQUEST)
-@output(RequestOut, status=201)
+@output(OrgRequestOut, status=201)
 @body(RequestIn)
 def create(body):
     """Ask a patient for consent."""
@@ -37,7 +39,7 @@ def create(body):
 
 @bp.get("/v1/consent-requests")
 @require(scopes.CONSENT_REQUEST)
-@output(RequestPageOut)
+@output(OrgRequestPageOut)
 @query(RequestListQuery)
 def list_for_org(query):
     """List the calling organisation's requests."""
@@ -46,7 +48,7 @@ def list_for_org(query):
 
 @bp.get("/v1/consent-requests/<uuid:request_id>")
 @require(scopes.CONSENT_REQUEST)
-@output(RequestOut)
+@output(OrgRequestOut)
 def get_for_org(request_id: uuid.UUID):
     """Follow one of the calling organisation's requests."""
     return service.get_for_org(current_org(), request_id)
@@ -54,7 +56,7 @@ def get_for_org(request_id: uuid.UUID):
 
 @bp.post("/v1/consent-requests/<uuid:request_id>/withdraw")
 @require(scopes.CONSENT_REQUEST)
-@output(RequestOut)
+@output(OrgRequestOut)
 def withdraw(request_id: uuid.UUID):
     """Withdraw a pending request."""
     return service.withdraw(current_org(), request_id, now=utcnow())

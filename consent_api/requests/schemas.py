@@ -6,13 +6,14 @@ from marshmallow import Schema, fields, validate
 
 from consent_api.consents.schemas import ScopeFields, data_period, when
 from consent_api.consents.scope import normalise_exclusions
+from consent_api.links import refs
+from consent_api.links.schemas import PatientNamedIn
 from server.http import rendered
 
 
-class RequestIn(ScopeFields):
-    """An organisation asks a patient for consent to a scope."""
+class RequestIn(ScopeFields, PatientNamedIn):
+    """An organisation asks a patient (named as it knows them) for consent to a scope."""
 
-    patient_id = fields.UUID(required=True)
     justification = fields.String(required=True, validate=validate.Length(min=1, max=2000))
     expires_at = when(required=True)
     fee_per_use = fields.Integer(
@@ -35,8 +36,7 @@ class RequestListQuery(Schema):
 
 
 class RequestOut(Schema):
-    """A consent request (its status as of the rendering's `now`), as the asking
-    organisation and the patient see it."""
+    """A consent request (its status as of the rendering's `now`), as the patient sees it."""
 
     id = fields.UUID()
     org_id = fields.UUID()
@@ -64,7 +64,23 @@ class RequestOut(Schema):
 
 
 class RequestPageOut(Schema):
-    """A page of consent requests."""
+    """A page of consent requests, as the patient sees them."""
 
     items = fields.List(fields.Nested(RequestOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class OrgRequestOut(RequestOut):
+    """A consent request as the asking organisation sees it: the patient by its reference."""
+
+    class Meta:
+        exclude = ("patient_id",)
+
+    patient_ref = fields.Function(lambda request: refs.encode(request.org_id, request.patient_id))
+
+
+class OrgRequestPageOut(Schema):
+    """A page of the organisation's consent requests."""
+
+    items = fields.List(fields.Nested(OrgRequestOut))
     next_cursor = fields.String(allow_none=True)

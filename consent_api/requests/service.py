@@ -19,6 +19,8 @@ from consent_api.consents.scope import (
     scope_dict,
 )
 from consent_api.consents.summary import summarise
+from consent_api.links import naming
+from consent_api.links.schemas import PatientNamedIn
 from consent_api.orgs.models import Organisation
 from consent_api.orgs.names import org_names
 from consent_api.patients.models import Patient
@@ -39,16 +41,18 @@ class RequestNotPending(Conflict):
 def create(org: Organisation, body: dict[str, Any], *, now: datetime) -> ConsentRequest:
     """File a request with a patient; it stays pending until answered or `expires_at`.
 
-    An id that is no patient, or an erased one, is answered the same (the answer must not
-    tell an organisation who exists): the request is kept, nobody is asked, and it lapses."""
+    The patient is named as the organisation knows them (`UnknownPatient` if it knows nobody
+    so). An erased patient is answered like any other (the answer must not tell an
+    organisation who exists): the request is kept, nobody is asked, and it lapses."""
     if body["expires_at"] <= now:
         raise ValidationFailed(errors={"expires_at": ["Must be in the future."]})
     check_orgs_exist(body, None)
     check_still_valid(body, now=now)
+    patient_id = naming.resolve(org.id, PatientNamedIn.named(body))
     request = ConsentRequest(
         id=uuid.uuid4(),
         org_id=org.id,
-        patient_id=body["patient_id"],
+        patient_id=patient_id,
         justification=body["justification"],
         fee_per_use=body["fee_per_use"],
         expires_at=body["expires_at"],
@@ -65,7 +69,7 @@ def create(org: Organisation, body: dict[str, Any], *, now: datetime) -> Consent
     request.summary = summarise(scope_dict(request), grantee=org.name, org_names=names)
     db.session.add(request)
     db.session.flush()
-    patient = db.session.get(Patient, body["patient_id"])
+    patient = db.session.get(Patient, patient_id)
     if patient is not None and patient.erased_at is None:
         notices.request_received(request, org.name, now=now)
     return request

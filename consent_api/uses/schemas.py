@@ -9,6 +9,8 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from consent_api import catalog
 from consent_api.catalog.schemas import Labelled
 from consent_api.consents.schemas import codes, when
+from consent_api.links import refs
+from consent_api.links.schemas import PatientNamedIn
 from consent_api.orgs.schemas import OrgRefOut
 from consent_api.uses.models import OUTCOMES
 
@@ -25,10 +27,9 @@ class DateRangeIn(Schema):
             raise ValidationError("end must not be before start.", "end")
 
 
-class DataUseIn(Schema):
-    """An organisation reports one use of one patient's data."""
+class DataUseIn(PatientNamedIn):
+    """An organisation reports one use of one patient's data (named as it knows them)."""
 
-    patient_id = fields.UUID(required=True)
     data_categories = codes(tuple(catalog.CATEGORIES))
     purpose = fields.String(required=True, validate=validate.OneOf(tuple(catalog.PURPOSES)))
     action = fields.String(required=True, validate=validate.OneOf(tuple(catalog.ACTIONS)))
@@ -68,7 +69,7 @@ class DataUseOut(Schema):
     """A recorded use, as the reporting organisation sees it."""
 
     id = fields.UUID()
-    patient_id = fields.UUID()
+    patient_ref = fields.Function(lambda use: refs.encode(use.org_id, use.patient_id))
     org_id = fields.UUID()
     holder_org_id = fields.UUID(allow_none=True)
     recipient = fields.String(allow_none=True)

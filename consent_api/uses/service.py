@@ -16,6 +16,8 @@ from flask import current_app
 from sqlalchemy import and_, bindparam, insert, select
 
 from consent_api.decisions import locking
+from consent_api.links import naming
+from consent_api.links.schemas import PatientNamedIn
 from consent_api.orgs.models import Organisation
 from consent_api.orgs.types import DATA_HOLDER_TYPES
 from consent_api.orgs.values import Org
@@ -108,12 +110,13 @@ def _validate(body: dict[str, Any], org: Org, *, now: datetime) -> UsePatient:
                 "occurred_at": [f"Must be within the last {hours} hours; report uses promptly."]
             }
         )
-    rows = core().execute(_PATIENT, {"patient_id": body["patient_id"]}).all()
+    patient_id = naming.resolve(org.id, PatientNamedIn.named(body))
+    rows = core().execute(_PATIENT, {"patient_id": patient_id}).all()
     if not rows:  # no such patient, or erased: refused as if unconsented; nothing to record
         raise UseNotPermitted("no_consent", uuid.uuid4())
     first = rows[0]
     return UsePatient(
-        body["patient_id"],
+        patient_id,
         first.emergency_access,
         points.terms_or_defaults(first.commission_bp, first.patient_bp),
         outbox.audience_of(rows),

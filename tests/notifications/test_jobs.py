@@ -15,7 +15,7 @@ from server import jobs
 from server.db import db, utcnow
 from server.jobs import JobContext
 from server.worker import build_scheduler, run_job
-from tests.conftest import REDIRECT_URI, bearer
+from tests.conftest import REDIRECT_URI, bearer, ref
 from tests.support import ROOT, WorkerProcess, run_job_now
 
 
@@ -127,17 +127,18 @@ def test_expiry_sweeps_mark_consents_and_requests_and_record_a_version(
         "valid_until": (utcnow() + timedelta(days=1)).isoformat(),
     }
     consent = client.post("/v1/me/consents", json=body, headers=bearer(patient_token)).json
+    pharma = token_for("pharma")
     request = client.post(
         "/v1/consent-requests",
         json={
-            "patient_id": str(patient.id),
+            "patient_ref": ref(pharma, patient),
             "data_categories": ["lab_results"],
             "purposes": ["HRESCH"],
             "actions": ["use"],
             "justification": "study",
             "expires_at": (utcnow() + timedelta(days=1)).isoformat(),
         },
-        headers=bearer(token_for("pharma")),
+        headers=bearer(pharma),
     ).json
     db.session.get(Consent, uuid.UUID(consent["id"])).valid_until = utcnow() - timedelta(seconds=1)
     db.session.get(ConsentRequest, uuid.UUID(request["id"])).expires_at = utcnow() - timedelta(

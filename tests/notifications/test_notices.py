@@ -10,7 +10,7 @@ from consent_api.consents.models import Consent
 from consent_api.requests.models import ConsentRequest
 from notifications.models import Notification
 from server.db import db, utcnow
-from tests.conftest import bearer, report, use_body
+from tests.conftest import bearer, ref, report, use_body
 from tests.factories import PatientFactory
 from tests.support import run_job_now
 
@@ -46,7 +46,7 @@ def _grant(client, token, *, category="lab_results", **extra) -> dict:
 
 def _ask(client, token, patient, *, expires_in=timedelta(days=10)):
     body = {
-        "patient_id": str(patient.id),
+        "patient_ref": ref(token, patient),
         "data_categories": ["lab_results"],
         "purposes": ["HRESCH"],
         "actions": ["use"],
@@ -146,9 +146,8 @@ def test_a_long_organisation_name_never_overflows_a_title(client, org_credential
     org = org_credentials("hospital", name="H" * 200)
     patient = PatientFactory()
     categories = ["lab_results", "imaging", "medications", "allergies", "diagnoses"]
-    response = report(
-        client, token_for(registration=org), use_body(patient.id, data_categories=categories)
-    )
+    token = token_for(registration=org)
+    response = report(client, token, use_body(ref(org, patient), data_categories=categories))
     assert response.status_code == 403
     (notice,) = db.session.scalars(select(Notification)).all()
     assert len(notice.title) == 200

@@ -10,7 +10,7 @@ from sqlalchemy import select
 from notifications.models import Device, Notification, OutboxMessage
 from notifications.preferences import Preferences, next_digest, quiet_until
 from server.db import db, utcnow
-from tests.conftest import bearer, report, use_body
+from tests.conftest import bearer, ref, report, use_body
 from tests.support import run_job_now
 
 PARIS = "Europe/Paris"
@@ -143,8 +143,10 @@ def test_routine_uses_wait_out_the_quiet_hours_but_alerts_do_not(
     }
     assert _put(client, patient_token, quiet_hours=quiet).status_code == 200
     _, _, _ = grant(patient=patient)
-    report(client, hospital_token, use_body(patient.id))
-    report(client, hospital_token, use_body(patient.id, purpose="HMARKT"))  # refused: an alert
+    report(client, hospital_token, use_body(ref(hospital_token, patient)))
+    report(
+        client, hospital_token, use_body(ref(hospital_token, patient), purpose="HMARKT")
+    )  # refused: an alert
 
     due = dict(_pushes())
     assert due["data_use"] > now + timedelta(hours=1)
@@ -157,7 +159,10 @@ def test_a_daily_digest_keeps_routine_uses_off_the_phone_and_sums_them_up(
     assert _put(client, patient_token, data_uses="daily_digest").status_code == 200
     grant(patient=patient)
     for _ in range(3):
-        assert report(client, hospital_token, use_body(patient.id)).status_code == 201
+        assert (
+            report(client, hospital_token, use_body(ref(hospital_token, patient))).status_code
+            == 201
+        )
     inbox = client.get("/v1/me/notifications", headers=bearer(patient_token)).json
     assert [n["type"] for n in inbox["items"]].count("data_use") == 3  # all in the inbox
     assert [t for t, _ in _pushes() if t == "data_use"] == []  # none pushed one by one

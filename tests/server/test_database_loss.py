@@ -11,6 +11,7 @@ from sqlalchemy import create_engine, select, text
 
 from consent_api.auth import clients
 from consent_api.consents.models import Consent
+from consent_api.links import refs
 from consent_api.registration import service as registration
 from consent_api.uses.models import DataUse
 from notifications.models import Notification
@@ -39,8 +40,9 @@ def fault_app(app, database_url):
     wipe_committed(application)
 
 
-def _setup(application) -> tuple[str, list[uuid.UUID]]:
-    """A hospital's token and patients who each granted it a consent (committed)."""
+def _setup(application) -> tuple[str, list[uuid.UUID], list[str]]:
+    """A hospital's token, and patients who each granted it a consent (committed): their ids,
+    and the references the hospital knows them by."""
     client = application.test_client()
     with application.app_context():
         hospital = registration.register_org(name="Fault Hospital", type="hospital")
@@ -48,6 +50,7 @@ def _setup(application) -> tuple[str, list[uuid.UUID]]:
         patients = [PatientFactory() for _ in range(PATIENTS)]
         tokens = [issue_patient_token(patient, wallet) for patient in patients]
         ids = [patient.id for patient in patients]
+        patient_refs = refs.encode_many(hospital.org.id, ids)
         credentials = (hospital.client.client_id, hospital.client_secret)
         db.session.commit()
     for token in tokens:
@@ -66,11 +69,11 @@ def _setup(application) -> tuple[str, list[uuid.UUID]]:
         "/oauth/token", data={"grant_type": "client_credentials"}, headers=basic_auth(*credentials)
     )
     assert issued.status_code == 200, issued.json
-    return issued.json["access_token"], ids
+    return issued.json["access_token"], ids, patient_refs
 
 
 def test_killed_backends_give_503s_with_retry_after_and_no_half_writes(fault_app, database_url):
-    token, patient_ids = _setup(fault_app)
+    token, patient_ids, patient_refs = _setup(fault_app)
     deadline = time.monotonic() + LOAD_SECONDS
     answers: list[tuple[str, int, dict]] = []
     lock = threading.Lock()
@@ -84,7 +87,7 @@ def test_killed_backends_give_503s_with_retry_after_and_no_half_writes(fault_app
                 key = f"fault-{n}-{i}"
                 response = client.post(
                     "/v1/data-uses",
-                    json=use_body(patient_ids[(n + i) % PATIENTS]),
+                    json=use_body(patient_refs[(n + i) % PATIENTS]),
                     headers={**bearer(token), "Idempotency-Key": key},
                 )
                 with lock:

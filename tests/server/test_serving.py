@@ -22,6 +22,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, make_url, text
 
+from consent_api.links import refs
 from consent_api.registration import service as registration
 from server.app import create_app
 from server.db import db
@@ -187,12 +188,17 @@ def test_forwarded_headers_are_not_believed_without_trusted_proxies(served):
 
 @pytest.fixture
 def checker(app, database_url):
-    """An organisation allowed to check consents, committed for real; its client secret."""
+    """An organisation allowed to check consents, committed for real: its client id and
+    secret, and its reference of a patient who does not exist."""
     writer = create_app(app_config(database_url))
     with writer.app_context():
         org = registration.register_org(name="Drip Hospital", type="hospital")
         db.session.commit()
-        credentials = (org.client.client_id, org.client_secret)
+        credentials = (
+            org.client.client_id,
+            org.client_secret,
+            refs.encode(org.org.id, uuid.uuid4()),
+        )
     yield credentials
     wipe_committed(writer)
 
@@ -217,13 +223,13 @@ def test_the_service_answers_while_50_clients_drip_a_body(served, checker, datab
         "POST",
         "/oauth/token",
         body="grant_type=client_credentials",
-        headers={"Content-Type": "application/x-www-form-urlencoded", **basic_auth(*checker)},
+        headers={"Content-Type": "application/x-www-form-urlencoded", **basic_auth(*checker[:2])},
     )
     assert token_answer[0] == 200, token_answer
     token = json.loads(token_answer[2])["access_token"]
     check = json.dumps(
         {
-            "patient_id": str(uuid.uuid4()),
+            "patient_ref": checker[2],
             "data_category": "lab_results",
             "purpose": "TREAT",
             "action": "use",

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from server.db import utcnow
-from tests.conftest import bearer
+from tests.conftest import bearer, ref
 
 
 @pytest.fixture
@@ -37,7 +37,7 @@ def test_org_lists_consents_granted_to_it_directly_or_by_type(
     items = client.get("/v1/consents", headers=bearer(hospital_token)).json["items"]
 
     assert {c["id"] for c in items} == {direct["id"], by_type["id"]}
-    assert all(c["patient_id"] == str(patient.id) for c in items)
+    assert all(c["patient_ref"] == ref(hospital_token, patient) for c in items)
     assert "summary" not in items[0]
 
 

@@ -1,16 +1,20 @@
 """The decision API over HTTP: single and batch checks, with real organisation tokens."""
 
+import uuid
+
 import pytest
 from sqlalchemy import event
 
 from server.db import db
-from tests.conftest import bearer
+from tests.conftest import bearer, ref
 
 CHECK = {"data_category": "lab_results", "purpose": "TREAT", "action": "use"}
+NOBODY = uuid.UUID(int=0)  # an id that is no patient's
 
 
-def check(client, token, patient_id, **overrides):
-    body = {"patient_id": str(patient_id), **CHECK, **overrides}
+def check(client, token, patient, **overrides):
+    """One check about a patient (or a patient id), named by the caller's reference."""
+    body = {"patient_ref": ref(token, patient), **CHECK, **overrides}
     return client.post("/v1/consent-checks", json=body, headers=bearer(token))
 
 
@@ -27,7 +31,7 @@ def test_check_permits_under_a_consent_and_names_it(client, hospital_token, gran
 
 
 def test_check_for_an_unknown_patient_is_a_plain_deny(client, hospital_token):
-    response = check(client, hospital_token, "00000000-0000-0000-0000-000000000000")
+    response = check(client, hospital_token, NOBODY)
     assert response.json["decision"] == "deny"
     assert response.json["reason"] == "no_consent"
 
@@ -87,7 +91,10 @@ def test_a_pharma_company_does_not_benefit_from_a_hospital_grant(client, token_f
 @pytest.mark.parametrize(
     ("overrides", "field"),
     [
-        ({"patient_id": "nope"}, "patient_id"),
+        ({"patient_ref": "nope"}, "patient_ref"),
+        ({"patient_ref": None}, "patient_ref"),
+        ({"patient_id": str(NOBODY)}, "patient_id"),
+        ({"patient_identifier": {"system": "urn:oid:1.2", "value": "1"}}, "patient_ref"),
         ({"data_category": "all"}, "data_category"),
         ({"purpose": "FUN"}, "purpose"),
         ({"action": 3}, "action"),
@@ -96,15 +103,15 @@ def test_a_pharma_company_does_not_benefit_from_a_hospital_grant(client, token_f
     ],
 )
 def test_bad_checks_are_422_naming_the_field(client, hospital_token, overrides, field):
-    body = {"patient_id": "00000000-0000-0000-0000-000000000000", **CHECK, **overrides}
+    body = {"patient_ref": ref(hospital_token, NOBODY), **CHECK, **overrides}
     response = client.post("/v1/consent-checks", json=body, headers=bearer(hospital_token))
     assert response.status_code == 422
     assert field in response.json["errors"]
 
 
 def test_checks_need_the_consent_check_scope(client, token_for, patient_token):
-    body = {"patient_id": "00000000-0000-0000-0000-000000000000", **CHECK}
     narrowed = token_for("hospital", scopes="consent.read")
+    body = {"patient_ref": ref(narrowed, NOBODY), **CHECK}
     assert client.post("/v1/consent-checks", json=body, headers=bearer(narrowed)).status_code == 403
     assert (
         client.post("/v1/consent-checks", json=body, headers=bearer(patient_token)).status_code
@@ -116,12 +123,11 @@ def test_batch_answers_in_order(client, hospital_token, grant):
     permitted, _, _ = grant()
     paused_patient, paused, token = grant()
     client.post(f"/v1/me/consents/{paused['id']}/pause", headers=bearer(token))
-    nobody = "00000000-0000-0000-0000-000000000000"
     checks = [
-        {"patient_id": str(permitted.id), **CHECK},
-        {"patient_id": nobody, **CHECK},
-        {"patient_id": str(paused_patient.id), **CHECK},
-        {"patient_id": str(permitted.id), **CHECK, "purpose": "HMARKT"},
+        {"patient_ref": ref(hospital_token, permitted), **CHECK},
+        {"patient_ref": ref(hospital_token, NOBODY), **CHECK},
+        {"patient_ref": ref(hospital_token, paused_patient), **CHECK},
+        {"patient_ref": ref(hospital_token, permitted), **CHECK, "purpose": "HMARKT"},
     ]
     response = client.post(
         "/v1/consent-checks/batch", json={"checks": checks}, headers=bearer(hospital_token)
@@ -135,7 +141,7 @@ def test_batch_of_ten_thousand_uses_a_bounded_number_of_queries(client, hospital
     patients = [grant()[0] for _ in range(3)]
     checks = [
         {
-            "patient_id": str(patients[i % 3].id) if i % 2 else f"00000000-0000-0000-0000-{i:012d}",
+            "patient_ref": ref(hospital_token, patients[i % 3] if i % 2 else uuid.UUID(int=i)),
             **CHECK,
         }
         for i in range(10_000)
@@ -163,7 +169,7 @@ def test_batch_of_ten_thousand_uses_a_bounded_number_of_queries(client, hospital
 
 
 def test_batch_limits_are_enforced(client, hospital_token):
-    too_many = {"checks": [{"patient_id": "x"}] * 10_001}
+    too_many = {"checks": [{"patient_ref": "x"}] * 10_001}
     empty = {"checks": []}
     for body in (too_many, empty, {}, {"checks": [], "more": 1}):
         response = client.post(
@@ -173,8 +179,8 @@ def test_batch_limits_are_enforced(client, hospital_token):
 
 
 def test_batch_names_the_bad_item(client, hospital_token):
-    checks = [{"patient_id": "00000000-0000-0000-0000-000000000000", **CHECK}] * 2
-    checks.append({"patient_id": "00000000-0000-0000-0000-000000000000", **CHECK, "action": "x"})
+    checks = [{"patient_ref": ref(hospital_token, NOBODY), **CHECK}] * 2
+    checks.append({"patient_ref": ref(hospital_token, NOBODY), **CHECK, "action": "x"})
     response = client.post(
         "/v1/consent-checks/batch", json={"checks": checks}, headers=bearer(hospital_token)
     )

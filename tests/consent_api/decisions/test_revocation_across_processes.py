@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from consent_api.auth.models import OAuthClient
+from consent_api.links import refs
 from server.app import create_app
 from server.db import db, reads
 from tests.conftest import (
@@ -79,8 +80,10 @@ def test_no_check_started_after_revoke_returned_is_permitted(two_apps):
         )
         .json["access_token"]
     )
+    with second.app_context():
+        patient_ref = refs.encode(made["org_id"], made["patient_id"])
     check = {
-        "patient_id": str(made["patient_id"]),
+        "patient_ref": patient_ref,
         "data_category": "lab_results",
         "purpose": "TREAT",
         "action": "use",

@@ -18,7 +18,7 @@ from consent_api import catalog
 from consent_api.consents.models import Consent
 from server.app import create_app
 from server.db import db
-from tests.conftest import CommittingClient, app_config, bearer
+from tests.conftest import CommittingClient, app_config, bearer, ref
 
 FHIR_JSON = "application/fhir+json"
 ACTION_SYSTEM = "http://terminology.hl7.org/CodeSystem/consentaction"
@@ -249,7 +249,9 @@ def test_org_reads_a_consent_granted_to_it(
     resource = read(client, hospital_token, made["id"])
 
     assert resource["id"] == made["id"]
-    assert resource["subject"] == {"reference": f"Patient/{patient.id}"}
+    # The patient as the hospital knows them, never by the wallet's own id.
+    assert resource["subject"] == {"reference": f"Patient/{ref(hospital_token, patient)}"}
+    assert str(patient.id) not in str(resource)
 
 
 def test_org_gets_404_for_a_consent_granted_to_another_org(
@@ -367,7 +369,7 @@ def test_org_search_returns_only_the_consents_granted_to_it(
     by_type = grant(client, patient_token, {"org_type": "hospital"})
     grant(client, patient_token, {"org_type": "insurer"})
 
-    bundle = search(client, hospital_token, str(patient.id))
+    bundle = search(client, hospital_token, ref(hospital_token, patient))
 
     assert [e["resource"]["id"] for e in bundle["entry"]] == [mine["id"], by_type["id"]]
     assert bundle["total"] == 2

@@ -44,13 +44,13 @@ def view(**changes) -> dict:
     ],
 )
 def test_status_maps_onto_consent_state_codes(ours, fhir):
-    resource = render.consent_resource(view(status=ours), patient_id=uuid.uuid4())
+    resource = render.consent_resource(view(status=ours), patient=str(uuid.uuid4()))
     FhirConsent.model_validate(resource)
     assert resource["status"] == fhir
 
 
 def test_open_ends_are_left_out_of_periods():
-    resource = render.consent_resource(view(), patient_id=uuid.uuid4())
+    resource = render.consent_resource(view(), patient=str(uuid.uuid4()))
     assert resource["period"] == {"start": "2025-03-01T12:00:00Z"}
     assert resource["provision"][0]["dataPeriod"] == {"end": "2024-12-31"}
 

@@ -6,7 +6,7 @@ from consent_api.auth.models import OAuthToken
 from consent_api.patients.models import Patient
 from notifications.outbox import notify
 from server.db import db, utcnow
-from tests.conftest import TEST_PASSWORD, bearer, csrf_from, pkce_pair
+from tests.conftest import TEST_PASSWORD, bearer, csrf_from, pkce_pair, ref
 from tests.factories import PatientFactory
 
 
@@ -38,7 +38,7 @@ def test_erasure_revokes_consents_removes_personal_data_and_credentials(
     consent = _grant_to_hospitals(client, tokens["access_token"])
     hospital = token_for("hospital")
     check = {
-        "patient_id": str(patient.id),
+        "patient_ref": ref(hospital, patient),
         "data_category": "lab_results",
         "purpose": "TREAT",
         "action": "use",

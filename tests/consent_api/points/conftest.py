@@ -6,7 +6,7 @@ from datetime import timedelta
 import pytest
 
 from server.db import utcnow
-from tests.conftest import bearer, report, use_body
+from tests.conftest import bearer, ref, report, use_body
 from tests.factories import PatientFactory
 
 
@@ -31,7 +31,7 @@ def paid(client, patient_token_for, pharma_token):
         asked = client.post(
             "/v1/consent-requests",
             json={
-                "patient_id": str(patient.id),
+                "patient_ref": ref(pharma_token, patient),
                 "data_categories": ["lab_results"],
                 "purposes": ["HRESCH"],
                 "actions": ["use"],
@@ -54,7 +54,7 @@ def paid(client, patient_token_for, pharma_token):
 
 def paid_use(client, token, patient_id, **overrides):
     """Report a research use of lab results (under a paid consent, if there is one)."""
-    body = use_body(patient_id, purpose="HRESCH", **overrides)
+    body = use_body(ref(token, patient_id), purpose="HRESCH", **overrides)
     return report(client, token, body)
 
 

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from consent_api.auth.clients import create_app_client
+from consent_api.links import refs
 from consent_api.points import ledger
 from consent_api.points.models import Account, Reward
 from consent_api.points.models import Transaction as LedgerTransaction
@@ -37,7 +38,7 @@ def world(app, database_url):
         app_client = create_app_client(name="Wallet", redirect_uris=[REDIRECT_URI])
         body = RequestIn().load(
             {
-                "patient_id": str(patient.id),
+                "patient_ref": refs.encode(pharma.org.id, patient.id),
                 "data_categories": ["lab_results"],
                 "purposes": ["HRESCH"],
                 "actions": ["use"],
@@ -54,6 +55,7 @@ def world(app, database_url):
         made = {
             "pharma": (pharma.client.client_id, pharma.client_secret),
             "patient_id": patient.id,
+            "patient_ref": refs.encode(pharma.org.id, patient.id),
             "reward_id": str(reward.id),
             "patient_token": issue_patient_token(patient, app_client),
         }
@@ -90,7 +92,7 @@ def test_200_concurrent_uses_and_redemptions_leave_the_wallet_exact(world, datab
                     response = client.post(
                         "/v1/data-uses",
                         json={
-                            "patient_id": str(made["patient_id"]),
+                            "patient_ref": made["patient_ref"],
                             "data_categories": ["lab_results"],
                             "purpose": "HRESCH",
                             "action": "use",
@@ -200,7 +202,7 @@ def _one_paid_use(setup, made) -> None:
     answer = setup.test_client().post(
         "/v1/data-uses",
         json={
-            "patient_id": str(made["patient_id"]),
+            "patient_ref": made["patient_ref"],
             "data_categories": ["lab_results"],
             "purpose": "HRESCH",
             "action": "use",

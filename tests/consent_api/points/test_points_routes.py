@@ -15,7 +15,7 @@ from consent_api.uses.models import DataUse
 from notifications.models import Notification
 from server.cli import main
 from server.db import db, utcnow
-from tests.conftest import bearer, report
+from tests.conftest import bearer, ref, report
 from tests.consent_api.points.conftest import paid_use, redeem
 from tests.factories import OrganisationFactory, PatientFactory
 from tests.support import all_pages, run_job_now
@@ -60,7 +60,7 @@ def test_without_a_holder_the_patient_gets_the_holders_share(client, paid, pharm
 def test_a_replayed_use_posts_nothing_twice(client, app, paid, pharma_token):
     patient, token, _ = paid(fee=100)
     body = {
-        "patient_id": str(patient.id),
+        "patient_ref": ref(pharma_token, patient),
         "data_categories": ["lab_results"],
         "purpose": "HRESCH",
         "action": "use",
@@ -77,15 +77,18 @@ def test_a_replayed_use_posts_nothing_twice(client, app, paid, pharma_token):
 
 def test_unpaid_and_refused_uses_post_nothing(client, hospital_token, grant, pharma_token):
     patient, _, _ = grant()
-    assert report(client, hospital_token, {**_use(patient)}).json["points_credited"] == 0
+    assert (
+        report(client, hospital_token, _use(ref(hospital_token, patient))).json["points_credited"]
+        == 0
+    )
     refused = paid_use(client, pharma_token, PatientFactory().id)
     assert refused.status_code == 403
     assert db.session.scalars(select(Entry.id)).all() == []
 
 
-def _use(patient):
+def _use(patient_ref):
     return {
-        "patient_id": str(patient.id),
+        "patient_ref": patient_ref,
         "data_categories": ["lab_results"],
         "purpose": "TREAT",
         "action": "use",

@@ -7,6 +7,7 @@ from sqlalchemy import func, select
 
 from consent_api.auth.clients import create_app_client
 from consent_api.consents.models import Consent
+from consent_api.links import refs
 from consent_api.registration import service as registrations
 from consent_api.requests import service as requests
 from consent_api.requests.schemas import RequestIn
@@ -26,7 +27,7 @@ def test_concurrent_approvals_of_one_request_make_one_consent(app, database_url)
         patient = PatientFactory()
         body = RequestIn().load(
             {
-                "patient_id": str(patient.id),
+                "patient_ref": refs.encode(pharma.org.id, patient.id),
                 "data_categories": ["lab_results"],
                 "purposes": ["HRESCH"],
                 "actions": ["use"],

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from server.db import utcnow
-from tests.conftest import bearer
+from tests.conftest import bearer, ref
 
 
 def _soon(**delta) -> str:
@@ -26,7 +26,7 @@ def pharma_token(token_for, pharma):
 def ask(client, pharma_token, patient):
     def make(**overrides):
         body = {
-            "patient_id": str(patient.id),
+            "patient_ref": ref(pharma_token, patient),
             "data_categories": ["lab_results", "medications", "genomics"],
             "purposes": ["HRESCH", "CLINTRL"],
             "actions": ["access", "use"],
@@ -207,7 +207,7 @@ def test_another_patient_cannot_answer_the_request(client, patient_token_for, as
 )
 def test_bad_requests_are_422_naming_the_field(client, pharma_token, patient, overrides, field):
     body = {
-        "patient_id": str(patient.id),
+        "patient_ref": ref(pharma_token, patient),
         "data_categories": ["lab_results"],
         "purposes": ["HRESCH"],
         "actions": ["use"],

@@ -3,7 +3,7 @@
 from datetime import timedelta
 
 from server.db import utcnow
-from tests.conftest import bearer, report, use_body
+from tests.conftest import bearer, ref, report, use_body
 
 
 def _log(client, token, **params):
@@ -14,8 +14,10 @@ def _log(client, token, **params):
 
 def test_the_log_shows_uses_and_refusals_in_plain_words(client, hospital_token, grant):
     patient, consent, token = grant()
-    report(client, hospital_token, use_body(patient.id))
-    report(client, hospital_token, use_body(patient.id, data_categories=["imaging"]))
+    report(client, hospital_token, use_body(ref(hospital_token, patient)))
+    report(
+        client, hospital_token, use_body(ref(hospital_token, patient), data_categories=["imaging"])
+    )
 
     refused, used = _log(client, token)["items"]
     assert used["organisation"]["name"] == "St Mary's"
@@ -32,9 +34,11 @@ def test_filters_by_organisation_category_purpose_outcome_and_time(
     patient, _, token = grant(data_categories=["lab_results", "imaging"])
     other_token = token_for("hospital")
     start = utcnow()
-    report(client, hospital_token, use_body(patient.id))
-    report(client, hospital_token, use_body(patient.id, data_categories=["imaging"]))
-    report(client, other_token, use_body(patient.id, purpose="HMARKT"))
+    report(client, hospital_token, use_body(ref(hospital_token, patient)))
+    report(
+        client, hospital_token, use_body(ref(hospital_token, patient), data_categories=["imaging"])
+    )
+    report(client, other_token, use_body(ref(other_token, patient), purpose="HMARKT"))
     everything = _log(client, token)["items"]
     assert len(everything) == 3
     mine = everything[-1]["organisation"]["id"]
@@ -56,7 +60,7 @@ def test_the_log_pages_with_a_cursor_newest_first(client, hospital_token, grant)
             client,
             hospital_token,
             use_body(
-                patient.id,
+                ref(hospital_token, patient),
                 data_categories=["imaging"],
                 occurred_at=base + timedelta(minutes=minute),
             ),
@@ -73,7 +77,7 @@ def test_the_log_pages_with_a_cursor_newest_first(client, hospital_token, grant)
 def test_a_patient_sees_only_their_own_history(client, hospital_token, grant):
     patient, _, _ = grant()
     _, _, other_token = grant()
-    report(client, hospital_token, use_body(patient.id))
+    report(client, hospital_token, use_body(ref(hospital_token, patient)))
     assert _log(client, other_token)["items"] == []
 
 

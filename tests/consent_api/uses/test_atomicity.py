@@ -11,7 +11,7 @@ from consent_api.consents.models import Consent
 from consent_api.uses.models import DataUse
 from notifications.models import Notification
 from server.db import db
-from tests.conftest import report, use_body
+from tests.conftest import ref, report, use_body
 
 
 class NoticeStoreDown(Exception):
@@ -63,7 +63,7 @@ def test_when_the_notice_write_fails_the_use_does_not_exist(
 ):
     patient, consent, _ = grant()
     before = _count(Notification, patient.id)
-    body = use_body(patient.id)
+    body = use_body(ref(hospital_token, patient))
     notice_writes.brake()
     response = report(_unchecked(app), hospital_token, body, key="atomic-1")
 
@@ -85,6 +85,8 @@ def test_when_the_alert_write_fails_the_refused_attempt_is_not_half_recorded(
 ):
     patient, _, _ = grant()
     notice_writes.brake()
-    response = report(_unchecked(app), hospital_token, use_body(patient.id, purpose="HMARKT"))
+    response = report(
+        _unchecked(app), hospital_token, use_body(ref(hospital_token, patient), purpose="HMARKT")
+    )
     assert response.status_code == 500
     assert _count(DataUse, patient.id) == 0

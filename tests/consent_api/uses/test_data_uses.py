@@ -9,7 +9,7 @@ from consent_api.consents.models import Consent
 from consent_api.uses.models import DataUse
 from notifications.models import Notification
 from server.db import db, utcnow
-from tests.conftest import bearer, report, use_body
+from tests.conftest import bearer, ref, report, use_body
 from tests.factories import OrganisationFactory, PatientFactory
 
 
@@ -29,7 +29,9 @@ def test_a_permitted_use_is_recorded_names_its_consent_and_tells_the_patient(
     client, hospital_token, grant
 ):
     patient, consent, _ = grant()
-    response = report(client, hospital_token, use_body(patient.id, recipient="Dr Ng"))
+    response = report(
+        client, hospital_token, use_body(ref(hospital_token, patient), recipient="Dr Ng")
+    )
 
     assert response.status_code == 201, response.json
     body = response.json
@@ -52,7 +54,7 @@ def test_a_refused_attempt_is_a_403_with_the_reason_and_stays_on_record_with_an_
     client, hospital_token
 ):
     patient = PatientFactory()
-    response = report(client, hospital_token, use_body(patient.id))
+    response = report(client, hospital_token, use_body(ref(hospital_token, patient)))
 
     assert response.status_code == 403
     assert response.mimetype == "application/problem+json"
@@ -69,7 +71,7 @@ def test_a_refused_attempt_is_a_403_with_the_reason_and_stays_on_record_with_an_
 
 def test_every_category_must_be_permitted(client, hospital_token, grant):
     patient, _, _ = grant()
-    body = use_body(patient.id, data_categories=["lab_results", "mental_health"])
+    body = use_body(ref(hospital_token, patient), data_categories=["lab_results", "mental_health"])
     response = report(client, hospital_token, body)
     assert response.status_code == 403
     assert response.json["reason"] == "out_of_scope"
@@ -77,7 +79,9 @@ def test_every_category_must_be_permitted(client, hospital_token, grant):
 
 def test_uses_count_against_max_uses_exactly(client, hospital_token, grant):
     patient, consent, _ = grant(max_uses=2)
-    answers = [report(client, hospital_token, use_body(patient.id)) for _ in range(3)]
+    answers = [
+        report(client, hospital_token, use_body(ref(hospital_token, patient))) for _ in range(3)
+    ]
     assert [a.status_code for a in answers] == [201, 201, 403]
     assert answers[2].json["reason"] == "max_uses_reached"
     assert db.session.get(Consent, uuid.UUID(consent["id"])).use_count == 2
@@ -90,11 +94,13 @@ def test_the_decision_is_made_at_occurred_at_against_the_version_then_in_force(
     before_revoke = utcnow()
     client.post(f"/v1/me/consents/{consent['id']}/revoke", headers=bearer(patient_token))
 
-    earlier = report(client, hospital_token, use_body(patient.id, occurred_at=before_revoke))
+    earlier = report(
+        client, hospital_token, use_body(ref(hospital_token, patient), occurred_at=before_revoke)
+    )
     assert earlier.status_code == 201, earlier.json
     assert earlier.json["consents"][0]["consent_version"] == 1
 
-    later = report(client, hospital_token, use_body(patient.id))
+    later = report(client, hospital_token, use_body(ref(hospital_token, patient)))
     assert later.status_code == 403
     assert later.json["reason"] == "revoked"
 
@@ -102,7 +108,9 @@ def test_the_decision_is_made_at_occurred_at_against_the_version_then_in_force(
 def test_a_use_before_the_consent_existed_is_refused(client, hospital_token, grant):
     before = utcnow() - timedelta(minutes=5)
     patient, _, _ = grant()
-    response = report(client, hospital_token, use_body(patient.id, occurred_at=before))
+    response = report(
+        client, hospital_token, use_body(ref(hospital_token, patient), occurred_at=before)
+    )
     assert response.status_code == 403
     assert response.json["reason"] == "no_consent"
 
@@ -116,28 +124,37 @@ def test_an_amended_consent_is_judged_by_the_terms_at_the_time(client, hospital_
         headers=bearer(patient_token),
     )
     assert (
-        report(client, hospital_token, use_body(patient.id, occurred_at=before_amend)).json[
-            "consents"
-        ][0]["consent_version"]
+        report(
+            client, hospital_token, use_body(ref(hospital_token, patient), occurred_at=before_amend)
+        ).json["consents"][0]["consent_version"]
         == 1
     )
-    assert report(client, hospital_token, use_body(patient.id)).json["reason"] == "out_of_scope"
+    assert (
+        report(client, hospital_token, use_body(ref(hospital_token, patient))).json["reason"]
+        == "out_of_scope"
+    )
 
 
 def test_records_outside_the_consented_data_period_are_refused(client, hospital_token, grant):
     patient, _, _ = grant(data_period={"start": "2024-01-01", "end": "2024-12-31"})
     inside = {"start": "2024-02-01", "end": "2024-03-01"}
     straddling = {"start": "2024-12-01", "end": "2025-01-15"}
-    ok = report(client, hospital_token, use_body(patient.id, data_date_range=inside))
+    ok = report(
+        client, hospital_token, use_body(ref(hospital_token, patient), data_date_range=inside)
+    )
     assert ok.status_code == 201
     assert ok.json["data_date_range"] == inside
-    refused = report(client, hospital_token, use_body(patient.id, data_date_range=straddling))
+    refused = report(
+        client, hospital_token, use_body(ref(hospital_token, patient), data_date_range=straddling)
+    )
     assert refused.json["reason"] == "outside_data_period"
 
 
 def test_emergency_treatment_by_a_hospital_needs_no_consent_and_is_flagged(client, hospital_token):
     patient = PatientFactory()
-    response = report(client, hospital_token, use_body(patient.id, purpose="ETREAT"))
+    response = report(
+        client, hospital_token, use_body(ref(hospital_token, patient), purpose="ETREAT")
+    )
     assert response.status_code == 201, response.json
     assert (response.json["reason"], response.json["emergency"]) == ("emergency_access", True)
     (use,) = _uses(patient.id)
@@ -149,7 +166,9 @@ def test_emergency_treatment_by_a_hospital_needs_no_consent_and_is_flagged(clien
 
 def test_emergency_access_under_a_consent_is_still_flagged(client, hospital_token, grant):
     patient, consent, _ = grant(purposes=["ETREAT"])
-    response = report(client, hospital_token, use_body(patient.id, purpose="ETREAT"))
+    response = report(
+        client, hospital_token, use_body(ref(hospital_token, patient), purpose="ETREAT")
+    )
     assert (response.json["reason"], response.json["emergency"]) == ("permitted", True)
     assert response.json["consents"][0]["consent_id"] == consent["id"]
     assert _notices(patient.id)[-1].type == "emergency_access"
@@ -164,7 +183,9 @@ def test_a_patient_who_opted_out_of_emergency_access_is_asked_first(
     answer = client.put("/v1/me/emergency-access", json={"allowed": False}, headers=bearer(token))
     assert answer.json == {"allowed": False}
 
-    response = report(client, hospital_token, use_body(patient.id, purpose="ETREAT"))
+    response = report(
+        client, hospital_token, use_body(ref(hospital_token, patient), purpose="ETREAT")
+    )
     assert response.status_code == 403
     assert response.json["reason"] == "no_consent"
     assert _notices(patient.id)[-1].type == "access_refused"
@@ -172,7 +193,8 @@ def test_a_patient_who_opted_out_of_emergency_access_is_asked_first(
 
 def test_only_hospitals_have_emergency_access(client, token_for):
     patient = PatientFactory()
-    response = report(client, token_for("pharma"), use_body(patient.id, purpose="ETREAT"))
+    pharma = token_for("pharma")
+    response = report(client, pharma, use_body(ref(pharma, patient), purpose="ETREAT"))
     assert response.status_code == 403
     assert response.json["reason"] == "no_consent"
 
@@ -188,7 +210,9 @@ def test_bad_reports_name_the_field_and_record_nothing(client, hospital_token, g
         ({"data_date_range": {"start": "2024-02-01", "end": "2024-01-01"}}, "data_date_range"),
     ]
     for overrides, field in cases:
-        response = report(client, hospital_token, {**use_body(patient.id), **overrides})
+        response = report(
+            client, hospital_token, {**use_body(ref(hospital_token, patient)), **overrides}
+        )
         assert response.status_code == 422, (field, response.json)
         assert field in response.json["errors"], response.json
     assert _uses(patient.id) == []
@@ -197,12 +221,14 @@ def test_bad_reports_name_the_field_and_record_nothing(client, hospital_token, g
 def test_a_holder_organisation_is_recorded(client, hospital_token, grant):
     patient, _, _ = grant()
     holder = OrganisationFactory(name="City Lab")
-    response = report(client, hospital_token, use_body(patient.id, holder_org_id=str(holder.id)))
+    response = report(
+        client, hospital_token, use_body(ref(hospital_token, patient), holder_org_id=str(holder.id))
+    )
     assert response.json["holder_org_id"] == str(holder.id)
 
 
 def test_patients_cannot_report_uses(client, patient_token, patient):
-    response = report(client, patient_token, use_body(patient.id))
+    response = report(client, patient_token, use_body("a" * 32))
     assert response.status_code == 403
     assert response.json["code"] == "insufficient_scope"
 
@@ -211,7 +237,7 @@ def test_an_erased_patient_cannot_be_reported_on(client, hospital_token, patient
     patient = PatientFactory()
     token = patient_token_for(patient)
     assert client.delete("/v1/me", headers=bearer(token)).status_code == 204
-    response = report(client, hospital_token, use_body(patient.id))
+    response = report(client, hospital_token, use_body(ref(hospital_token, patient)))
     assert response.status_code == 403  # as for any patient without consent: see test_probing
     assert response.json["code"] == "use_not_permitted"
     count = db.session.scalar(select(func.count()).select_from(DataUse))
@@ -220,7 +246,7 @@ def test_an_erased_patient_cannot_be_reported_on(client, hospital_token, patient
 
 def test_a_use_cannot_be_backdated_beyond_the_reporting_window(client, hospital_token, grant):
     patient, _, _ = grant()
-    old = use_body(patient.id, occurred_at=utcnow() - timedelta(hours=73))
+    old = use_body(ref(hospital_token, patient), occurred_at=utcnow() - timedelta(hours=73))
     response = report(client, hospital_token, old)
     assert response.status_code == 422
     assert "occurred_at" in response.json["errors"]
@@ -230,6 +256,6 @@ def test_a_report_without_dates_is_not_covered_by_a_consent_limited_to_a_period(
     client, hospital_token, grant
 ):
     patient, _, _ = grant(data_period={"start": "2020-01-01", "end": "2020-12-31"})
-    response = report(client, hospital_token, use_body(patient.id))
+    response = report(client, hospital_token, use_body(ref(hospital_token, patient)))
     assert response.status_code == 403
     assert response.json["reason"] == "outside_data_period"

@@ -14,7 +14,7 @@ from consent_api.uses import service as uses
 from consent_api.uses.models import DataUse
 from notifications.models import Notification, OutboxMessage
 from server.db import db, utcnow
-from tests.conftest import bearer, report, use_body
+from tests.conftest import bearer, ref, report, use_body
 from tests.factories import PatientFactory
 
 
@@ -47,7 +47,7 @@ def test_data_uses_answer_unknown_erased_and_unconsented_patients_alike(
     erased = _erased(client, patient_token_for)
     unknown = uuid.uuid4()
     answers = {
-        who: report(client, hospital_token, use_body(patient_id))
+        who: report(client, hospital_token, use_body(ref(hospital_token, patient_id)))
         for who, patient_id in [
             ("unconsented", unconsented),
             ("erased", erased),
@@ -87,7 +87,7 @@ def test_consent_requests_answer_unknown_erased_and_real_patients_alike(
     for who, patient_id in [("real", real.id), ("erased", erased), ("unknown", unknown)]:
         asked = client.post(
             "/v1/consent-requests",
-            json={**body, "patient_id": str(patient_id)},
+            json={**body, "patient_ref": ref(pharma, patient_id)},
             headers=bearer(pharma),
         )
         assert asked.status_code == 201, (who, asked.json)
@@ -114,7 +114,10 @@ def test_repeated_refusals_by_one_organisation_make_one_alert_with_a_count(
     )
     assert device.status_code == 201, device.json
     for _ in range(30):
-        assert report(client, hospital_token, use_body(patient.id)).status_code == 403
+        assert (
+            report(client, hospital_token, use_body(ref(hospital_token, patient))).status_code
+            == 403
+        )
 
     alerts = db.session.scalars(
         select(Notification).where(
@@ -130,18 +133,19 @@ def test_repeated_refusals_by_one_organisation_make_one_alert_with_a_count(
     assert [entry["outcome"] for entry in log.json["items"]] == ["refused"] * 30
 
     # Another organisation's attempt is an alert of its own, pushed.
-    assert report(client, token_for("pharma"), use_body(patient.id)).status_code == 403
+    pharma = token_for("pharma")
+    assert report(client, pharma, use_body(ref(pharma, patient))).status_code == 403
     assert _count(Notification, Notification.type == "access_refused") == 2
     assert _count(OutboxMessage) == 2
 
 
 def test_a_new_window_starts_a_new_alert(app, client, hospital, hospital_token):
     patient = PatientFactory()
-    assert report(client, hospital_token, use_body(patient.id)).status_code == 403
+    assert report(client, hospital_token, use_body(ref(hospital_token, patient))).status_code == 403
     later = utcnow() + timedelta(hours=2)
     org = Org(hospital.org.id, hospital.org.type, True, hospital.org.name)
     body = {
-        "patient_id": patient.id,
+        "patient_ref": ref(hospital_token, patient),
         "data_categories": ["lab_results"],
         "purpose": "TREAT",
         "action": "use",

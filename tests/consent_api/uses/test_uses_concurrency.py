@@ -9,6 +9,7 @@ from sqlalchemy import func, select
 from consent_api.consents import service as consents
 from consent_api.consents.models import Consent
 from consent_api.consents.schemas import ConsentIn
+from consent_api.links import refs
 from consent_api.registration import service as registrations
 from consent_api.uses.models import DataUse
 from notifications.models import Device, OutboxMessage
@@ -47,6 +48,7 @@ def world(app, database_url):
             "client_id": registration.client.client_id,
             "secret": registration.client_secret,
             "patient_id": patient.id,
+            "patient_ref": refs.encode(registration.org.id, patient.id),
             "consent_id": consent.id,
         }
     yield setup, made
@@ -100,7 +102,7 @@ def _count(application, statement) -> int:
 
 def test_max_uses_holds_exactly_under_concurrent_reports(world, database_url):
     setup, made = world
-    body = use_body(made["patient_id"])
+    body = use_body(made["patient_ref"])
     answers = _race(database_url, made, [(body, f"k-{n}") for n in range(THREADS)])
 
     statuses = sorted(status for status, _ in answers)
@@ -119,7 +121,7 @@ def test_max_uses_holds_exactly_under_concurrent_reports(world, database_url):
 
 def test_concurrent_retries_with_one_key_write_one_use(world, database_url):
     setup, made = world
-    body = use_body(made["patient_id"])
+    body = use_body(made["patient_ref"])
     answers = _race(database_url, made, [(body, "the-one-key")] * THREADS)
 
     assert {status for status, _ in answers} == {201}, answers
@@ -131,7 +133,7 @@ def test_concurrent_retries_with_one_key_write_one_use(world, database_url):
 
 def test_a_reported_use_reaches_the_phone_through_a_real_worker(world, database_url, tmp_path):
     setup, made = world
-    (status, answer), *_ = _race(database_url, made, [(use_body(made["patient_id"]), "e2e")])
+    (status, answer), *_ = _race(database_url, made, [(use_body(made["patient_ref"]), "e2e")])
     assert status == 201
     with FakeFcm() as fcm:
         account = service_account_file(tmp_path / "sa.json", f"{fcm.url}/token")
