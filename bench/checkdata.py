@@ -16,7 +16,7 @@ from pathlib import Path
 
 import psycopg
 
-from bench.generate import demo_org
+from bench.generate import demo_org, hospital_refs
 from consent_api.catalog import ACTIONS, ALL, CATEGORIES, PURPOSES, SENSITIVE
 
 SINGLE_CHECKS = 10_000
@@ -77,9 +77,9 @@ def _code(rng: random.Random, granted: list[str], every: dict[str, str]) -> str:
 
 def targeted_check(rng: random.Random, row: tuple) -> dict[str, str]:
     """Return a check about one consent's patient, mostly within that consent's scope."""
-    patient_id, categories, purposes, actions = row
+    patient_ref, categories, purposes, actions = row
     check = {
-        "patient_id": patient_id,
+        "patient_ref": patient_ref,
         "data_category": _category(rng, categories),
         "purpose": _code(rng, purposes, PURPOSES),
         "action": _code(rng, actions, ACTIONS),
@@ -87,10 +87,10 @@ def targeted_check(rng: random.Random, row: tuple) -> dict[str, str]:
     return _maybe_date(rng, check)
 
 
-def random_check(rng: random.Random, patient_id: str) -> dict[str, str]:
+def random_check(rng: random.Random, patient_ref: str) -> dict[str, str]:
     """Return a check about a random patient with random codes."""
     check = {
-        "patient_id": patient_id,
+        "patient_ref": patient_ref,
         "data_category": rng.choice(list(CATEGORIES)),
         "purpose": rng.choice(list(PURPOSES)),
         "action": rng.choice(list(ACTIONS)),
@@ -105,8 +105,11 @@ def sample(url: str, count: int = SINGLE_CHECKS) -> list[dict[str, str]]:
     with psycopg.connect(url, autocommit=True) as connection:
         rows = _targeted(connection, targeted)
         patients = _random_patients(connection, count - len(rows))
+        # The hospital names each patient by the reference it knows them by.
+        named = hospital_refs(connection, [row[0] for row in rows] + patients)
+    rows = [(ref, *row[1:]) for ref, row in zip(named, rows, strict=False)]
     checks = [targeted_check(rng, row) for row in rows]
-    checks += [random_check(rng, patient_id) for patient_id in patients]
+    checks += [random_check(rng, patient_ref) for patient_ref in named[len(rows) :]]
     rng.shuffle(checks)
     return checks
 

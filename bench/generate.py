@@ -25,8 +25,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from bench.settings import PSEUDONYM_KEY
 from consent_api.catalog import ALL, CATEGORIES, SENSITIVE
 from consent_api.consents.summary import summarise
+from consent_api.links import refs
 from consent_api.wording import grantee_phrase
 from server.demo import DEMO
 
@@ -552,6 +554,18 @@ def organisations(connection: psycopg.Connection) -> list[Org]:
         org_id, name, kind = demo_org(connection, role)
         orgs.append(Org(str(org_id), name, kind, weight))
     return orgs
+
+
+def hospital_refs(connection: psycopg.Connection, patient_ids: list[str]) -> list[str]:
+    """The references the demo hospital knows these patients by (as the served app makes them)."""
+    org_id = demo_org(connection, "hospital")[0]
+    return refs.encode_with(PSEUDONYM_KEY, org_id, [uuid.UUID(str(p)) for p in patient_ids])
+
+
+def hospital_patients(connection: psycopg.Connection, patient_refs: list[str]) -> list[str]:
+    """The patient ids behind the demo hospital's references."""
+    org_id = demo_org(connection, "hospital")[0]
+    return [str(p) for p in refs.decode_with(PSEUDONYM_KEY, org_id, patient_refs)]
 
 
 def demo_org(connection: psycopg.Connection, role: str = "hospital") -> tuple[uuid.UUID, str, str]:

@@ -35,6 +35,7 @@ import psycopg
 
 from bench import usedata
 from bench.database import CLI
+from bench.generate import hospital_patients
 from bench.server import production_env
 from bench.settings import ROOT, BenchError
 from consent_api.points.split import DEFAULT_TERMS, Terms, split
@@ -54,17 +55,18 @@ class Fees:
     notes: list[str] = field(default_factory=list)
 
 
-def patients_of(bodies: Path) -> list[str]:
-    """Return the patients the bodies file names."""
+def patients_of(connection: psycopg.Connection, bodies: Path) -> list[str]:
+    """Return the patients the bodies file names (by the demo hospital's references)."""
     with bodies.open() as lines:
-        return sorted({json.loads(line)["patient_id"] for line in lines if line.strip()})
+        named = sorted({json.loads(line)["patient_ref"] for line in lines if line.strip()})
+    return sorted(hospital_patients(connection, named))
 
 
 @contextmanager
 def fees(pg_url: str, bodies: Path, fee: int = usedata.PAID_FEE) -> Iterator[Fees]:
     """Make the consents these uses rely on paid until the block ends."""
-    patients = patients_of(bodies)
     with psycopg.connect(pg_url) as connection:
+        patients = patients_of(connection, bodies)
         usedata.restore_fees(connection)  # a run that died may have left some paid
         made = usedata.set_fees(connection, patients, fee)
         connection.execute("ANALYZE consents")

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import requests
 
-from bench.settings import ISSUER, ROOT, SERVER_LOG, BenchError
+from bench.settings import ISSUER, PSEUDONYM_KEY, ROOT, SERVER_LOG, BenchError
 
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
@@ -34,6 +34,7 @@ def production_env(database_url: str) -> dict[str, str]:
     env.update(
         APP_ENV="production",
         SECRET_KEY=secrets.token_urlsafe(48),
+        PSEUDONYM_KEY=PSEUDONYM_KEY,
         ISSUER=ISSUER,
         DATABASE_URL=database_url,
         LOG_LEVEL="WARNING",

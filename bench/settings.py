@@ -17,6 +17,9 @@ DATABASE = "consent_bench"
 DATABASE_URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DATABASE}"
 PG_URL = f"postgresql://postgres@127.0.0.1:5432/{DATABASE}"  # the same, for psycopg itself
 ISSUER = "https://bench.invalid"
+# The served app's PSEUDONYM_KEY: fixed, so the bodies sampled for one run (with the demo
+# hospital's patient references in them) stay valid for the next.
+PSEUDONYM_KEY = "bench-only-pseudonym-key-" + "0" * 32
 WORK = ROOT / "var" / "bench"  # request bodies for wrk, rebuilt from the dataset each run
 PROFILE_MODES = ("auto", "1", "0")
 

@@ -40,7 +40,7 @@ import psycopg
 
 from bench.checkdata import _write_lines
 from bench.generate import NAMESPACE as GENERATED_ORGS
-from bench.generate import demo_org
+from bench.generate import demo_org, hospital_refs
 from consent_api.catalog import ALL, CATEGORIES, SENSITIVE
 
 USES = 10_000
@@ -157,13 +157,13 @@ def _permitting(connection: psycopg.Connection, count: int) -> list[tuple]:
 
 def use_body(rng: random.Random, row: tuple, *, emergency_share: float = EMERGENCY_SHARE) -> dict:
     """Return one use within the consent's scope, `occurred_at` left as the NOW placeholder."""
-    patient_id, categories, purposes, actions = row[:4]
+    patient_ref, categories, purposes, actions = row[:4]
     pool = _NON_SENSITIVE if ALL in categories else sorted(categories)
     chosen = rng.sample(pool, rng.randint(1, min(MAX_CATEGORIES, len(pool))))
     routine = [p for p in purposes if p != "ETREAT"]
     emergency = "ETREAT" in purposes and (not routine or rng.random() < emergency_share)
     return {
-        "patient_id": patient_id,
+        "patient_ref": patient_ref,
         "data_categories": chosen,
         "purpose": "ETREAT" if emergency else rng.choice(routine),
         "action": rng.choice(actions),
@@ -230,9 +230,12 @@ def write(url: str, directory: Path, count: int = USES) -> UseFiles:
         rows = _permitting(connection, count)
         if not rows:
             raise ValueError("the dataset has no consent permitting the demo hospital a use")
-        bodies = [use_body(rng, row) for row in rows]
-        patients = sorted({body["patient_id"] for body in bodies})
+        patients = sorted({row[0] for row in rows})
         added = register_devices(connection, patients)
+        # The hospital names each patient by the reference it knows them by.
+        named = hospital_refs(connection, [row[0] for row in rows])
+        rows = [(ref, *row[1:]) for ref, row in zip(named, rows, strict=True)]
+        bodies = [use_body(rng, row) for row in rows]
         connection.execute("ANALYZE devices")
         holder = holder_org(connection)
         connection.commit()

@@ -23,6 +23,7 @@ from consent_api.registration.schemas import OrgCreatedOut
 from consent_api.uses import verify as ledger_checks
 from notifications import dispatch
 from server import demo as demo_module
+from server import login_client
 from server.app import create_app
 from server.db import db, utcnow
 from server.errors import Problem, ValidationFailed
@@ -184,10 +185,31 @@ def ledger_reverse(transaction_id, reason: str) -> None:
 @transactional
 def demo(base_url: str | None) -> None:
     """Seed the demo data (idempotent) and print its credentials and a curl that works."""
-    base = (
-        base_url or f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
-    )
-    click.echo(demo_module.describe(demo_module.seed(), base), err=True)
+    click.echo(demo_module.describe(demo_module.seed(), base_url or _base_url()), err=True)
+
+
+@main.command("demo-login")
+@click.option("--base-url", default=None, help="Where the API listens (HOST and PORT by default).")
+def demo_login(base_url: str | None) -> None:
+    """Log the demo patient in as the app does (authorization code + PKCE, over HTTP, against
+    the running server) and print the access token: for the README's walk-through."""
+    email, password, _ = demo_module.DEMO_PATIENT
+    _, client_id, redirect_uri = demo_module.DEMO_APP
+    try:
+        answer = login_client.patient_token(
+            base_url or _base_url(),
+            client_id=client_id,
+            redirect_uri=redirect_uri,
+            email=email,
+            password=password,
+        )
+    except login_client.LoginFailed as exc:
+        raise click.ClickException(f"{exc} (is `make run` serving?)") from exc
+    click.echo(answer["access_token"])
+
+
+def _base_url() -> str:
+    return f"http://{os.environ.get('HOST', '127.0.0.1')}:{os.environ.get('PORT', '8000')}"
 
 
 @main.command("serve", context_settings={"ignore_unknown_options": True})

@@ -56,10 +56,10 @@ def _org_client(name: str, org_type: str, client_id: str, secret: str) -> None:
             auth_method="client_secret_basic",
             grant_types=["client_credentials"],
             redirect_uris=[],
-            scope=" ".join(BY_ORG_TYPE[org_type]),
         )
         db.session.add(client)
     client.secret_hash = digest(secret)
+    client.scope = " ".join(BY_ORG_TYPE[org_type])  # reset: a new scope reaches old seeds
 
 
 def _reward(name: str, description: str, cost: int) -> None:
@@ -117,6 +117,9 @@ def describe(seeded: DemoSeed, base_url: str) -> str:
         f"  TOKEN=$(curl -s -u {hospital_id}:{hospital_secret} -d grant_type=client_credentials \\",
         f"    {base_url}/oauth/token | {PRINT_TOKEN_FIELD})",
         f'  curl -s -H "Authorization: Bearer $TOKEN" {base_url}/v1/org',
+        "",
+        "Then link the demo patient to the hospital by MRN and check consent by it: the",
+        "README's walk-through (`consent-wallet demo-login` gives the patient's token).",
         "",
     ]
     return "\n".join(lines)

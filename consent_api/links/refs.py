@@ -44,15 +44,16 @@ def _keys(secret: str, org_id: uuid.UUID) -> tuple[Cipher, bytes]:
     return Cipher(algorithms.AES(cipher_key), modes.ECB()), tag_key  # noqa: S305
 
 
-def _org_keys(org_id: uuid.UUID) -> tuple[Cipher, bytes]:
-    return _keys(current_app.config["PSEUDONYM_KEY"], org_id)
-
-
 def encode_many(org_id: uuid.UUID, patient_ids: Sequence[uuid.UUID]) -> list[str]:
     """The references `org_id` knows these patients by, in order."""
+    return encode_with(current_app.config["PSEUDONYM_KEY"], org_id, patient_ids)
+
+
+def encode_with(secret: str, org_id: uuid.UUID, patient_ids: Sequence[uuid.UUID]) -> list[str]:
+    """`encode_many` under a given PSEUDONYM_KEY, outside the app (the bench's data)."""
     if not patient_ids:
         return []
-    cipher, tag_key = _org_keys(org_id)
+    cipher, tag_key = _keys(secret, org_id)
     encryptor = cipher.encryptor()
     blocks = encryptor.update(b"".join(p.bytes for p in patient_ids)) + encryptor.finalize()
     refs = []
@@ -71,7 +72,12 @@ def encode(org_id: uuid.UUID, patient_id: uuid.UUID) -> str:
 def decode_many(org_id: uuid.UUID, refs: Iterable[object]) -> list[uuid.UUID | None]:
     """The patient ids behind references sent by `org_id`, in order; None where a value is
     not a reference this organisation was given."""
-    cipher, tag_key = _org_keys(org_id)
+    return decode_with(current_app.config["PSEUDONYM_KEY"], org_id, refs)
+
+
+def decode_with(secret: str, org_id: uuid.UUID, refs: Iterable[object]) -> list[uuid.UUID | None]:
+    """`decode_many` under a given PSEUDONYM_KEY, outside the app."""
+    cipher, tag_key = _keys(secret, org_id)
     found: list[uuid.UUID | None] = []
     blocks: list[bytes] = []
     places: list[int] = []

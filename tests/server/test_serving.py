@@ -24,6 +24,7 @@ from sqlalchemy import create_engine, make_url, text
 
 from consent_api.links import refs
 from consent_api.registration import service as registration
+from server import demo
 from server.app import create_app
 from server.db import db
 from tests.conftest import app_config, basic_auth, wipe_committed
@@ -83,6 +84,10 @@ class Served:
             return self.request("GET", "/healthz", timeout=5)[0] == 200
         except OSError:
             return False
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def request(self, method: str, path: str, *, body=None, headers=None, timeout: float = 30):
         """Send one request on a new connection; return (status, headers, body)."""
@@ -286,3 +291,30 @@ def test_the_service_answers_while_50_clients_drip_a_body(served, checker, datab
         dripping.join(timeout=10)
         for sock in drippers:
             sock.close()
+
+
+def test_demo_login_logs_the_demo_patient_in_over_http(served, database_url):
+    """`consent-wallet demo-login` (the README's walk-through) goes through the real login
+    form and PKCE against the served app, and its token is the demo patient's."""
+    writer = create_app(app_config(database_url))
+    with writer.app_context():
+        demo.seed()
+        db.session.commit()
+    try:
+        login = subprocess.run(
+            [sys.executable, "-m", "server.cli", "demo-login", "--base-url", served.base_url],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        assert login.returncode == 0, login.stderr
+        token = login.stdout.strip()
+        status, _, body = served.request(
+            "GET", "/v1/me", headers={"Authorization": f"Bearer {token}"}
+        )
+        assert status == 200
+        assert json.loads(body)["email"] == demo.DEMO_PATIENT[0]
+    finally:
+        wipe_committed(writer)
