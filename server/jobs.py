@@ -12,6 +12,7 @@ from typing import Any, NamedTuple
 
 from consent_api.auth import clients
 from consent_api.consents import sweeps as consent_sweeps
+from consent_api.links import service as links
 from consent_api.points import sweeps as points_sweeps
 from consent_api.requests import sweeps as request_sweeps
 from consent_api.uses import digests
@@ -101,6 +102,11 @@ def purge_idempotency_keys(context: JobContext) -> int:
     return idempotency.purge(now=utcnow())
 
 
+def purge_link_codes(context: JobContext) -> int:
+    """Delete link codes a day after they ended (their links, if any, stay)."""
+    return links.purge_codes(now=utcnow())
+
+
 @dataclass(frozen=True)
 class Job:
     """A periodic job: a fixed id, a function run in its own transaction, and a trigger."""
@@ -120,6 +126,7 @@ JOBS: tuple[Job, ...] = (
     Job("remind-expiring-requests", remind_expiring_requests, "interval", {"minutes": 10}),
     Job("send-digests", send_digests, "interval", {"minutes": 1}),
     Job("purge-idempotency-keys", purge_idempotency_keys, "interval", {"hours": 1}),
+    Job("purge-link-codes", purge_link_codes, "interval", {"hours": 1}),
     Job("expire-points", expire_points, "interval", {"hours": 1}),
     Job("warn-expiring-points", warn_expiring_points, "interval", {"hours": 1}),
 )

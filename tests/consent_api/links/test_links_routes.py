@@ -252,3 +252,21 @@ def test_erasure_forgets_links_and_codes(client, patient, patient_token, hospita
     assert client.delete("/v1/me", headers=bearer(patient_token)).status_code == 204
     for model in (PatientLink, LinkIdentifier, LinkCode):
         assert _count(model, model.patient_id == patient.id) == 0
+
+
+def test_the_purge_forgets_codes_a_day_after_they_ended_and_keeps_their_links(
+    app, client, patient, patient_token, hospital_token
+):
+    from server import jobs
+
+    used = make_code(client, patient_token)["code"]
+    assert redeem(client, hospital_token, used).status_code == 201
+    live = make_code(client, patient_token)["code"]
+    db.session.execute(
+        update(LinkCode)
+        .where(LinkCode.handle == used[:4])
+        .values(expires_at=utcnow() - timedelta(days=1, minutes=1))
+    )
+    assert jobs.purge_link_codes(None) == 1
+    assert [c.handle for c in db.session.scalars(select(LinkCode))] == [live[:4]]
+    assert _count(PatientLink, PatientLink.patient_id == patient.id) == 1
