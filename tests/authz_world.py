@@ -234,9 +234,11 @@ def _organisations_of(
     consent = b.consent(p1_token, {"org_id": first.ids["org"]})
     pending = b.request(token, p1)
     used, key = b.use(token, p1, ["lab_results"])
-    link = b.link(token, p1_token, f"https://{org_type}.example/mrn")
+    mrn_system = f"https://{org_type}.example/mrn"
+    link = b.link(token, p1_token, mrn_system)
     first.ids |= {
         "link": link["id"],
+        "mrn_system": mrn_system,
         "consent": consent["id"],
         "pending_request": pending["id"],
         "patient_id": p1.ids["patient_id"],
@@ -308,9 +310,11 @@ def _suspended_hospital(
     token = b.tokens[suspended.name]
     consent = b.consent(p1_token, {"org_id": suspended.ids["org"]})
     pending = b.request(token, p1)
-    link = b.link(token, p1_token, "https://suspended.example/mrn")
+    mrn_system = "https://suspended.example/mrn"
+    link = b.link(token, p1_token, mrn_system)
     suspended.ids |= {
         "link": link["id"],
+        "mrn_system": mrn_system,
         "consent": consent["id"],
         "pending_request": pending["id"],
         "patient_id": p1.ids["patient_id"],
