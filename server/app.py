@@ -12,6 +12,7 @@ from werkzeug.middleware.proxy_fix import ProxyFix
 from consent_api.auth import server as auth_server
 from consent_api.auth.routes import bp as oauth_bp
 from consent_api.catalog.routes import bp as catalog_bp
+from consent_api.cds.routes import bp as cds_bp
 from consent_api.consents.routes import bp as consents_bp
 from consent_api.decisions.routes import bp as decisions_bp
 from consent_api.fhir.routes import bp as fhir_bp
@@ -41,6 +42,7 @@ BLUEPRINTS = (
     requests_bp,
     decisions_bp,
     fhir_bp,
+    cds_bp,
     links_bp,
     uses_bp,
     points_bp,

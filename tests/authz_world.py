@@ -232,12 +232,14 @@ def _organisations_of(
     first, second = b.org(f"first-{org_type}", org_type), b.org(f"second-{org_type}", org_type)
     token, second_token = b.tokens[first.name], b.tokens[second.name]
     consent = b.consent(p1_token, {"org_id": first.ids["org"]})
-    link = b.link(token, p1_token, f"https://{org_type}.example/mrn")
+    mrn_system = f"https://{org_type}.example/mrn"
+    link = b.link(token, p1_token, mrn_system)
     pending = b.request(token, link["patient_ref"])
     used, key = b.use(token, link["patient_ref"], ["lab_results"])
     first.ids |= {
         "link": link["id"],
         "patient_ref": link["patient_ref"],
+        "mrn_system": mrn_system,
         "consent": consent["id"],
         "pending_request": pending["id"],
         "patient_id": p1.ids["patient_id"],
@@ -310,11 +312,13 @@ def _suspended_hospital(
     suspended = b.org("suspended-hospital", "hospital")
     token = b.tokens[suspended.name]
     consent = b.consent(p1_token, {"org_id": suspended.ids["org"]})
-    link = b.link(token, p1_token, "https://suspended.example/mrn")
+    mrn_system = "https://suspended.example/mrn"
+    link = b.link(token, p1_token, mrn_system)
     pending = b.request(token, link["patient_ref"])
     suspended.ids |= {
         "link": link["id"],
         "patient_ref": link["patient_ref"],
+        "mrn_system": mrn_system,
         "consent": consent["id"],
         "pending_request": pending["id"],
         "patient_id": p1.ids["patient_id"],

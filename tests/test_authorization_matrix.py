@@ -191,6 +191,20 @@ def _check(owner: Party, world: World) -> dict[str, Any]:
     }
 
 
+def _consult(owner: Party, world: World) -> dict[str, Any]:
+    """A CDS Hooks consult about the first patient, by the owner's MRN of her."""
+    patient = {"system": owner.ids["mrn_system"], "value": "first-patient"}
+    return {
+        "hook": "patient-consent-consult",
+        "hookInstance": str(uuid.uuid4()),
+        "context": {
+            "patientId": [patient],
+            "actor": [{"system": "urn:ietf:rfc:3986", "value": "urn:oid:2.16.840.1.113883.3"}],
+            "purposeOfUse": ["TREAT"],
+        },
+    }
+
+
 def _redeem(owner: Party, world: World) -> dict[str, Any]:
     """A fresh code of the first patient's, made as her app would (the service, in the cell)."""
     patient = db.session.get(Patient, uuid.UUID(world.parties["p1"].ids["patient_id"]))
@@ -233,6 +247,7 @@ BODIES: dict[str, Callable[[Party, World], dict[str, Any]]] = {
     "redeemLinkCode": _redeem,
     "checkConsent": _check,
     "checkConsentBatch": lambda o, w: {"checks": [_check(o, w)]},
+    "consultPatientConsent": _consult,
     "reportDataUse": _use,
     "redeemPoints": lambda o, w: {"reward_id": w.parties["operator"].ids["reward"]},
     "createReward": lambda o, w: {"name": "Mug", "cost": 5},
@@ -260,6 +275,8 @@ ON_OTHERS_IDS: dict[str | tuple[str, str], tuple[int, str]] = {  # by operation 
     ("searchFhirConsents", "org"): (422, "unknown_patient"),
     # The second patient has no points to spend.
     "redeemPoints": (409, "insufficient_points"),
+    # The second organisation links no patient under the first's MRN.
+    "consultPatientConsent": (422, "unknown_patient"),
 }
 
 
@@ -281,6 +298,7 @@ SHOWS_OWNER_IDS = {
     "searchFhirConsents",
     "checkConsent",
     "checkConsentBatch",
+    "consultPatientConsent",
     "reportDataUse",
 }
 

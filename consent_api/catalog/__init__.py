@@ -1,4 +1,5 @@
-"""The catalog: data categories, purposes of use and actions, with plain-language labels."""
+"""The catalog: data categories, purposes of use and actions, with plain-language labels,
+and the code systems they are written in."""
 
 from __future__ import annotations
 
@@ -24,6 +25,17 @@ CATEGORIES: dict[str, str] = {
 }
 # Never covered by a broad grant of "all": the patient must name them.
 SENSITIVE = frozenset({"genomics", "mental_health", "sexual_health", "substance_use"})
+# Our data categories are our own concepts, so they live in a code system of our own.
+DATA_CATEGORY_SYSTEM = "https://consent-wallet.example/fhir/CodeSystem/data-category"
+ACT_CODE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+# The v3 information-sensitivity codes (ActCode) that name the same kind of data as a
+# sensitive category, so that a policy engine keyed on HL7 sensitivity codes recognises them.
+SENSITIVITY_CODES = {
+    "genomics": ("GDIS", "genetic disease information sensitivity"),
+    "mental_health": ("MH", "mental health information sensitivity"),
+    "sexual_health": ("SEX", "sexuality and reproductive health information sensitivity"),
+    "substance_use": ("ETH", "substance abuse information sensitivity"),
+}
 
 # HL7 v3 PurposeOfUse codes (http://terminology.hl7.org/CodeSystem/v3-ActReason).
 PURPOSES: dict[str, str] = {

@@ -16,9 +16,11 @@ from typing import Any
 
 from consent_api import catalog
 
-# Our data categories are our own concepts, so they live in a code system of our own.
-DATA_CATEGORY_SYSTEM = "https://consent-wallet.example/fhir/CodeSystem/data-category"
-ACT_CODE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
+# The code systems of our data categories and of their v3 sensitivity codes live in the
+# catalog, below every package that speaks them (this one, and the CDS service).
+DATA_CATEGORY_SYSTEM = catalog.DATA_CATEGORY_SYSTEM
+ACT_CODE_SYSTEM = catalog.ACT_CODE_SYSTEM
+SENSITIVITY_CODES = catalog.SENSITIVITY_CODES
 PARTICIPATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
 LOINC_SYSTEM = "http://loinc.org"
 
@@ -50,14 +52,6 @@ PURPOSE_DISPLAYS = {
     "CLINTRL": "clinical trial",
     "PUBHLTH": "public health",
     "HMARKT": "healthcare marketing",
-}
-# The v3 information-sensitivity codes that name the same kind of data as a sensitive
-# category, so that a policy engine keyed on HL7 sensitivity codes recognises them.
-SENSITIVITY_CODES = {
-    "genomics": ("GDIS", "genetic disease information sensitivity"),
-    "mental_health": ("MH", "mental health information sensitivity"),
-    "sexual_health": ("SEX", "sexuality and reproductive health information sensitivity"),
-    "substance_use": ("ETH", "substance abuse information sensitivity"),
 }
 
 
