@@ -34,8 +34,7 @@ from consent_api.links.identifiers import Identifier
 from server.errors import ValidationFailed
 
 HOOK = "patient-consent-consult"
-# A patientId in this system is the patient_ref we gave the calling organisation.
-PATIENT_REF_SYSTEM = "urn:consent-wallet:patient-ref"
+PATIENT_REF_SYSTEM = identifiers.PATIENT_REF_SYSTEM
 DEFAULT_ACTION = "access"
 CONTEXT_FIELDS = frozenset(
     {"patientId", "actor", "purposeOfUse", "category", "class", "content", "action"}

@@ -6,6 +6,10 @@ import re
 from typing import Any, NamedTuple
 
 MAX_LENGTH = 255
+# The identifier system of our own patient references: `{"system": PATIENT_REF_SYSTEM,
+# "value": <patient_ref>}` names a patient as `patient_ref` does (CDS Hooks' patientId, FHIR
+# identifiers). No organisation may link patients under it.
+PATIENT_REF_SYSTEM = "urn:consent-wallet:patient-ref"
 # An absolute URI (urn:oid:…, https://…): a scheme, a colon, no spaces or controls.
 _SYSTEM = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s\x00-\x1f\x7f]+")
 _VALUE = re.compile(r"[^\x00-\x1f\x7f]+")
@@ -36,6 +40,14 @@ def problems(raw: Any) -> dict[str, list[str]]:
             errors[name] = [f"Must be a string of 1 to {MAX_LENGTH} characters."]
         elif not shape.fullmatch(value):
             errors[name] = [f"Must be {hint}."]
+    return errors
+
+
+def problems_as_own(raw: Any) -> dict[str, list[str]]:
+    """What is wrong with an identifier an organisation links a patient under."""
+    errors = problems(raw)
+    if not errors and raw["system"] == PATIENT_REF_SYSTEM:
+        errors["system"] = ["This system names our patient references: use your own."]
     return errors
 
 

@@ -14,7 +14,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import bindparam, select, tuple_
 
 from consent_api.links import refs
-from consent_api.links.identifiers import Identifier
+from consent_api.links.identifiers import PATIENT_REF_SYSTEM, Identifier
 from consent_api.links.identifiers import parse as parse_identifier
 from consent_api.links.models import LinkIdentifier
 from server.db import reads
@@ -59,7 +59,14 @@ def parse(item: dict[str, Any], errors: dict[str, Any]) -> Named | None:
     if problems:
         errors[IDENTIFIER] = problems
         return None
-    return Named(None, identifier)
+    return named(None, identifier)
+
+
+def named(ref: str | None, identifier: Identifier | None) -> Named:
+    """How a request names its patient; an identifier in our reference system is a reference."""
+    if identifier is not None and identifier.system == PATIENT_REF_SYSTEM:
+        return Named(identifier.value, None)
+    return Named(ref, identifier)
 
 
 _ids = LinkIdentifier.__table__

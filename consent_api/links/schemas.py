@@ -17,13 +17,18 @@ QR_SCHEME = "consentwallet"
 
 
 class IdentifierField(fields.Field):
-    """An organisation's identifier for a patient: {"system": absolute URI, "value": text}."""
+    """An identifier for a patient: {"system": absolute URI, "value": text}; with `own`, one
+    an organisation links patients under (not our reference system)."""
+
+    def __init__(self, *, own: bool = False, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.own = own
 
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
-        identifier, errors = identifiers.parse(value)
+        errors = (identifiers.problems_as_own if self.own else identifiers.problems)(value)
         if errors:
             raise ValidationError(errors)
-        return identifier.as_json()
+        return {"system": value["system"], "value": value["value"]}
 
 
 class IdentifierOut(Schema):
@@ -48,7 +53,7 @@ class PatientNamedIn(Schema):
         """How the loaded body names its patient."""
         raw = body.get("patient_identifier")
         identifier = identifiers.Identifier(**raw) if raw else None
-        return naming.Named(body.get("patient_ref"), identifier)
+        return naming.named(body.get("patient_ref"), identifier)
 
 
 class LinkCodeIn(Schema):
@@ -81,7 +86,7 @@ class LinkRedeemIn(Schema):
     """An organisation redeems a patient's code under its own identifier for the patient."""
 
     code = fields.String(required=True, validate=validate.Length(min=1, max=40))
-    identifier = IdentifierField(required=True)
+    identifier = IdentifierField(required=True, own=True)
 
 
 class OrgLinkOut(Schema):

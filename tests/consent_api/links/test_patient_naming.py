@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import event, func, select
 
 from consent_api.links import naming
+from consent_api.links.identifiers import PATIENT_REF_SYSTEM
 from consent_api.requests.models import ConsentRequest
 from consent_api.uses.models import DataUse
 from notifications.models import Notification
@@ -268,3 +269,23 @@ def _use_without_patient() -> dict:
     body = use_body("")
     del body["patient_ref"]
     return body
+
+
+def test_an_identifier_in_our_reference_system_is_the_reference(client, grant, hospital_token):
+    patient, consent, patient_token = grant()
+    as_identifier = {"system": PATIENT_REF_SYSTEM, "value": ref(hospital_token, patient)}
+    answer = check(client, hospital_token, patient_identifier=as_identifier)
+    assert answer.json["consent_id"] == consent["id"]
+    found = fhir_search(
+        client, hospital_token, **{"patient:identifier": "|".join(as_identifier.values())}
+    )
+    assert [e["resource"]["id"] for e in found.json["entry"]] == [consent["id"]]
+    # And no organisation may link patients under it.
+    code = client.post("/v1/me/link-codes", headers=bearer(patient_token)).json["code"]
+    refused = client.post(
+        "/v1/patient-links",
+        json={"code": code, "identifier": as_identifier},
+        headers=bearer(hospital_token),
+    )
+    assert refused.status_code == 422
+    assert list(refused.json["errors"]["identifier"]) == ["system"]
