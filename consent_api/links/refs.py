@@ -5,25 +5,24 @@ the patient id encrypted under a key of its own (derived from PSEUDONYM_KEY and 
 organisation's id): stable, different for every organisation, and unlinkable across
 organisations without the key. A reference decodes back to the patient id by computation
 alone, with no table to read, so naming a patient this way costs the consent check no round
-trip. A short tag (an HMAC of the ciphertext under a second key of the organisation's) tells
-a reference we gave this organisation from one we gave another, or one made up: those decode
-to nothing.
+trip. A short tag tells a reference we gave this organisation from one we gave another, or
+one made up: those decode to nothing.
 
 Layout: 16 bytes of AES-256 ciphertext of the 16 bytes of the patient id (one block: AES is
-a pseudorandom permutation, so one block needs no mode), then a 4-byte tag; lower-case
-base32, 32 characters, also a valid FHIR id. A forged tag passing (2^-32) still decodes to a
-random id that is nobody's, so the tag is for clear answers, not for secrecy.
+a pseudorandom permutation, so one block needs no mode), then a 4-byte tag, the first bytes
+of that ciphertext encrypted under a second key of the organisation's (AES as a MAC of one
+fixed-length block); 40 lower-case hex characters, also a valid FHIR id. A forged tag passing
+(2^-32) still decodes to a random id that is nobody's, so the tag is for clear answers, not
+for secrecy. A batch decodes in two AES calls over all its blocks at once (hex, not base32,
+and AES, not HMAC, per reference: measured 7 µs a reference the other way, 2026-11-30).
 
 Changing PSEUDONYM_KEY changes every reference an organisation holds: treat it like data.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 import hmac
-import re
 import uuid
 from collections.abc import Iterable, Sequence
 
@@ -31,17 +30,24 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from flask import current_app
 
 TAG_BYTES = 4
-LENGTH = 32  # base32 characters of 16 + 4 bytes, no padding
-_SHAPE = re.compile(r"[a-z2-7]{32}")
+LENGTH = 2 * (16 + TAG_BYTES)  # hex characters
 
 
 @functools.lru_cache(maxsize=4096)
-def _keys(secret: str, org_id: uuid.UUID) -> tuple[Cipher, bytes]:
+def _keys(secret: str, org_id: uuid.UUID) -> tuple[Cipher, Cipher]:
     master = secret.encode()
     cipher_key = hmac.digest(master, b"patient-ref/cipher/" + org_id.bytes, "sha256")
     tag_key = hmac.digest(master, b"patient-ref/tag/" + org_id.bytes, "sha256")
-    # One block per id, each its own message: ECB over one block is the bare block cipher.
-    return Cipher(algorithms.AES(cipher_key), modes.ECB()), tag_key  # noqa: S305
+    # Each block its own message: ECB over single blocks is the bare block cipher.
+    return (
+        Cipher(algorithms.AES(cipher_key), modes.ECB()),  # noqa: S305
+        Cipher(algorithms.AES(tag_key), modes.ECB()),  # noqa: S305
+    )
+
+
+def _each(cipher: Cipher, blocks: bytes) -> bytes:
+    """Encrypt every 16-byte block of `blocks` on its own."""
+    return cipher.encryptor().update(blocks)
 
 
 def encode_many(org_id: uuid.UUID, patient_ids: Sequence[uuid.UUID]) -> list[str]:
@@ -53,15 +59,12 @@ def encode_with(secret: str, org_id: uuid.UUID, patient_ids: Sequence[uuid.UUID]
     """`encode_many` under a given PSEUDONYM_KEY, outside the app (the bench's data)."""
     if not patient_ids:
         return []
-    cipher, tag_key = _keys(secret, org_id)
-    encryptor = cipher.encryptor()
-    blocks = encryptor.update(b"".join(p.bytes for p in patient_ids)) + encryptor.finalize()
-    refs = []
-    for start in range(0, len(blocks), 16):
-        block = blocks[start : start + 16]
-        tag = hmac.digest(tag_key, block, "sha256")[:TAG_BYTES]
-        refs.append(base64.b32encode(block + tag).decode().lower())
-    return refs
+    cipher, tagger = _keys(secret, org_id)
+    blocks = _each(cipher, b"".join(p.bytes for p in patient_ids))
+    tags = _each(tagger, blocks)
+    return [
+        (blocks[at : at + 16] + tags[at : at + TAG_BYTES]).hex() for at in range(0, len(blocks), 16)
+    ]
 
 
 def encode(org_id: uuid.UUID, patient_id: uuid.UUID) -> str:
@@ -77,27 +80,32 @@ def decode_many(org_id: uuid.UUID, refs: Iterable[object]) -> list[uuid.UUID | N
 
 def decode_with(secret: str, org_id: uuid.UUID, refs: Iterable[object]) -> list[uuid.UUID | None]:
     """`decode_many` under a given PSEUDONYM_KEY, outside the app."""
-    cipher, tag_key = _keys(secret, org_id)
     found: list[uuid.UUID | None] = []
     blocks: list[bytes] = []
+    tags: list[bytes] = []
     places: list[int] = []
     for ref in refs:
         found.append(None)
-        if not isinstance(ref, str) or not _SHAPE.fullmatch(ref := ref.lower()):
+        if type(ref) is not str or len(ref) != LENGTH:
             continue
         try:
-            raw = base64.b32decode(ref.upper())
-        except binascii.Error:
+            raw = bytes.fromhex(ref)
+        except ValueError:
             continue
-        block, tag = raw[:16], raw[16:]
-        if hmac.compare_digest(hmac.digest(tag_key, block, "sha256")[:TAG_BYTES], tag):
-            blocks.append(block)
+        if len(raw) == LENGTH // 2:  # fromhex skips spaces: a short result was not hex
+            blocks.append(raw[:16])
+            tags.append(raw[16:])
             places.append(len(found) - 1)
-    if blocks:
-        decryptor = cipher.decryptor()
-        plain = decryptor.update(b"".join(blocks)) + decryptor.finalize()
-        for n, place in enumerate(places):
-            found[place] = uuid.UUID(bytes=plain[16 * n : 16 * n + 16])
+    if not blocks:
+        return found
+    cipher, tagger = _keys(secret, org_id)
+    joined = b"".join(blocks)
+    expected = _each(tagger, joined)
+    plain = cipher.decryptor().update(joined)
+    for n, place in enumerate(places):
+        at = 16 * n
+        if hmac.compare_digest(expected[at : at + TAG_BYTES], tags[n]):
+            found[place] = uuid.UUID(bytes=plain[at : at + 16])
     return found
 
 

@@ -60,7 +60,7 @@ def test_a_patient_links_to_a_hospital_with_a_code_and_sees_the_link(
     linked = redeem(client, hospital_token, made["code"])
     assert linked.status_code == 201, linked.json
     assert linked.json["identifier"] == MRN
-    assert re.fullmatch(r"[a-z2-7]{32}", linked.json["patient_ref"])
+    assert re.fullmatch(r"[0-9a-f]{40}", linked.json["patient_ref"])
     assert str(patient.id) not in linked.get_data(as_text=True)
 
     mine = client.get("/v1/me/links", headers=bearer(patient_token)).json["items"]

@@ -175,11 +175,7 @@ def names(client, grant, hospital_token, token_for):
         patient,
         {
             "another organisation's reference": {"patient_ref": theirs["patient_ref"]},
-            "a made-up reference": {
-                "patient_ref": "".join(
-                    secrets.choice("abcdefghijklmnopqrstuvwxyz234567") for _ in range(32)
-                )
-            },
+            "a made-up reference": {"patient_ref": secrets.token_hex(20)},
             "a reference of nobody": {"patient_ref": ref(hospital_token, uuid.uuid4())},
         },
         {
