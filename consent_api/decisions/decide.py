@@ -122,7 +122,9 @@ def evaluate(
     data_until: date | None = None,
 ) -> str:
     """Return the reason code one consent gives for the request (`permitted` or a deny).
-    Records dated `data_date` (through `data_until`, for a range) must lie in its data period."""
+    Records dated `data_date` (through `data_until`, for a range) must lie in its data period;
+    without a date the request is about records of any date, which a consent limited to a
+    data period does not cover (as for a data use without dates)."""
     if category not in consent.data_categories:
         if ALL in consent.data_categories and category in SENSITIVE:
             return "sensitive_not_named"
@@ -147,12 +149,10 @@ def evaluate(
         for exclusion in consent.exclusions
     ):
         return "excluded"
-    if data_date is not None and (
-        (consent.data_period_start is not None and data_date < consent.data_period_start)
-        or (
-            consent.data_period_end is not None
-            and (data_until or data_date) > consent.data_period_end
-        )
+    if data_date is None:
+        data_date, data_until = date.min, date.max
+    if (consent.data_period_start is not None and data_date < consent.data_period_start) or (
+        consent.data_period_end is not None and (data_until or data_date) > consent.data_period_end
     ):
         return "outside_data_period"
     if consent.max_uses is not None and consent.use_count >= consent.max_uses:

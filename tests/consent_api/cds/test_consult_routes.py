@@ -431,3 +431,16 @@ def test_consults_need_a_token(client):
     response = post(client, None, hook_request([mrn()]))
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
+
+
+def test_a_consent_limited_to_a_data_period_does_not_release_the_record(
+    client, linked_grant, hospital_token
+):
+    """Review of issue 11 (finding 1): a consult names no dates, so it asks about records of
+    every date; a consent covering 2020 only must not release them all."""
+    linked_grant(data_period={"start": "2020-01-01", "end": "2020-12-31"})
+    card = consult(
+        client, hospital_token, hook_request([mrn()], **{"class": [category("lab_results")]})
+    )
+    assert card["summary"] == "CONSENT_DENY"
+    assert card["extension"]["reasons"] == {"lab_results": "outside_data_period"}

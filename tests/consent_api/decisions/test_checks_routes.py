@@ -187,3 +187,15 @@ def test_batch_names_the_bad_item(client, hospital_token):
     assert response.status_code == 422
     assert set(response.json["errors"]["checks"]) == {"2"}
     assert set(response.json["errors"]["checks"]["2"]) == {"action"}
+
+
+def test_a_check_without_a_date_asks_about_records_of_any_date(client, hospital_token, grant):
+    """Review of issue 11 (finding 1): a check that names no date is about all of the
+    patient's records, as a data use without dates is; a consent limited to a data period
+    does not permit it (it permitted before, and a caller would disclose every year's)."""
+    patient, _, _ = grant(data_period={"start": "2020-01-01", "end": "2020-12-31"})
+    answer = check(client, hospital_token, patient).json
+    assert (answer["decision"], answer["reason"]) == ("deny", "outside_data_period")
+    assert check(client, hospital_token, patient, data_date="2020-06-01").json["decision"] == (
+        "permit"
+    )

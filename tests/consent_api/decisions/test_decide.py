@@ -103,7 +103,9 @@ def test_data_period_bounds_the_records_covered():
     dated = consent(data_period_start=date(2020, 1, 1), data_period_end=date(2020, 12, 31))
     assert ask([dated], data_date=date(2020, 6, 1)).permitted
     assert ask([dated], data_date=date(2021, 1, 1)).reason == "outside_data_period"
-    assert ask([dated]).permitted  # no date given: the question is about the consent only
+    # No date given: the question is about records of any date, which 2020 does not cover.
+    assert ask([dated]).reason == "outside_data_period"
+    assert ask([consent(data_period_start=None, data_period_end=None)]).permitted
 
 
 def test_max_uses_is_enforced():
