@@ -37,8 +37,9 @@ CLOCK_SKEW = timedelta(minutes=5)  # how far in the future a reported use may cl
 
 class UseNotPermitted(KeptRefusal):
     """No consent permits the use: for a patient, the attempt is on their record and they are
-    alerted. The answer reads the same for an id that is no patient, or an erased one, so it
-    tells the organisation nothing about who exists."""
+    alerted. An erased patient is decided like any other (her consents were revoked at
+    erasure) and only told nothing, so the answer tells the organisation nothing about who
+    erased an account."""
 
     status, code = 403, "use_not_permitted"
 
@@ -54,6 +55,7 @@ class UsePatient(NamedTuple):
     """What a use needs to know of its patient, read in one query."""
 
     id: uuid.UUID
+    erased: bool  # decided as any patient; told nothing (there is no inbox any more)
     emergency_access: bool
     terms: Terms
     audience: outbox.Audience
@@ -65,6 +67,7 @@ _patients = Patient.__table__
 # active device, with their notification preferences).
 _PATIENT = (
     select(
+        _patients.c.erased_at,
         _patients.c.emergency_access,
         *points.latest_terms_columns(),
         *outbox.AUDIENCE_COLUMNS,
@@ -72,7 +75,7 @@ _PATIENT = (
     .select_from(_patients)
     .outerjoin(NotificationPreferences, NotificationPreferences.patient_id == _patients.c.id)
     .outerjoin(Device, and_(Device.patient_id == _patients.c.id, Device.active.is_(True)))
-    .where(_patients.c.id == bindparam("patient_id"), _patients.c.erased_at.is_(None))
+    .where(_patients.c.id == bindparam("patient_id"))
 )
 _orgs = Organisation.__table__
 _HOLDER = select(_orgs.c.type, _orgs.c.status).where(_orgs.c.id == bindparam("org_id"))
@@ -112,11 +115,12 @@ def _validate(body: dict[str, Any], org: Org, *, now: datetime) -> UsePatient:
         )
     patient_id = naming.resolve(org.id, PatientNamedIn.named(body))
     rows = core().execute(_PATIENT, {"patient_id": patient_id}).all()
-    if not rows:  # no such patient, or erased: refused as if unconsented; nothing to record
+    if not rows:  # no such patient (a forged reference): refused as if unconsented
         raise UseNotPermitted("no_consent", uuid.uuid4())
     first = rows[0]
     return UsePatient(
         patient_id,
+        first.erased_at is not None,
         first.emergency_access,
         points.terms_or_defaults(first.commission_bp, first.patient_bp),
         outbox.audience_of(rows),
@@ -182,12 +186,15 @@ def report(org: Org, body: dict[str, Any], *, now: datetime) -> DataUse:
         use.points_credited = priced.split.patient
     core().execute(insert(DataUse.__table__), [{key: getattr(use, key) for key in _USE_COLUMNS}])
     if not decision.permitted:
-        window = timedelta(minutes=current_app.config["REFUSAL_ALERT_WINDOW_MINUTES"])
-        notices.access_refused(use, org.name, now=now, window=window, to=patient.audience)
+        if not patient.erased:
+            window = timedelta(minutes=current_app.config["REFUSAL_ALERT_WINDOW_MINUTES"])
+            notices.access_refused(use, org.name, now=now, window=window, to=patient.audience)
         raise UseNotPermitted(use.reason, use.id)
     if priced is not None:
         points.post_use(use, priced, now=now)
-    if use.emergency:
+    if patient.erased:
+        pass  # no inbox to tell
+    elif use.emergency:
         notices.emergency_access(
             use, org.name, now=now, points=use.points_credited, to=patient.audience
         )

@@ -233,15 +233,18 @@ def test_patients_cannot_report_uses(client, patient_token, patient):
     assert response.json["code"] == "insufficient_scope"
 
 
-def test_an_erased_patient_cannot_be_reported_on(client, hospital_token, patient_token_for):
+def test_an_erased_patient_is_refused_as_anyone_and_told_nothing(
+    client, hospital_token, patient_token_for
+):
     patient = PatientFactory()
     token = patient_token_for(patient)
     assert client.delete("/v1/me", headers=bearer(token)).status_code == 204
     response = report(client, hospital_token, use_body(ref(hospital_token, patient)))
     assert response.status_code == 403  # as for any patient without consent: see test_probing
     assert response.json["code"] == "use_not_permitted"
-    count = db.session.scalar(select(func.count()).select_from(DataUse))
-    assert count == 0
+    # The attempt is on the (pseudonymous) record, as any patient's; her inbox is gone.
+    assert db.session.scalar(select(func.count()).select_from(DataUse)) == 1
+    assert _notices(patient.id) == []
 
 
 def test_a_use_cannot_be_backdated_beyond_the_reporting_window(client, hospital_token, grant):

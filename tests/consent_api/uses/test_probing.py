@@ -63,9 +63,11 @@ def test_data_uses_answer_unknown_erased_and_unconsented_patients_alike(
     )
     assert shapes["erased"] == shapes["unconsented"], shapes
     assert shapes["unknown"] == shapes["unconsented"], shapes
-    # The real patient's attempt is on their record; nothing is written about the others.
+    # Every patient's attempt is on the record (the erased one's pseudonymous, as her past
+    # uses are); nothing is written for an id that is no patient; no inbox gets the erased.
     assert _count(DataUse, DataUse.patient_id == unconsented) == 1
-    assert _count(DataUse, DataUse.patient_id.in_([erased, unknown])) == 0
+    assert _count(DataUse, DataUse.patient_id == erased) == 1
+    assert _count(DataUse, DataUse.patient_id == unknown) == 0
     assert _count(Notification, Notification.patient_id == erased) == 0
 
 
@@ -155,3 +157,35 @@ def test_a_new_window_starts_a_new_alert(app, client, hospital, hospital_token):
     with pytest.raises(uses.UseNotPermitted):
         uses.report(org, body, now=later)
     assert _count(Notification, Notification.type == "access_refused") == 2
+
+
+def test_an_erased_patient_is_answered_as_a_living_one_who_revoked(client, hospital_token, grant):
+    """Review of issue 11 (finding 3): an organisation that holds a patient's reference
+    could tell that she erased her account: her data use said `no_consent` where her check
+    said `revoked`, and emergency access was refused where a living patient's is permitted.
+    Now both are answered as for a living patient who revoked; nothing reaches her inbox."""
+    erased_patient, _, erased_token = grant()
+    living, consent, living_token = grant()
+    client.post(f"/v1/me/consents/{consent['id']}/revoke", headers=bearer(living_token))
+    assert client.delete("/v1/me", headers=bearer(erased_token)).status_code == 204
+    before = _count(Notification, Notification.patient_id == erased_patient.id)
+
+    def answers(patient):
+        named = ref(hospital_token, patient)
+        checked = client.post(
+            "/v1/consent-checks",
+            json={
+                "patient_ref": named,
+                "data_category": "lab_results",
+                "purpose": "TREAT",
+                "action": "use",
+            },
+            headers=bearer(hospital_token),
+        ).json["reason"]
+        used = report(client, hospital_token, use_body(named))
+        emergency = report(client, hospital_token, use_body(named, purpose="ETREAT"))
+        return checked, _shape(used), emergency.status_code, emergency.json.get("reason")
+
+    assert answers(erased_patient) == answers(living)
+    assert answers(living)[0] == "revoked"
+    assert _count(Notification, Notification.patient_id == erased_patient.id) == before == 0
