@@ -74,7 +74,7 @@ def from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
             "RATELIMIT_LOGIN_ACCOUNT", "10 per 15 minutes;50 per day"
         ),
         "RATELIMIT_LINK_CODES": env.get("RATELIMIT_LINK_CODES", "10 per hour;30 per day"),
-        "RATELIMIT_LINK_REDEEM": env.get("RATELIMIT_LINK_REDEEM", "20 per minute;200 per day"),
+        "RATELIMIT_LINK_REDEEM": env.get("RATELIMIT_LINK_REDEEM", "30 per minute;2000 per day"),
         "RATELIMIT_KEY_PREFIX": env.get("RATELIMIT_KEY_PREFIX", "consent-wallet"),
         "RATELIMIT_HEADERS_ENABLED": True,
         # If the shared store is unreachable, count in this process rather than fail requests.

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, Response
+from flask import Blueprint
 
 from consent_api.links import service
 from consent_api.links.schemas import LinkCodeIn, LinkCodeOut, LinkListOut, LinkRedeemIn, OrgLinkOut
@@ -25,10 +25,6 @@ def _patient_key() -> str:
 
 def _org_key() -> str:
     return f"link-redeem:{acting_org_id()}"
-
-
-def _failed(response: Response) -> bool:
-    return response.status_code == 422
 
 
 @bp.post("/v1/me/link-codes")
@@ -57,10 +53,11 @@ def remove_link(link_id: uuid.UUID):
     return "", 204
 
 
-# Failed redemptions count against the organisation (guessing), whatever made them fail.
+# Every redemption counts against the organisation, before it is evaluated: counting only
+# failures, afterwards, let concurrent guesses past the limit.
 @bp.post("/v1/patient-links")
 @require(scopes.PATIENT_LINK)
-@limiter.limit(configured("RATELIMIT_LINK_REDEEM"), key_func=_org_key, deduct_when=_failed)
+@limiter.limit(configured("RATELIMIT_LINK_REDEEM"), key_func=_org_key)
 @output(OrgLinkOut, status=201)
 @body(LinkRedeemIn)
 def redeem(body):

@@ -133,18 +133,15 @@ def test_wrong_secrets_are_counted_on_the_code_and_burn_it(
     assert _count(PatientLink, PatientLink.patient_id == patient.id) == 0
 
 
-def test_failed_redemptions_are_throttled_per_organisation(
+def test_redemptions_are_throttled_per_organisation(
     app, client, monkeypatch, patient_token, hospital_token, token_for
 ):
     monkeypatch.setitem(app.config, "RATELIMIT_LINK_REDEEM", "3 per minute")
     limiter.reset()
     try:
-        for n in range(2):  # a success does not count
-            good = make_code(client, patient_token)["code"]
-            assert (
-                redeem(client, hospital_token, good, {**MRN, "value": f"ok-{n}"}).status_code == 201
-            )
-        for n in range(3):
+        good = make_code(client, patient_token)["code"]
+        assert redeem(client, hospital_token, good, {**MRN, "value": "ok"}).status_code == 201
+        for n in range(2):
             answer = redeem(client, hospital_token, "ZZZZ-ZZZZ-ZZZZ", {**MRN, "value": f"g{n}"})
             assert answer.status_code == 422
         good = make_code(client, patient_token)["code"]
