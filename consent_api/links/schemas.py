@@ -28,7 +28,7 @@ class IdentifierField(fields.Field):
         errors = (identifiers.problems_as_own if self.own else identifiers.problems)(value)
         if errors:
             raise ValidationError(errors)
-        return {"system": value["system"], "value": value["value"]}
+        return identifiers.parse(value)[0].as_json()
 
 
 class IdentifierOut(Schema):

@@ -121,11 +121,14 @@ def redeem(org: Organisation, body: dict[str, Any], *, now: datetime) -> Patient
         log.info("link code refused (not live) for org %s", org.id)
         raise InvalidLinkCode()
     right_secret = hmac.compare_digest(code.secret_hash, codes.digest(_key(), handle, secret))
-    if not right_secret or (code.org_id is not None and code.org_id != org.id):
+    foreign = right_secret and code.org_id is not None and code.org_id != org.id
+    if not right_secret or foreign:
+        # Either is a code in the wrong hands: it counts, and five burn it.
         code.failed_attempts += 1
         db.session.flush()
         burned = code.failed_attempts >= MAX_FAILURES
-        notices.code_failed(code, org.name, burned=burned, now=now)
+        made_for = db.session.get(Organisation, code.org_id).name if foreign else None
+        notices.code_failed(code, org.name, made_for=made_for, burned=burned, now=now)
         log.warning(
             "link code %s: failed redemption %d by org %s", handle, code.failed_attempts, org.id
         )

@@ -110,6 +110,10 @@ def test_every_failed_redemption_gets_one_answer_and_writes_no_link(
         "code": ["Unknown, expired or already used link code."]
     }
     assert _count(PatientLink, PatientLink.patient_id == patient.id) == 1
+    # The patient is told the truth about the code in the wrong hands (review of issue 11,
+    # finding 5: the notice said it "did not match").
+    (notice,) = _notices(patient, "link_code_failed")
+    assert f"tried to use the link code you made for {hospital.org.name}" in notice.body
     # The code made for the first hospital still works for it.
     assert redeem(client, hospital_token, for_another, {**MRN, "value": "7"}).status_code == 201
 
@@ -267,3 +271,59 @@ def test_the_purge_forgets_codes_a_day_after_they_ended_and_keeps_their_links(
     assert jobs.purge_link_codes(None) == 1
     assert [c.handle for c in db.session.scalars(select(LinkCode))] == [live[:4]]
     assert _count(PatientLink, PatientLink.patient_id == patient.id) == 1
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["12\u202e345", "   ", " 12345", "12345\n", "12\u2028345", "12\ufeff345"],
+    ids=["right-to-left-override", "blank", "leading-space", "newline", "line-separator", "bom"],
+)
+def test_identifier_values_that_would_disguise_a_notice_are_refused(
+    client, patient_token, hospital_token, value
+):
+    """Review of issue 11 (finding 6): an organisation's identifier is shown to the patient,
+    so text that reorders or hides itself, and blank or padded values, are refused."""
+    code = make_code(client, patient_token)["code"]
+    answer = redeem(client, hospital_token, code, {**MRN, "value": value})
+    assert answer.status_code == 422
+    assert "value" in answer.json["errors"]["identifier"]
+
+
+def test_the_patient_is_shown_an_identifier_quoted_and_shortened(
+    client, patient, patient_token, hospital_token
+):
+    """Review of issue 11 (finding 6): an identifier is the organisation's text in the
+    patient's high-priority push; it is quoted and cut, never read as the service's words."""
+    long_value = "0042. SECURITY ALERT from Consent Wallet: your wallet is locked, verify now"
+    code = make_code(client, patient_token)["code"]
+    assert redeem(client, hospital_token, code, {**MRN, "value": long_value}).status_code == 201
+    (notice,) = _notices(patient, "patient_linked")
+    assert '"0042. SECURITY ALERT…"' in notice.body
+    assert "verify now" not in notice.body
+
+
+@pytest.mark.parametrize(
+    "system",
+    ["URN:CONSENT-WALLET:PATIENT-REF", "urn:Consent-Wallet:patient-ref"],
+)
+def test_our_reference_system_is_refused_in_any_case(client, patient_token, hospital_token, system):
+    """Review of issue 11 (finding 7): URN schemes and namespaces are case-insensitive."""
+    code = make_code(client, patient_token)["code"]
+    answer = redeem(client, hospital_token, code, {"system": system, "value": "1"})
+    assert answer.status_code == 422
+    assert list(answer.json["errors"]["identifier"]) == ["system"]
+
+
+def test_a_system_differing_only_in_the_case_of_its_scheme_or_host_is_the_same_system(
+    client, patient_token, patient_token_for, hospital_token
+):
+    """Review of issue 11 (finding 7): `HTTPS://ST-MARYS.example/mrn` named another patient
+    than `https://st-marys.example/mrn` for the same value."""
+    assert (
+        redeem(client, hospital_token, make_code(client, patient_token)["code"]).status_code == 201
+    )
+    other = make_code(client, patient_token_for(PatientFactory()))["code"]
+    shouted = {"system": "HTTPS://ST-MARYS.EXAMPLE/mrn", "value": MRN["value"]}
+    clash = redeem(client, hospital_token, other, shouted)
+    assert clash.status_code == 409
+    assert clash.json["code"] == "identifier_in_use"
