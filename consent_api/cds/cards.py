@@ -137,7 +137,7 @@ def detail(outcome: Outcome, asked: Consult, *, org_name: str) -> str:
             "the patient's consent permits it."
         )
     elif outcome.decision == PERMIT:
-        released = "record" if asked.whole_record else _data(outcome.released)
+        released = _data(outcome.released)  # what may be used, named (not "record")
         said = (
             f"{who} may {verb} this patient's {released} for {purposes}, but not: "
             f"{_why(outcome)}. Redact those (the REDACT obligation names them)."

@@ -1,7 +1,8 @@
 """Link codes as people read them out: twelve characters of Crockford's base32, in three
-groups ("7KQ2-M9XD-4TRV"), read back forgivingly (any case; hyphens and spaces ignored; O as
-zero, I and L as one). The first four characters are the code's handle, which finds it; the
-other eight (40 bits) are its secret. Pure functions."""
+groups ("7KQ2-M9XD-4TRV"), read back forgivingly (any case; hyphens and any whitespace, such
+as a scanner's trailing newline, ignored; O as zero, I and L as one). The first four
+characters are the code's handle, which finds it; the other eight (40 bits) are its secret.
+Pure functions."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"  # Crockford: no I, L, O, U
 HANDLE_CHARS = 4
 SECRET_CHARS = 8
 GROUP = 4
-_READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None, " ": None})
+_READ_AS = str.maketrans({"O": "0", "I": "1", "L": "1", "-": None})
 
 
 def new() -> tuple[str, str]:
@@ -33,7 +34,7 @@ def split(raw: object) -> tuple[str, str] | None:
     """(handle, secret) of a code as typed, or None when it cannot be one."""
     if not isinstance(raw, str) or len(raw) > 40:
         return None
-    whole = raw.upper().translate(_READ_AS)
+    whole = "".join(raw.split()).upper().translate(_READ_AS)  # any whitespace: scanners, pastes
     if len(whole) != HANDLE_CHARS + SECRET_CHARS or any(c not in ALPHABET for c in whole):
         return None
     return whole[:HANDLE_CHARS], whole[HANDLE_CHARS:]

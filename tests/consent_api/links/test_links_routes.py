@@ -327,3 +327,34 @@ def test_a_system_differing_only_in_the_case_of_its_scheme_or_host_is_the_same_s
     clash = redeem(client, hospital_token, other, shouted)
     assert clash.status_code == 409
     assert clash.json["code"] == "identifier_in_use"
+
+
+def test_retry_after_comes_only_with_a_refusal_to_retry(
+    app, client, monkeypatch, patient_token, hospital_token
+):
+    """Review of issue 11 (finding 9): rate-limited routes sent Retry-After on every answer
+    (3600 on a 201), telling clients that honour it to back off for nothing."""
+    monkeypatch.setitem(app.config, "RATELIMIT_LINK_REDEEM", "1 per minute")
+    limiter.reset()
+    try:
+        made = client.post("/v1/me/link-codes", headers=bearer(patient_token))
+        assert made.status_code == 201
+        assert "Retry-After" not in made.headers
+        assert "X-RateLimit-Remaining" in made.headers
+        failed = redeem(client, hospital_token, "ZZZZ-ZZZZ-ZZZZ")
+        assert failed.status_code == 422
+        assert "Retry-After" not in failed.headers
+        limited = redeem(client, hospital_token, made.json["code"])
+        assert limited.status_code == 429
+        assert int(limited.headers["Retry-After"]) > 0
+    finally:
+        limiter.reset()
+
+
+def test_a_scanned_code_with_a_trailing_newline_or_tab_is_read(
+    client, patient_token, hospital_token
+):
+    """Review of issue 11 (finding 11): barcode scanners end what they read with a newline
+    or a tab; people paste non-breaking spaces."""
+    code = make_code(client, patient_token)["code"]
+    assert redeem(client, hospital_token, code.replace("-", "\u00a0") + "\r\n\t").status_code == 201
