@@ -189,6 +189,8 @@ def build(client: FlaskClient) -> World:
         _organisations_of(b, org_type, p1, p1_token, parties, callers)
     hospital = parties["first-hospital"]
     _life_of_the_first_patient(b, p1, p1_token, hospital, reward["id"])
+    for org_type in DATA_ORG_TYPES:
+        _as_the_organisation_sees_them(b, parties[f"first-{org_type}"])
     _life_of_the_second_patient(b, p2_token)
     callers["patient"] = Caller("patient", p1_token, frozenset({scopes.PATIENT}), p1, p1)
     callers["patient on another patient's ids"] = Caller(
@@ -251,6 +253,14 @@ def _organisations_of(
     callers[org_type] = Caller(org_type, token, scope, first, first)
     name = f"{org_type} on another {org_type}'s ids"
     callers[name] = Caller(name, second_token, scope, second, first)
+
+
+def _as_the_organisation_sees_them(b: _Builder, first: Party) -> None:
+    """An organisation knows every consent by an id of its own: its consent (the one naming
+    it) is filled in as it knows it, and every consent it holds is private to it."""
+    held = b.get("/v1/consents", b.tokens[first.name], limit=100)["items"]
+    first.ids["consent"] = next(c["id"] for c in held if c["grantee"]["org_id"] == first.ids["org"])
+    first.private |= {c["id"] for c in held}
 
 
 def _life_of_the_first_patient(

@@ -454,6 +454,14 @@ def ref(org, patient) -> str:
     return refs.encode(org_id_of(org), patient_id)
 
 
+def shown(org, consent_id) -> str:
+    """The id an organisation (its token, registration, model or id) knows a consent by (the
+    patient's view gives its own id): computed as the server computes it."""
+    from consent_api.links import refs
+
+    return str(refs.shown_consent_id(org_id_of(org), uuid.UUID(str(consent_id))))
+
+
 def use_body(patient_ref: str, **overrides) -> dict:
     """A data-use report about the patient with this reference, occurring now unless told
     otherwise."""

@@ -7,6 +7,7 @@ patient is not notified.
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import datetime
 
 from consent_api.cds import resolve
@@ -14,11 +15,13 @@ from consent_api.cds.consult import Outcome, combine
 from consent_api.cds.parsing import Consult
 from consent_api.decisions import store
 from consent_api.decisions.decide import decide
+from consent_api.links import refs
 from consent_api.orgs.values import Org
 
 
 def consult(asked: Consult, *, org: Org, now: datetime) -> Outcome:
-    """Decide a consult for the calling organisation, whoever its `actor` names."""
+    """Decide a consult for the calling organisation, whoever its `actor` names; the
+    consents it names are named by the ids the organisation knows them by."""
     patient_id = resolve.patient_id(org.id, asked)
     consents = store.candidates([patient_id], org).get(patient_id, [])
     decisions = {
@@ -28,4 +31,11 @@ def consult(asked: Consult, *, org: Org, now: datetime) -> Outcome:
         for category in asked.categories
         for purpose in asked.purposes
     }
-    return combine(decisions, categories=asked.categories, purposes=asked.purposes)
+    outcome = combine(decisions, categories=asked.categories, purposes=asked.purposes)
+    named = [c for c, _ in outcome.consents] + ([outcome.closest[0]] if outcome.closest else [])
+    shown = dict(zip(named, refs.shown_consent_ids(org.id, named), strict=True))
+    return dataclasses.replace(
+        outcome,
+        consents=tuple((shown[c], v) for c, v in outcome.consents),
+        closest=(shown[outcome.closest[0]], outcome.closest[1]) if outcome.closest else None,
+    )

@@ -248,10 +248,11 @@ class ConsentPageOut(ConsentListOut):
 
 
 class OrgConsentOut(ConsentTermsOut):
-    """A consent as the organisation it was granted to sees it (the rendering's `viewer`): the
-    patient by the reference that organisation knows them by; exclusions naming other
-    organisations are left out, those naming it name only it."""
+    """A consent as the organisation it was granted to sees it (the rendering's `viewer`): by
+    the id that organisation knows it by, the patient by the reference it knows them by;
+    exclusions naming other organisations are left out, those naming it name only it."""
 
+    id = fields.Function(lambda consent: str(refs.shown_consent_id(rendered("viewer"), consent.id)))
     patient_ref = fields.Function(
         lambda consent: refs.encode(rendered("viewer"), consent.patient_id)
     )

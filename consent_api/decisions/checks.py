@@ -147,11 +147,17 @@ def answer(checks: list[Check], *, org: Org, now: datetime, batch: bool = True) 
     ]
 
 
-def as_json(decision: Decision) -> dict[str, Any]:
-    """Render one decision."""
-    return {
-        "decision": decision.decision,
-        "reason": decision.reason,
-        "consent_id": str(decision.consent_id) if decision.consent_id else None,
-        "consent_version": decision.consent_version,
-    }
+def as_json(decisions: list[Decision], org: Org) -> list[dict[str, Any]]:
+    """Render decisions, each consent by the id the organisation knows it by (one AES call
+    for the whole batch)."""
+    named = [d.consent_id for d in decisions if d.consent_id is not None]
+    shown = iter(refs.shown_consent_ids(org.id, named))
+    return [
+        {
+            "decision": d.decision,
+            "reason": d.reason,
+            "consent_id": str(next(shown)) if d.consent_id is not None else None,
+            "consent_version": d.consent_version,
+        }
+        for d in decisions
+    ]

@@ -22,8 +22,9 @@ bp = Blueprint("decisions", __name__)
 def check_one():
     """Decide one check."""
     check = checks.parse_one(json_body())
-    (decision,) = checks.answer([check], org=current_org_ref(), now=utcnow(), batch=False)
-    return jsonify(checks.as_json(decision))
+    org = current_org_ref()
+    decisions = checks.answer([check], org=org, now=utcnow(), batch=False)
+    return jsonify(checks.as_json(decisions, org)[0])
 
 
 @bp.post("/v1/consent-checks/batch")
@@ -32,5 +33,6 @@ def check_batch():
     """Decide up to 10,000 checks in one round trip; results come back in order."""
     request.max_content_length = current_app.config["MAX_BATCH_BODY_BYTES"]
     batch = checks.parse_batch(json_body())
-    decisions = checks.answer(batch, org=current_org_ref(), now=utcnow())
-    return jsonify(results=[checks.as_json(d) for d in decisions])
+    org = current_org_ref()
+    decisions = checks.answer(batch, org=org, now=utcnow())
+    return jsonify(results=checks.as_json(decisions, org))

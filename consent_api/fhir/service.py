@@ -16,7 +16,7 @@ from consent_api.consents.models import Consent
 from consent_api.consents.schemas import ConsentOut, OrgConsentOut
 from consent_api.fhir import render
 from consent_api.fhir.schemas import BY_IDENTIFIER, PATIENT
-from consent_api.links import identifiers, naming
+from consent_api.links import identifiers, naming, refs
 from consent_api.orgs.models import Organisation
 from server.db import db
 from server.errors import NotFound, ValidationFailed
@@ -36,6 +36,8 @@ def read(reader: Reader, consent_id: uuid.UUID, *, now: datetime) -> dict[str, A
     """Return one consent as a FHIR Consent, or 404 if the reader may not see it."""
     statement = _visible(reader)
     consent = None
+    if reader.org is not None:  # an organisation knows every consent by an id of its own
+        consent_id = refs.consent_id_shown(reader.org.id, consent_id)
     if statement is not None:
         consent = db.session.scalar(statement.where(Consent.id == consent_id))
     if consent is None:

@@ -112,3 +112,38 @@ def decode_with(secret: str, org_id: uuid.UUID, refs: Iterable[object]) -> list[
 def decode(org_id: uuid.UUID, ref: object) -> uuid.UUID | None:
     """The patient id behind one reference sent by `org_id`, or None."""
     return decode_many(org_id, [ref])[0]
+
+
+# --- consent ids, as each organisation sees them ----------------------------------------
+# A consent granted to a type of organisation is one row that every organisation of the type
+# sees: shown by its own id, it would be a key on which two organisations join their patient
+# references. So every organisation sees every consent by an id of its own: the consent's id
+# encrypted (one AES block) under a third key of the organisation's, shaped as a UUID. An id
+# that is not one of the organisation's decrypts to a random id, which names no consent.
+
+
+@functools.lru_cache(maxsize=4096)
+def _consent_cipher(secret: str, org_id: uuid.UUID) -> Cipher:
+    key = hmac.digest(secret.encode(), b"consent-id/" + org_id.bytes, "sha256")
+    return Cipher(algorithms.AES(key), modes.ECB())  # noqa: S305 - one block per id, as above
+
+
+def shown_consent_ids(org_id: uuid.UUID, consent_ids: Sequence[uuid.UUID]) -> list[uuid.UUID]:
+    """The ids `org_id` knows these consents by, in order."""
+    if not consent_ids:
+        return []
+    cipher = _consent_cipher(current_app.config["PSEUDONYM_KEY"], org_id)
+    blocks = _each(cipher, b"".join(c.bytes for c in consent_ids))
+    return [uuid.UUID(bytes=blocks[at : at + 16]) for at in range(0, len(blocks), 16)]
+
+
+def shown_consent_id(org_id: uuid.UUID, consent_id: uuid.UUID) -> uuid.UUID:
+    """The id `org_id` knows one consent by."""
+    return shown_consent_ids(org_id, [consent_id])[0]
+
+
+def consent_id_shown(org_id: uuid.UUID, shown: uuid.UUID) -> uuid.UUID:
+    """The consent an id `org_id` was shown stands for (a random id, naming no consent, if it
+    was not shown to this organisation)."""
+    cipher = _consent_cipher(current_app.config["PSEUDONYM_KEY"], org_id)
+    return uuid.UUID(bytes=cipher.decryptor().update(shown.bytes))

@@ -77,6 +77,14 @@ class OrgRequestOut(RequestOut):
         exclude = ("patient_id",)
 
     patient_ref = fields.Function(lambda request: refs.encode(request.org_id, request.patient_id))
+    consent_id = fields.Function(
+        lambda request: (
+            str(refs.shown_consent_id(request.org_id, request.consent_id))
+            if request.consent_id
+            else None
+        ),
+        allow_none=True,
+    )
 
 
 class OrgRequestPageOut(Schema):

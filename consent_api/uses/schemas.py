@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -65,6 +66,17 @@ def data_date_range(use: Any) -> dict | None:
     return _RANGE.dump({"start": use.data_date_start, "end": use.data_date_end})
 
 
+_RELIED_ON = ReliedOnOut()
+
+
+def _relied_on_as_shown(use: Any) -> list[dict]:
+    """The consents a use relied on, by the ids its organisation knows them by."""
+    shown = refs.shown_consent_ids(use.org_id, [uuid.UUID(c["consent_id"]) for c in use.consents])
+    return [
+        _RELIED_ON.dump({**c, "consent_id": s}) for c, s in zip(use.consents, shown, strict=True)
+    ]
+
+
 class DataUseOut(Schema):
     """A recorded use, as the reporting organisation sees it."""
 
@@ -82,7 +94,7 @@ class DataUseOut(Schema):
     outcome = fields.String()
     reason = fields.String()
     emergency = fields.Boolean()
-    consents = fields.List(fields.Nested(ReliedOnOut))
+    consents = fields.Function(lambda use: _relied_on_as_shown(use))
     points_credited = fields.Integer()
     recorded_at = fields.DateTime(attribute="created_at")
 

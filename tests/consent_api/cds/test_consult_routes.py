@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 
 from consent_api.consents.models import Consent
 from server.db import db
-from tests.conftest import bearer
+from tests.conftest import bearer, shown
 from tests.consent_api.cds.conftest import (
     ACT_CODE,
     CATEGORY_SYSTEM,
@@ -57,8 +57,10 @@ def test_a_consent_permits_and_the_card_names_it(client, linked_grant, hospital_
     assert card["extension"] == {
         "decision": "CONSENT_PERMIT",
         "obligations": [],
-        "basedOn": f"http://localhost/fhir/R5/Consent/{consent['id']}",
-        "consents": [{"reference": f"Consent/{consent['id']}", "version": 1}],
+        "basedOn": f"http://localhost/fhir/R5/Consent/{shown(hospital_token, consent['id'])}",
+        "consents": [
+            {"reference": f"Consent/{shown(hospital_token, consent['id'])}", "version": 1}
+        ],
         "reasons": {"lab_results": "permitted"},
     }
     assert card["detail"].startswith(
@@ -77,7 +79,10 @@ def test_based_on_is_the_consent_as_fhir_the_caller_can_read(client, linked_gran
         headers=bearer(hospital_token),
     )
     assert read.status_code == 200
-    assert (read.json["id"], read.json["meta"]["versionId"]) == (consent["id"], "1")
+    assert (read.json["id"], read.json["meta"]["versionId"]) == (
+        shown(hospital_token, consent["id"]),
+        "1",
+    )
 
 
 def test_the_patient_ref_names_the_patient_as_the_mrn_does(client, linked_grant, hospital_token):
@@ -88,7 +93,7 @@ def test_the_patient_ref_names_the_patient_as_the_mrn_does(client, linked_grant,
     card = consult(client, hospital_token, by_ref)
     assert card["extension"]["decision"] == "CONSENT_PERMIT"
     assert card["extension"]["consents"] == [
-        {"reference": f"Consent/{consent['id']}", "version": 1}
+        {"reference": f"Consent/{shown(hospital_token, consent['id'])}", "version": 1}
     ]
 
 
@@ -135,7 +140,7 @@ def test_a_sensitive_class_is_asked_by_its_v3_code(client, grant, link, hospital
     eth = {"class": [{"system": ACT_CODE, "code": "ETH"}]}
     treatment = consult(client, hospital_token, hook_request([mrn()], **eth))
     assert treatment["extension"]["reasons"] == {"substance_use": "permitted"}
-    assert treatment["extension"]["basedOn"].endswith(named["id"])
+    assert treatment["extension"]["basedOn"].endswith(shown(hospital_token, named["id"]))
     research = consult(client, hospital_token, hook_request([mrn()], purposeOfUse="HRESCH", **eth))
     assert research["extension"]["decision"] == "CONSENT_DENY"
     assert research["extension"]["reasons"] == {"substance_use": "sensitive_not_named"}
@@ -152,7 +157,7 @@ def test_a_revoked_consent_denies_and_is_named(client, linked_grant, hospital_to
     assert card["extension"] == {
         "decision": "CONSENT_DENY",
         "obligations": [],
-        "basedOn": f"http://localhost/fhir/R5/Consent/{consent['id']}",
+        "basedOn": f"http://localhost/fhir/R5/Consent/{shown(hospital_token, consent['id'])}",
         "reasons": {"lab_results": "revoked"},
     }
     assert "may not see this patient's lab results" in card["detail"]
@@ -196,13 +201,15 @@ def test_every_purpose_asked_must_be_permitted_for_a_category(client, grant, lin
         {"system": CATEGORY_SYSTEM, "code": "imaging"}
     ]
     # Relied on once, for both purposes; the imaging consent permits nothing asked.
-    assert extension["consents"] == [{"reference": f"Consent/{both['id']}", "version": 1}]
+    assert extension["consents"] == [
+        {"reference": f"Consent/{shown(hospital_token, both['id'])}", "version": 1}
+    ]
     assert "for treatment (TREAT) and research (HRESCH)" in card["detail"]
     treatment = consult(client, hospital_token, hook_request([mrn()], **{"class": classes}))
     assert treatment["extension"]["obligations"] == []
     assert [c["reference"] for c in treatment["extension"]["consents"]] == [
-        f"Consent/{both['id']}",
-        f"Consent/{treatment_only['id']}",
+        f"Consent/{shown(hospital_token, both['id'])}",
+        f"Consent/{shown(hospital_token, treatment_only['id'])}",
     ]
 
 

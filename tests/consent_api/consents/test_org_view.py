@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from server.db import utcnow
-from tests.conftest import bearer, ref
+from tests.conftest import bearer, ref, shown
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def test_org_lists_consents_granted_to_it_directly_or_by_type(
 
     items = client.get("/v1/consents", headers=bearer(hospital_token)).json["items"]
 
-    assert {c["id"] for c in items} == {direct["id"], by_type["id"]}
+    assert {c["id"] for c in items} == {shown(hospital_token, c["id"]) for c in (direct, by_type)}
     assert all(c["patient_ref"] == ref(hospital_token, patient) for c in items)
     assert "summary" not in items[0]
 
@@ -73,7 +73,7 @@ def test_updated_since_lets_a_mirror_learn_of_revocations(
         headers=bearer(hospital_token),
     ).json["items"]
     assert [(c["id"], c["status"], c["version"]) for c in changed] == [
-        (consent["id"], "revoked", 2)
+        (shown(hospital_token, consent["id"]), "revoked", 2)
     ]
 
 
@@ -92,9 +92,12 @@ def test_org_filters_by_status_category_and_purpose(
         items = client.get("/v1/consents", query_string=query, headers=bearer(hospital_token))
         return {c["id"] for c in items.json["items"]}
 
-    assert ids(status="active") == {lab["id"], broad["id"]}
-    assert ids(data_category="imaging") == {broad["id"]}
-    assert ids(purpose="TREAT", status="revoked") == {revoked["id"]}
+    def as_shown(*consents):
+        return {shown(hospital_token, c["id"]) for c in consents}
+
+    assert ids(status="active") == as_shown(lab, broad)
+    assert ids(data_category="imaging") == as_shown(broad)
+    assert ids(purpose="TREAT", status="revoked") == as_shown(revoked)
 
 
 def test_listing_needs_consent_read(client, token_for):
@@ -115,4 +118,4 @@ def test_org_pages_through_many_consents(client, patient_token, hospital, hospit
         cursor = page["next_cursor"]
         if cursor is None:
             break
-    assert seen == made
+    assert seen == [shown(hospital_token, consent_id) for consent_id in made]

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import event
 
 from server.db import db
-from tests.conftest import bearer, ref
+from tests.conftest import bearer, ref, shown
 
 CHECK = {"data_category": "lab_results", "purpose": "TREAT", "action": "use"}
 NOBODY = uuid.UUID(int=0)  # an id that is no patient's
@@ -25,7 +25,7 @@ def test_check_permits_under_a_consent_and_names_it(client, hospital_token, gran
     assert response.json == {
         "decision": "permit",
         "reason": "permitted",
-        "consent_id": consent["id"],
+        "consent_id": shown(hospital_token, consent["id"]),
         "consent_version": 1,
     }
 

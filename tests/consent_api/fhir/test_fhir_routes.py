@@ -18,7 +18,7 @@ from consent_api import catalog
 from consent_api.consents.models import Consent
 from server.app import create_app
 from server.db import db
-from tests.conftest import CommittingClient, app_config, bearer, ref
+from tests.conftest import CommittingClient, app_config, bearer, ref, shown
 
 FHIR_JSON = "application/fhir+json"
 ACTION_SYSTEM = "http://terminology.hl7.org/CodeSystem/consentaction"
@@ -246,9 +246,9 @@ def test_org_reads_a_consent_granted_to_it(
     grantee = {"org_id": str(hospital.org.id)} if by == "org_id" else {"org_type": "hospital"}
     made = grant(client, patient_token, grantee)
 
-    resource = read(client, hospital_token, made["id"])
+    resource = read(client, hospital_token, shown(hospital_token, made["id"]))
 
-    assert resource["id"] == made["id"]
+    assert resource["id"] == shown(hospital_token, made["id"])
     # The patient as the hospital knows them, never by the wallet's own id.
     assert resource["subject"] == {"reference": f"Patient/{ref(hospital_token, patient)}"}
     assert str(patient.id) not in str(resource)
@@ -260,9 +260,9 @@ def test_org_gets_404_for_a_consent_granted_to_another_org(
     other = org_credentials("hospital").org
     made = grant(client, patient_token, {"org_id": str(other.id)})
 
-    response = client.get(f"/fhir/R5/Consent/{made['id']}", headers=bearer(hospital_token))
-
-    assert response.status_code == 404
+    for named in (made["id"], shown(other, made["id"])):  # its own id, or as the other sees it
+        response = client.get(f"/fhir/R5/Consent/{named}", headers=bearer(hospital_token))
+        assert response.status_code == 404
     assert response.mimetype == "application/problem+json"
     assert response.json["code"] == "not_found"
 
@@ -282,7 +282,7 @@ def test_org_does_not_see_exclusions_naming_other_orgs(
         ],
     )
 
-    resource = read(client, hospital_token, made["id"])
+    resource = read(client, hospital_token, shown(hospital_token, made["id"]))
 
     assert str(other.id) not in json.dumps(resource)
     mine, everyones = resource["provision"][0]["provision"]
@@ -371,7 +371,10 @@ def test_org_search_returns_only_the_consents_granted_to_it(
 
     bundle = search(client, hospital_token, ref(hospital_token, patient))
 
-    assert [e["resource"]["id"] for e in bundle["entry"]] == [mine["id"], by_type["id"]]
+    assert [e["resource"]["id"] for e in bundle["entry"]] == [
+        shown(hospital_token, mine["id"]),
+        shown(hospital_token, by_type["id"]),
+    ]
     assert bundle["total"] == 2
 
 

@@ -16,7 +16,7 @@ from consent_api.requests.models import ConsentRequest
 from consent_api.uses.models import DataUse
 from notifications.models import Notification
 from server.db import db, utcnow
-from tests.conftest import bearer, ref, report, use_body
+from tests.conftest import bearer, ref, report, shown, use_body
 
 CHECK_BODY = {"data_category": "lab_results", "purpose": "TREAT", "action": "use"}
 MRN = {"system": "https://st-marys.example/mrn", "value": "12345"}
@@ -70,7 +70,7 @@ def test_a_hospital_checks_uses_asks_and_searches_by_its_mrn(
 
     answer = check(client, hospital_token, **by_mrn)
     assert answer.json["decision"] == "permit"
-    assert answer.json["consent_id"] == consent["id"]
+    assert answer.json["consent_id"] == shown(hospital_token, consent["id"])
 
     both = report(client, hospital_token, use_body(made["patient_ref"]) | by_mrn)
     assert both.status_code == 422  # exactly one of the two
@@ -86,7 +86,9 @@ def test_a_hospital_checks_uses_asks_and_searches_by_its_mrn(
 
     found = fhir_search(client, hospital_token, **{"patient:identifier": "|".join(MRN.values())})
     assert found.status_code == 200, found.json
-    assert [e["resource"]["id"] for e in found.json["entry"]] == [consent["id"]]
+    assert [e["resource"]["id"] for e in found.json["entry"]] == [
+        shown(hospital_token, consent["id"])
+    ]
     subject = found.json["entry"][0]["resource"]["subject"]["reference"]
     assert subject == f"Patient/{made['patient_ref']}"
     # Nothing an organisation gets names the patient by the wallet's id.
@@ -271,11 +273,13 @@ def test_an_identifier_in_our_reference_system_is_the_reference(client, grant, h
     patient, consent, patient_token = grant()
     as_identifier = {"system": PATIENT_REF_SYSTEM, "value": ref(hospital_token, patient)}
     answer = check(client, hospital_token, patient_identifier=as_identifier)
-    assert answer.json["consent_id"] == consent["id"]
+    assert answer.json["consent_id"] == shown(hospital_token, consent["id"])
     found = fhir_search(
         client, hospital_token, **{"patient:identifier": "|".join(as_identifier.values())}
     )
-    assert [e["resource"]["id"] for e in found.json["entry"]] == [consent["id"]]
+    assert [e["resource"]["id"] for e in found.json["entry"]] == [
+        shown(hospital_token, consent["id"])
+    ]
     # And no organisation may link patients under it.
     code = client.post("/v1/me/link-codes", headers=bearer(patient_token)).json["code"]
     refused = client.post(
@@ -285,3 +289,27 @@ def test_an_identifier_in_our_reference_system_is_the_reference(client, grant, h
     )
     assert refused.status_code == 422
     assert list(refused.json["errors"]["identifier"]) == ["system"]
+
+
+def test_organisations_cannot_join_their_references_on_a_shared_consent(
+    client, grant, hospital_token, token_for
+):
+    """Review of issue 11 (finding 2): a consent granted to every hospital was shown to each
+    by its one id, next to each one's own patient_ref: a key on which two hospitals could
+    join their references. Each organisation now knows every consent by an id of its own,
+    in its list, its checks, its uses, FHIR and CDS Hooks, and reads it by that id only."""
+    patient, consent, _ = grant()  # to every hospital
+    other = token_for("hospital")
+    seen = {}
+    for token in (hospital_token, other):
+        (listed,) = client.get("/v1/consents", headers=bearer(token)).json["items"]
+        checked = check(client, token, patient_ref=ref(token, patient)).json["consent_id"]
+        used = report(client, token, use_body(ref(token, patient))).json["consents"][0]
+        found = fhir_search(client, token, patient=ref(token, patient)).json["entry"][0]
+        seen[token] = {listed["id"], checked, used["consent_id"], found["resource"]["id"]}
+        assert len(seen[token]) == 1  # one id for the consent, wherever this organisation looks
+    assert seen[hospital_token].isdisjoint(seen[other])
+    assert consent["id"] not in seen[hospital_token] | seen[other]  # nor the patient's own
+    (mine,) = seen[hospital_token]
+    assert client.get(f"/fhir/R5/Consent/{mine}", headers=bearer(hospital_token)).status_code == 200
+    assert client.get(f"/fhir/R5/Consent/{mine}", headers=bearer(other)).status_code == 404

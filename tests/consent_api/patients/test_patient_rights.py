@@ -6,7 +6,7 @@ from consent_api.auth.models import OAuthToken
 from consent_api.patients.models import Patient
 from notifications.outbox import notify
 from server.db import db, utcnow
-from tests.conftest import TEST_PASSWORD, bearer, csrf_from, pkce_pair, ref
+from tests.conftest import TEST_PASSWORD, bearer, csrf_from, pkce_pair, ref, shown
 from tests.factories import PatientFactory
 
 
@@ -55,7 +55,7 @@ def test_erasure_revokes_consents_removes_personal_data_and_credentials(
     assert (answer["decision"], answer["reason"], answer["consent_id"]) == (
         "deny",
         "revoked",
-        consent["id"],
+        shown(hospital, consent["id"]),
     )
     stored = db.session.get(Patient, patient.id)
     assert (stored.email, stored.display_name, stored.password_hash) == (None, "", "")

@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from server.db import utcnow
-from tests.conftest import bearer, ref
+from tests.conftest import bearer, ref, shown
 
 
 def _soon(**delta) -> str:
@@ -74,7 +74,7 @@ def test_approving_creates_the_consent_with_the_reward_terms(
     assert consent["grantee"]["org_name"] == "Acme Pharma"
     followed = client.get(f"/v1/consent-requests/{request['id']}", headers=bearer(pharma_token))
     assert followed.json["status"] == "approved"
-    assert followed.json["consent_id"] == consent["id"]
+    assert followed.json["consent_id"] == shown(pharma_token, consent["id"])
 
 
 def test_approval_may_narrow_the_scope(client, patient_token, ask):

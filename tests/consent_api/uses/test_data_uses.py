@@ -9,7 +9,7 @@ from consent_api.consents.models import Consent
 from consent_api.uses.models import DataUse
 from notifications.models import Notification
 from server.db import db, utcnow
-from tests.conftest import bearer, ref, report, use_body
+from tests.conftest import bearer, ref, report, shown, use_body
 from tests.factories import OrganisationFactory, PatientFactory
 
 
@@ -37,7 +37,11 @@ def test_a_permitted_use_is_recorded_names_its_consent_and_tells_the_patient(
     body = response.json
     assert (body["outcome"], body["reason"], body["emergency"]) == ("permitted", "permitted", False)
     assert body["consents"] == [
-        {"consent_id": consent["id"], "consent_version": 1, "data_categories": ["lab_results"]}
+        {
+            "consent_id": shown(hospital_token, consent["id"]),
+            "consent_version": 1,
+            "data_categories": ["lab_results"],
+        }
     ]
     assert body["recipient"] == "Dr Ng"
     (use,) = _uses(patient.id)
@@ -170,7 +174,7 @@ def test_emergency_access_under_a_consent_is_still_flagged(client, hospital_toke
         client, hospital_token, use_body(ref(hospital_token, patient), purpose="ETREAT")
     )
     assert (response.json["reason"], response.json["emergency"]) == ("permitted", True)
-    assert response.json["consents"][0]["consent_id"] == consent["id"]
+    assert response.json["consents"][0]["consent_id"] == shown(hospital_token, consent["id"])
     assert _notices(patient.id)[-1].type == "emergency_access"
 
 
