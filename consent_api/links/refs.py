@@ -13,8 +13,9 @@ a pseudorandom permutation, so one block needs no mode), then a 4-byte tag, the 
 of that ciphertext encrypted under a second key of the organisation's (AES as a MAC of one
 fixed-length block); 40 lower-case hex characters, also a valid FHIR id. A forged tag passing
 (2^-32) still decodes to a random id that is nobody's, so the tag is for clear answers, not
-for secrecy. A batch decodes in two AES calls over all its blocks at once (hex, not base32,
-and AES, not HMAC, per reference: measured 7 µs a reference the other way, 2026-11-30).
+for secrecy. A batch decodes in two AES calls over all its blocks at once: hex, not base32
+(4.1 µs a reference in Python), and AES, not an HMAC each (2.1 µs); a batch of 1,000 now
+decodes in 1.6 ms, mostly building the UUIDs (measured in-process, 2026-11-30).
 
 Changing PSEUDONYM_KEY changes every reference an organisation holds: treat it like data.
 """
