@@ -115,10 +115,19 @@ class Job:
     func: Callable[[JobContext], Any]
     trigger: str
     trigger_args: dict[str, Any] = field(default_factory=dict)
+    every: str | None = None  # a setting that replaces an interval's seconds
+
+    def trigger_args_for(self, config: Mapping[str, Any]) -> dict[str, Any]:
+        """The trigger's arguments under this configuration."""
+        if self.every is None:
+            return self.trigger_args
+        return {**self.trigger_args, "seconds": config[self.every]}
 
 
 JOBS: tuple[Job, ...] = (
-    Job("drain-outbox", drain_outbox, "interval", {"seconds": 1}),
+    # Polled (OUTBOX_POLL_SECONDS); on PostgreSQL a commit that queues a push also wakes it
+    # at once (server/worker.py, OutboxListener).
+    Job("drain-outbox", drain_outbox, "interval", {"seconds": 1}, every="OUTBOX_POLL_SECONDS"),
     Job("purge-expired-oauth", purge_expired_oauth, "interval", {"minutes": 10}),
     Job("expire-consents", expire_consents, "interval", {"minutes": 1}),
     Job("expire-requests", expire_requests, "interval", {"minutes": 1}),

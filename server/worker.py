@@ -9,12 +9,17 @@ import signal
 import threading
 from typing import Any
 
+import psycopg
 from apscheduler.schedulers.background import BackgroundScheduler
 from flask import Flask
 
 from notifications.push import build_sender
+from server import jobs
 from server.db import db, utcnow
 from server.jobs import JOBS, Job, JobContext
+
+CHANNEL = "outbox_due"  # notified by the trigger of migration 0010 when outbox rows commit
+RECONNECT_SECONDS = 5
 
 log = logging.getLogger(__name__)
 
@@ -56,9 +61,58 @@ def build_scheduler(app: Flask, context: JobContext) -> BackgroundScheduler:
             max_instances=1,
             replace_existing=True,
             next_run_time=utcnow(),
-            **job.trigger_args,
+            **job.trigger_args_for(app.config),
         )
     return scheduler
+
+
+class OutboxListener:
+    """Drain the outbox as soon as a commit queues a push: LISTEN on PostgreSQL, where a
+    trigger notifies when outbox rows commit. The polled drain stays, as the fallback (a
+    notification lost while reconnecting) and the only way on SQLite. Its drains run on this
+    thread, beside the scheduler's: draining is safe to run twice at once (claims are leased),
+    and a notification that arrives during a drain is read after it, so none is missed."""
+
+    def __init__(self, app: Flask, context: JobContext) -> None:
+        self.app = app
+        self.context = context
+        self.drain = jobs.job("drain-outbox")
+        self.thread = threading.Thread(target=self._run, name="outbox-listener", daemon=True)
+        self.stopping = threading.Event()
+
+    @staticmethod
+    def applies(app: Flask) -> bool:
+        """Only PostgreSQL notifies."""
+        with app.app_context():
+            return db.engine.dialect.name == "postgresql"
+
+    def start(self) -> None:
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.thread.join(timeout=10)
+
+    def _url(self) -> str:
+        with self.app.app_context():
+            url = db.engine.url.set(drivername="postgresql")
+        return url.render_as_string(hide_password=False)
+
+    def _run(self) -> None:
+        while not self.stopping.is_set():
+            try:
+                with psycopg.connect(self._url(), autocommit=True) as connection:
+                    connection.execute(f"LISTEN {CHANNEL}")
+                    log.info("worker listening for commits that queue pushes")
+                    run_job(self.app, self.drain, self.context)  # what came while not listening
+                    while not self.stopping.is_set():
+                        for _ in connection.notifies(timeout=1.0, stop_after=1):
+                            done = run_job(self.app, self.drain, self.context)
+                            if done:
+                                log.info("drained on a commit's notice: %s", done)
+            except psycopg.Error as error:
+                log.warning("outbox listener lost its connection (%s); polling meanwhile", error)
+                self.stopping.wait(RECONNECT_SECONDS)
 
 
 def run_worker(app: Flask) -> None:
@@ -72,6 +126,7 @@ def run_worker(app: Flask) -> None:
         log.error("worker not started: the push sender cannot be built: %s", error)
         raise SystemExit(1) from None
     scheduler = build_scheduler(app, context)
+    listener = OutboxListener(app, context) if OutboxListener.applies(app) else None
     stopping = threading.Event()
 
     def _stop(signum: int, _frame: Any) -> None:
@@ -80,10 +135,14 @@ def run_worker(app: Flask) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     scheduler.start()
+    if listener is not None:
+        listener.start()
     log.info("worker started with jobs: %s", ", ".join(job.id for job in JOBS))
     while not stopping.wait(timeout=1.0):
         pass
     log.info("worker stopping")
+    if listener is not None:
+        listener.stop()
     scheduler.shutdown(wait=True)
     close = getattr(context.push, "close", None)
     if close is not None:

@@ -1,6 +1,7 @@
 """Data uses under real concurrency (threads, real commits, one app per thread as in
 separate processes) and delivered by a real worker process to the fake FCM server."""
 
+import time
 import uuid
 
 import pytest
@@ -153,3 +154,31 @@ def test_a_reported_use_reaches_the_phone_through_a_real_worker(world, database_
     assert push["message"]["notification"]["title"] == "St Mary's used your lab results"
     sent = select(func.count()).select_from(OutboxMessage).where(OutboxMessage.status == "sent")
     assert _count(setup, sent) == 1
+
+
+def test_a_commit_wakes_the_worker_without_waiting_for_its_poll(world, database_url, tmp_path):
+    """Issue 12 (the worker wakes on commit): with polling an hour apart, a use reported
+    after the worker started still reaches the phone, because its commit notified the
+    worker (PostgreSQL LISTEN/NOTIFY); polling stays the fallback, and SQLite's only way."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("only PostgreSQL notifies listeners of commits")
+    _, made = world
+    with FakeFcm() as fcm:
+        account = service_account_file(tmp_path / "sa.json", f"{fcm.url}/token")
+        env = {
+            "DATABASE_URL": database_url,
+            "PUSH_BACKEND": "fcm",
+            "FIREBASE_CREDENTIALS": str(account),
+            "FCM_ENDPOINT": fcm.url,
+            "OUTBOX_POLL_SECONDS": "3600",
+        }
+        with WorkerProcess(env) as worker:
+            worker.wait_for_line("listening for commits", timeout=60)
+            time.sleep(2)  # ordering, not timing: the start-up drains are over before the use
+            (status, answer), *_ = _race(database_url, made, [(use_body(made["patient_ref"]), "w")])
+            assert status == 201
+            worker.wait_for_line("drained on a commit's notice", timeout=30)
+            wait_until(lambda: fcm.received, timeout=30, what="the push, woken by the commit")
+            assert worker.stop() == 0, worker.lines
+    (push,) = fcm.received
+    assert push["message"]["data"]["data_use_id"] == answer["id"]
