@@ -29,12 +29,11 @@ from dataclasses import dataclass
 from typing import Any
 
 from consent_api import catalog
-from consent_api.links import identifiers
+from consent_api.links import identifiers, naming
 from consent_api.links.identifiers import Identifier
 from server.errors import ValidationFailed
 
 HOOK = "patient-consent-consult"
-PATIENT_REF_SYSTEM = identifiers.PATIENT_REF_SYSTEM
 DEFAULT_ACTION = "access"
 CONTEXT_FIELDS = frozenset(
     {"patientId", "actor", "purposeOfUse", "category", "class", "content", "action"}
@@ -220,9 +219,9 @@ def _patients(raw: Any, errors: dict[str, Any]) -> tuple[tuple[str, ...], tuple[
     found = _items(
         "patientId", raw, identifiers.parse, errors, required=True, limit=MAX_IDENTIFIERS, some=True
     )
-    found = found or []
-    refs = tuple(i.value for i in found if i.system == PATIENT_REF_SYSTEM)
-    named = tuple(dict.fromkeys(i for i in found if i.system != PATIENT_REF_SYSTEM))
+    names = [naming.named(None, identifier) for identifier in found or []]
+    refs = tuple(n.ref for n in names if n.ref is not None)
+    named = tuple(dict.fromkeys(n.identifier for n in names if n.identifier is not None))
     return refs, named
 
 

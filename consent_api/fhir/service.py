@@ -56,8 +56,9 @@ def _searched_patient(reader: Reader, query: dict[str, Any]) -> uuid.UUID | None
         identifier, errors = identifiers.parse({"system": system, "value": value})
         if not bar or errors:
             raise ValidationFailed(errors={BY_IDENTIFIER: ["Must be <system>|<value>."]})
-        if identifier.system == identifiers.PATIENT_REF_SYSTEM:
-            return naming.resolve(reader.org.id, naming.Named(identifier.value, None))
+        named = naming.named(None, identifier)  # our reference system names a reference
+        if named.ref is not None:
+            return naming.resolve(reader.org.id, named)
         patient_id = naming.linked(reader.org.id, [identifier]).get(identifier)
         if patient_id is None:
             raise naming.UnknownPatient({BY_IDENTIFIER: [naming.UNLINKED]})

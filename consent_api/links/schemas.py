@@ -31,11 +31,6 @@ class IdentifierField(fields.Field):
         return identifiers.parse(value)[0].as_json()
 
 
-class IdentifierOut(Schema):
-    system = fields.String()
-    value = fields.String()
-
-
 class PatientNamedIn(Schema):
     """A body that names one patient, as the calling organisation knows them: its
     `patient_ref`, or its own identifier of a patient linked to it. Exactly one."""
@@ -89,12 +84,16 @@ class LinkRedeemIn(Schema):
     identifier = IdentifierField(required=True, own=True)
 
 
+def _identifier(link: Any) -> dict[str, str]:
+    return identifiers.Identifier(link.system, link.value).as_json()
+
+
 class OrgLinkOut(Schema):
     """A link as its organisation sees it: the patient by its reference only."""
 
     id = fields.UUID()
     patient_ref = fields.Function(lambda link: refs.encode(link.org_id, link.patient_id))
-    identifier = fields.Function(lambda link: {"system": link.system, "value": link.value})
+    identifier = fields.Function(_identifier)
     created_at = fields.DateTime()
 
 
@@ -103,7 +102,7 @@ class LinkOut(Schema):
 
     id = fields.UUID()
     organisation = fields.Nested(OrgRefOut, attribute="org")
-    identifier = fields.Function(lambda link: {"system": link.system, "value": link.value})
+    identifier = fields.Function(_identifier)
     created_at = fields.DateTime()
 
 

@@ -20,7 +20,7 @@ from typing import Any
 from flask import current_app
 from sqlalchemy import delete, select
 
-from consent_api.links import codes, notices, refs
+from consent_api.links import codes, notices
 from consent_api.links.identifiers import Identifier
 from consent_api.links.models import LinkCode, LinkIdentifier, PatientLink
 from consent_api.orgs.models import Organisation
@@ -166,11 +166,6 @@ def redeem(org: Organisation, body: dict[str, Any], *, now: datetime) -> Patient
     notices.linked(link, org.name, now=now)
     log.info("link %s made by org %s", link.id, org.id)
     return link
-
-
-def patient_ref(link: PatientLink) -> str:
-    """The reference the link's organisation knows its patient by."""
-    return refs.encode(link.org_id, link.patient_id)
 
 
 def active_links(patient: Patient) -> list[PatientLink]:

@@ -132,21 +132,25 @@ def test_concurrent_retries_with_one_key_write_one_use(world, database_url):
     assert _count(setup, select(Consent.use_count).where(Consent.id == made["consent_id"])) == 1
 
 
+def _pushing_to(fcm, database_url, tmp_path, **more) -> dict[str, str]:
+    """A worker's environment: this database, pushing through firebase-admin to the fake."""
+    account = service_account_file(tmp_path / "sa.json", f"{fcm.url}/token")
+    return {
+        "DATABASE_URL": database_url,
+        "PUSH_BACKEND": "fcm",
+        "FIREBASE_CREDENTIALS": str(account),
+        "FCM_ENDPOINT": fcm.url,
+        **more,
+    }
+
+
 def test_a_reported_use_reaches_the_phone_through_a_real_worker(world, database_url, tmp_path):
     setup, made = world
     (status, answer), *_ = _race(database_url, made, [(use_body(made["patient_ref"]), "e2e")])
     assert status == 201
-    with FakeFcm() as fcm:
-        account = service_account_file(tmp_path / "sa.json", f"{fcm.url}/token")
-        env = {
-            "DATABASE_URL": database_url,
-            "PUSH_BACKEND": "fcm",
-            "FIREBASE_CREDENTIALS": str(account),
-            "FCM_ENDPOINT": fcm.url,
-        }
-        with WorkerProcess(env) as worker:
-            wait_until(lambda: fcm.received, timeout=60, what="the push at the fake FCM")
-            assert worker.stop() == 0, worker.lines
+    with FakeFcm() as fcm, WorkerProcess(_pushing_to(fcm, database_url, tmp_path)) as worker:
+        wait_until(lambda: fcm.received, timeout=60, what="the push at the fake FCM")
+        assert worker.stop() == 0, worker.lines
 
     (push,) = fcm.received
     assert push["message"]["data"]["type"] == "data_use"
@@ -164,14 +168,7 @@ def test_a_commit_wakes_the_worker_without_waiting_for_its_poll(world, database_
         pytest.skip("only PostgreSQL notifies listeners of commits")
     _, made = world
     with FakeFcm() as fcm:
-        account = service_account_file(tmp_path / "sa.json", f"{fcm.url}/token")
-        env = {
-            "DATABASE_URL": database_url,
-            "PUSH_BACKEND": "fcm",
-            "FIREBASE_CREDENTIALS": str(account),
-            "FCM_ENDPOINT": fcm.url,
-            "OUTBOX_POLL_SECONDS": "3600",
-        }
+        env = _pushing_to(fcm, database_url, tmp_path, OUTBOX_POLL_SECONDS="3600")
         with WorkerProcess(env) as worker:
             worker.wait_for_line("listening for commits", timeout=60)
             time.sleep(2)  # ordering, not timing: the start-up drains are over before the use
