@@ -25,6 +25,7 @@ from consent_api.registration.routes import bp as registration_bp
 from consent_api.requests.routes import bp as requests_bp
 from consent_api.rights.routes import bp as rights_bp
 from consent_api.uses.routes import bp as uses_bp
+from consent_api.webhooks.routes import bp as webhooks_bp
 from notifications.routes import bp as notifications_bp
 from server import config as config_module
 from server import db, errors, guard, headers, health, http, ratelimit
@@ -45,6 +46,7 @@ BLUEPRINTS = (
     cds_bp,
     links_bp,
     uses_bp,
+    webhooks_bp,
     points_bp,
     rights_bp,
     notifications_bp,

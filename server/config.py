@@ -86,6 +86,7 @@ def from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "FCM_ENDPOINT": env.get("FCM_ENDPOINT", ""),
         "OUTBOX_LEASE_SECONDS": _int(env, "OUTBOX_LEASE_SECONDS", 60),
         "OUTBOX_POLL_SECONDS": _int(env, "OUTBOX_POLL_SECONDS", 1),
+        "EVENT_RETENTION_DAYS": _int(env, "EVENT_RETENTION_DAYS", 30),
         "CONSENT_REMINDER_DAYS": _int(env, "CONSENT_REMINDER_DAYS", 7),
         "REQUEST_REMINDER_HOURS": _int(env, "REQUEST_REMINDER_HOURS", 24),
         "DATA_USE_MAX_AGE_HOURS": _int(env, "DATA_USE_MAX_AGE_HOURS", 72),

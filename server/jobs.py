@@ -16,6 +16,7 @@ from consent_api.links import service as links
 from consent_api.points import sweeps as points_sweeps
 from consent_api.requests import sweeps as request_sweeps
 from consent_api.uses import digests
+from consent_api.webhooks import publishing
 from notifications import dispatch
 from notifications.push import PushSender
 from server import idempotency
@@ -57,6 +58,16 @@ def drain_outbox(context: JobContext, *, batch: int = 500, budget: float = 10.0)
         db.session.commit()
         if len(work) < batch or time.monotonic() > deadline:
             return counts
+
+
+def publish_events(context: JobContext) -> int:
+    """Publish the event journal to each organisation concerned, numbered in its sequence."""
+    return publishing.publish(now=utcnow())
+
+
+def purge_events(context: JobContext) -> int:
+    """Forget events older than the feed keeps (EVENT_RETENTION_DAYS)."""
+    return publishing.purge(now=utcnow(), keep_days=context.config["EVENT_RETENTION_DAYS"])
 
 
 def expire_consents(context: JobContext) -> int:
@@ -125,9 +136,11 @@ class Job:
 
 
 JOBS: tuple[Job, ...] = (
-    # Polled (OUTBOX_POLL_SECONDS); on PostgreSQL a commit that queues a push also wakes it
-    # at once (server/worker.py, OutboxListener).
+    # Polled (OUTBOX_POLL_SECONDS); on PostgreSQL a commit that queues a push or journals an
+    # event also wakes them at once (server/worker.py, OutboxListener).
     Job("drain-outbox", drain_outbox, "interval", {"seconds": 1}, every="OUTBOX_POLL_SECONDS"),
+    Job("publish-events", publish_events, "interval", {"seconds": 1}, every="OUTBOX_POLL_SECONDS"),
+    Job("purge-events", purge_events, "interval", {"hours": 1}),
     Job("purge-expired-oauth", purge_expired_oauth, "interval", {"minutes": 10}),
     Job("expire-consents", expire_consents, "interval", {"minutes": 1}),
     Job("expire-requests", expire_requests, "interval", {"minutes": 1}),

@@ -18,7 +18,10 @@ from server import jobs
 from server.db import db, utcnow
 from server.jobs import JOBS, Job, JobContext
 
-CHANNEL = "outbox_due"  # notified by the trigger of migration 0010 when outbox rows commit
+# Notified by triggers when outbox rows (migration 0010) or journal entries (0011) commit.
+CHANNEL = "outbox_due"
+# What a notice wakes, in this order: events published now queue their webhooks at once.
+WOKEN = ("publish-events", "drain-outbox")
 RECONNECT_SECONDS = 5
 
 log = logging.getLogger(__name__)
@@ -67,16 +70,17 @@ def build_scheduler(app: Flask, context: JobContext) -> BackgroundScheduler:
 
 
 class OutboxListener:
-    """Drain the outbox as soon as a commit queues a push: LISTEN on PostgreSQL, where a
-    trigger notifies when outbox rows commit. The polled drain stays, as the fallback (a
-    notification lost while reconnecting) and the only way on SQLite. Its drains run on this
-    thread, beside the scheduler's: draining is safe to run twice at once (claims are leased),
-    and a notification that arrives during a drain is read after it, so none is missed."""
+    """Publish events and drain the outbox as soon as a commit journals an event or queues a
+    push: LISTEN on PostgreSQL, where triggers notify when those rows commit. The polled jobs
+    stay, as the fallback (a notification lost while reconnecting) and the only way on
+    SQLite. The woken jobs run on this thread, beside the scheduler's: each is safe to run
+    twice at once (claims are leased, publishing takes a lock), and a notification that
+    arrives while they run is read after them, so none is missed."""
 
     def __init__(self, app: Flask, context: JobContext) -> None:
         self.app = app
         self.context = context
-        self.drain = jobs.job("drain-outbox")
+        self.woken = [jobs.job(job_id) for job_id in WOKEN]
         self.thread = threading.Thread(target=self._run, name="outbox-listener", daemon=True)
         self.stopping = threading.Event()
 
@@ -98,18 +102,22 @@ class OutboxListener:
             url = db.engine.url.set(drivername="postgresql")
         return url.render_as_string(hide_password=False)
 
+    def _wake(self) -> None:
+        for job in self.woken:
+            done = run_job(self.app, job, self.context)
+            if done:
+                log.info("%s on a commit's notice: %s", job.id, done)
+
     def _run(self) -> None:
         while not self.stopping.is_set():
             try:
                 with psycopg.connect(self._url(), autocommit=True) as connection:
                     connection.execute(f"LISTEN {CHANNEL}")
-                    log.info("worker listening for commits that queue pushes")
-                    run_job(self.app, self.drain, self.context)  # what came while not listening
+                    log.info("worker listening for commits that queue pushes or events")
+                    self._wake()  # what came while not listening
                     while not self.stopping.is_set():
                         for _ in connection.notifies(timeout=1.0, stop_after=1):
-                            done = run_job(self.app, self.drain, self.context)
-                            if done:
-                                log.info("drained on a commit's notice: %s", done)
+                            self._wake()
             except psycopg.Error as error:
                 log.warning("outbox listener lost its connection (%s); polling meanwhile", error)
                 self.stopping.wait(RECONNECT_SECONDS)

@@ -11,6 +11,7 @@ from sqlalchemy.orm import selectinload
 from consent_api.consents.models import Consent, ConsentVersion
 from consent_api.consents.schemas import ConsentOut, VersionExportOut
 from consent_api.consents.service import revoke_everything
+from consent_api.events import journal, kinds
 from consent_api.patients.models import Patient
 from server.db import db
 from server.http import dump
@@ -38,5 +39,19 @@ def export_for(patient: Patient, *, now: datetime) -> dict[str, Any]:
 
 def forget(patient: Patient, *, now: datetime) -> None:
     """Revoke every consent: nothing may be used once the patient is gone. The consents and
-    their versions stay, pseudonymous, for the record."""
+    their versions stay, pseudonymous, for the record. The organisations that held any of
+    them are told the patient is gone (after each revocation)."""
     revoke_everything(patient, "erased at the patient's request", now=now)
+    grantees = db.session.execute(
+        select(Consent.grantee_org_id, Consent.grantee_org_type)
+        .where(Consent.patient_id == patient.id)
+        .distinct()
+    ).all()
+    if grantees:
+        journal.record(
+            kinds.PATIENT_ERASED,
+            now=now,
+            org_ids=[org_id for org_id, _ in grantees if org_id],
+            org_types=[org_type for _, org_type in grantees if org_type],
+            patient_id=patient.id,
+        )

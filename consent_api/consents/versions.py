@@ -6,6 +6,8 @@ from datetime import datetime
 
 from consent_api.consents.models import Consent, ConsentVersion
 from consent_api.consents.schemas import ConsentOut
+from consent_api.consents.states import state_of
+from consent_api.events import journal, kinds
 from server.db import db
 from server.http import dump
 
@@ -13,7 +15,8 @@ _SNAPSHOT = ConsentOut()
 
 
 def record(consent: Consent, change: str, *, now: datetime) -> None:
-    """Keep the consent's current version (call after a flush, so that it reads back)."""
+    """Keep the consent's current version (call after a flush, so that it reads back), and
+    journal the change for the organisations the consent names (by id or by type)."""
     db.session.add(
         ConsentVersion(
             consent_id=consent.id,
@@ -25,3 +28,13 @@ def record(consent: Consent, change: str, *, now: datetime) -> None:
         )
     )
     db.session.expire(consent, ["versions"])  # read again, with this one, when next shown
+    journal.record(
+        kinds.BY_CONSENT_CHANGE[change],
+        now=now,
+        org_ids=[consent.grantee_org_id] if consent.grantee_org_id else [],
+        org_types=[consent.grantee_org_type] if consent.grantee_org_type else [],
+        patient_id=consent.patient_id,
+        consent_id=consent.id,
+        consent_version=consent.version,
+        data={"consent": state_of(consent, now=now)},
+    )

@@ -6,6 +6,7 @@ import uuid
 
 from sqlalchemy import select
 
+from consent_api.events import journal, kinds
 from consent_api.orgs.models import Organisation
 from server.db import db, utcnow
 from server.errors import Conflict, NotFound
@@ -49,6 +50,7 @@ def suspend(org_id: uuid.UUID, *, by: uuid.UUID | None = None) -> Organisation:
     if org.is_active:
         org.status, org.suspended_at = "suspended", utcnow()
         db.session.flush()
+        journal.record(kinds.ORG_SUSPENDED, now=org.suspended_at, org_ids=[org.id])
     return org
 
 
@@ -58,4 +60,5 @@ def resume(org_id: uuid.UUID) -> Organisation:
     if not org.is_active:
         org.status, org.suspended_at = "active", None
         db.session.flush()
+        journal.record(kinds.ORG_RESUMED, now=utcnow(), org_ids=[org.id])
     return org

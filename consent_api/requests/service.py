@@ -18,7 +18,9 @@ from consent_api.consents.scope import (
     excluded_orgs,
     scope_dict,
 )
+from consent_api.consents.states import state_of
 from consent_api.consents.summary import summarise
+from consent_api.events import journal, kinds
 from consent_api.links import naming
 from consent_api.links.schemas import PatientNamedIn
 from consent_api.orgs.models import Organisation
@@ -182,6 +184,15 @@ def approve(
     )
     request.status, request.decided_at, request.updated_at = "approved", now, now
     db.session.flush()
+    journal.record(
+        kinds.REQUEST_APPROVED,
+        now=now,
+        org_ids=[request.org_id],
+        patient_id=patient.id,
+        consent_id=consent.id,
+        consent_version=consent.version,
+        data={"request_id": str(request.id), "consent": state_of(consent, now=now)},
+    )
     return consent
 
 
@@ -194,4 +205,11 @@ def deny(
     request.status, request.decided_at, request.updated_at = "denied", now, now
     request.decision_reason = reason
     db.session.flush()
+    journal.record(
+        kinds.REQUEST_DENIED,
+        now=now,
+        org_ids=[request.org_id],
+        patient_id=patient.id,
+        data={"request_id": str(request.id), "reason": reason},
+    )
     return request

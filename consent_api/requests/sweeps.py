@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from consent_api.events import journal, kinds
 from consent_api.patients.models import Patient
 from consent_api.requests import notices
 from consent_api.requests.models import ConsentRequest
@@ -24,6 +25,13 @@ def expire_due(*, now: datetime, batch: int = 500) -> int:
     ).all()
     for request in due:
         request.status, request.updated_at = "expired", now
+        journal.record(
+            kinds.REQUEST_LAPSED,
+            now=now,
+            org_ids=[request.org_id],
+            patient_id=request.patient_id,
+            data={"request_id": str(request.id)},
+        )
     db.session.flush()
     return len(due)
 

@@ -40,6 +40,8 @@ def test_hospital_gets_a_short_lived_token_with_every_hospital_scope(client, org
         "consent.request",
         "data_use.write",
         "patient.link",
+        "events.read",
+        "webhook.manage",
     }
 
 

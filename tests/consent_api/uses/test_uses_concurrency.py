@@ -174,7 +174,7 @@ def test_a_commit_wakes_the_worker_without_waiting_for_its_poll(world, database_
             time.sleep(2)  # ordering, not timing: the start-up drains are over before the use
             (status, answer), *_ = _race(database_url, made, [(use_body(made["patient_ref"]), "w")])
             assert status == 201
-            worker.wait_for_line("drained on a commit's notice", timeout=30)
+            worker.wait_for_line("drain-outbox on a commit's notice", timeout=30)
             wait_until(lambda: fcm.received, timeout=30, what="the push, woken by the commit")
             assert worker.stop() == 0, worker.lines
     (push,) = fcm.received
