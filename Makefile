@@ -19,6 +19,8 @@ $(STAMP): requirements.lock pyproject.toml
 
 install: $(STAMP)  ## create .venv and install exactly what requirements.lock pins
 
+# Webhooks of the demo may go to a receiver on this machine (http, 127.0.0.1).
+run: export WEBHOOK_ALLOW_LOCAL ?= 1
 run: install  ## migrate and seed the embedded database, then serve the API and the worker
 	@mkdir -p var
 	$(BIN)/consent-wallet db upgrade

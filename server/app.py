@@ -65,6 +65,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         config_module.engine_options(app.config["SQLALCHEMY_DATABASE_URI"]),
     )
     app.config["SESSION_COOKIE_SECURE"] = app.config["APP_ENV"] == "production"
+    config_module.check_consistent(app.config)
     config_module.check_production(app.config)
     _configure_logging(app)
     for warning in config_module.warnings_for(app.config):

@@ -29,6 +29,19 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    raw = env.get(name)
+    if raw in (None, ""):
+        return default
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+    if not 0 < value < 3600:
+        raise ConfigError(f"{name} must be between 0 and 3600 seconds, got {raw!r}")
+    return value
+
+
 def _database_url(raw: str) -> str:
     # Plain postgresql:// may select psycopg2, which we do not ship: always mean psycopg 3.
     for prefix in ("postgres://", "postgresql://"):
@@ -87,6 +100,12 @@ def from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "OUTBOX_LEASE_SECONDS": _int(env, "OUTBOX_LEASE_SECONDS", 60),
         "OUTBOX_POLL_SECONDS": _int(env, "OUTBOX_POLL_SECONDS", 1),
         "EVENT_RETENTION_DAYS": _int(env, "EVENT_RETENTION_DAYS", 30),
+        "WEBHOOK_ALLOW_LOCAL": env.get("WEBHOOK_ALLOW_LOCAL", "") in ("1", "true", "yes"),
+        "WEBHOOK_TIMEOUT_SECONDS": _float(env, "WEBHOOK_TIMEOUT_SECONDS", 5.0),
+        "WEBHOOK_RETRY_BASE_SECONDS": _float(env, "WEBHOOK_RETRY_BASE_SECONDS", 5.0),
+        "WEBHOOK_RETRY_HOURS": _int(env, "WEBHOOK_RETRY_HOURS", 24),
+        "WEBHOOK_SECRET_GRACE_HOURS": _int(env, "WEBHOOK_SECRET_GRACE_HOURS", 24),
+        "WEBHOOK_LEASE_SECONDS": _int(env, "WEBHOOK_LEASE_SECONDS", 60),
         "CONSENT_REMINDER_DAYS": _int(env, "CONSENT_REMINDER_DAYS", 7),
         "REQUEST_REMINDER_HOURS": _int(env, "REQUEST_REMINDER_HOURS", 24),
         "DATA_USE_MAX_AGE_HOURS": _int(env, "DATA_USE_MAX_AGE_HOURS", 72),
@@ -101,6 +120,16 @@ def from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     }
 
 
+def check_consistent(config: Mapping[str, Any]) -> None:
+    """Refuse settings that cannot work together, in any environment."""
+    lease, timeout = config.get("WEBHOOK_LEASE_SECONDS"), config.get("WEBHOOK_TIMEOUT_SECONDS")
+    if lease is not None and timeout is not None and lease < 2 * timeout:
+        raise ConfigError(
+            "WEBHOOK_LEASE_SECONDS must be at least twice WEBHOOK_TIMEOUT_SECONDS: a worker "
+            "must be able to make an attempt and record it while it holds the endpoint"
+        )
+
+
 def check_production(config: Mapping[str, Any]) -> None:
     """Refuse to run in production with development secrets or an embedded database."""
     if config.get("APP_ENV") != "production":
@@ -113,6 +142,10 @@ def check_production(config: Mapping[str, Any]) -> None:
         raise ConfigError(
             "production needs PSEUDONYM_KEY set to a random value of 32+ characters, other "
             "than SECRET_KEY (and never changed: organisations' patient references derive from it)"
+        )
+    if config.get("WEBHOOK_ALLOW_LOCAL"):
+        raise ConfigError(
+            "production refuses WEBHOOK_ALLOW_LOCAL: webhooks go to public https only"
         )
     if not config.get("ISSUER", "").startswith("https://"):
         raise ConfigError("production needs ISSUER set to the public https:// base URL")

@@ -16,7 +16,8 @@ from consent_api.links import service as links
 from consent_api.points import sweeps as points_sweeps
 from consent_api.requests import sweeps as request_sweeps
 from consent_api.uses import digests
-from consent_api.webhooks import publishing
+from consent_api.webhooks import deliveries, publishing
+from consent_api.webhooks.sending import Dispatcher
 from notifications import dispatch
 from notifications.push import PushSender
 from server import idempotency
@@ -28,6 +29,14 @@ class JobContext(NamedTuple):
 
     config: Mapping[str, Any]
     push: PushSender
+    webhooks: Dispatcher
+
+
+def dispatcher_for(config: Mapping[str, Any]) -> Dispatcher:
+    """The webhook senders this configuration asks for."""
+    return Dispatcher(
+        timeout=config["WEBHOOK_TIMEOUT_SECONDS"], allow_local=config["WEBHOOK_ALLOW_LOCAL"]
+    )
 
 
 def purge_expired_oauth(context: JobContext) -> dict[str, int]:
@@ -63,6 +72,38 @@ def drain_outbox(context: JobContext, *, batch: int = 500, budget: float = 10.0)
 def publish_events(context: JobContext) -> int:
     """Publish the event journal to each organisation concerned, numbered in its sequence."""
     return publishing.publish(now=utcnow())
+
+
+def deliver_webhooks(
+    context: JobContext, *, endpoints: int = 16, per_endpoint: int = 100, budget: float = 10.0
+) -> dict:
+    """Send due webhooks, endpoint by endpoint in their organisation's order, several
+    endpoints at once, for up to `budget` seconds. Commits in steps, as the outbox drain:
+    the leases before sending, the outcomes after."""
+    config = context.config
+    lease = timedelta(seconds=config["WEBHOOK_LEASE_SECONDS"])
+    counts: dict[str, int] = {}
+    deadline = time.monotonic() + budget
+    while time.monotonic() < deadline:
+        owner = deliveries.claim(now=utcnow(), lease=lease, limit=endpoints)
+        db.session.commit()
+        batches = deliveries.leased(owner, now=utcnow(), lease=lease, per_endpoint=per_endpoint)
+        db.session.commit()
+        if not batches:
+            break
+        sent = context.webhooks.map(deliveries.send, batches)
+        for batch, attempts in zip(batches, sent, strict=True):
+            outcome = deliveries.record(
+                batch,
+                attempts,
+                now=utcnow(),
+                retry_base=config["WEBHOOK_RETRY_BASE_SECONDS"],
+                give_up_after=timedelta(hours=config["WEBHOOK_RETRY_HOURS"]),
+            )
+            for key, n in outcome.items():
+                counts[key] = counts.get(key, 0) + n
+        db.session.commit()
+    return {key: n for key, n in counts.items() if n}
 
 
 def purge_events(context: JobContext) -> int:
@@ -140,6 +181,13 @@ JOBS: tuple[Job, ...] = (
     # event also wakes them at once (server/worker.py, OutboxListener).
     Job("drain-outbox", drain_outbox, "interval", {"seconds": 1}, every="OUTBOX_POLL_SECONDS"),
     Job("publish-events", publish_events, "interval", {"seconds": 1}, every="OUTBOX_POLL_SECONDS"),
+    Job(
+        "deliver-webhooks",
+        deliver_webhooks,
+        "interval",
+        {"seconds": 1},
+        every="OUTBOX_POLL_SECONDS",
+    ),
     Job("purge-events", purge_events, "interval", {"hours": 1}),
     Job("purge-expired-oauth", purge_expired_oauth, "interval", {"minutes": 10}),
     Job("expire-consents", expire_consents, "interval", {"minutes": 1}),

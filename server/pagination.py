@@ -38,17 +38,21 @@ def _signer() -> URLSafeSerializer:
     return URLSafeSerializer(current_app.config["SECRET_KEY"], salt=salt)
 
 
-def encode(when: datetime, row_id: uuid.UUID) -> str:
-    """Return an opaque, signed cursor pointing just after (when, row_id)."""
-    return _signer().dumps([when.isoformat(), str(row_id)])
+def encode(when: datetime | int, row_id: uuid.UUID) -> str:
+    """Return an opaque, signed cursor pointing just after (when, row_id): a time, or a
+    number where a list is ordered by one (a sequence)."""
+    position = when.isoformat() if isinstance(when, datetime) else int(when)
+    return _signer().dumps([position, str(row_id)])
 
 
-def decode(cursor: str) -> tuple[datetime, uuid.UUID]:
+def decode(cursor: str) -> tuple[datetime | int, uuid.UUID]:
     """Read a cursor back, or raise a 422 naming the `cursor` parameter."""
     try:
         if not _CURSOR.fullmatch(cursor):
             raise ValueError(cursor)
         when, row_id = _signer().loads(cursor)
+        if type(when) is int:
+            return when, uuid.UUID(row_id)
         return datetime.fromisoformat(when), uuid.UUID(row_id)
     except (BadData, ValueError, TypeError, AttributeError) as exc:
         raise ValidationFailed(errors={"cursor": ["Not a cursor this API issued."]}) from exc

@@ -21,7 +21,7 @@ from server.jobs import JOBS, Job, JobContext
 # Notified by triggers when outbox rows (migration 0010) or journal entries (0011) commit.
 CHANNEL = "outbox_due"
 # What a notice wakes, in this order: events published now queue their webhooks at once.
-WOKEN = ("publish-events", "drain-outbox")
+WOKEN = ("publish-events", "deliver-webhooks", "drain-outbox")
 RECONNECT_SECONDS = 5
 
 log = logging.getLogger(__name__)
@@ -29,7 +29,9 @@ log = logging.getLogger(__name__)
 
 def context_for(app: Flask) -> JobContext:
     """What the jobs of this app are given: its configuration and its push sender."""
-    return JobContext(config=app.config, push=build_sender(app.config))
+    return JobContext(
+        config=app.config, push=build_sender(app.config), webhooks=jobs.dispatcher_for(app.config)
+    )
 
 
 def run_job(app: Flask, job: Job, context: JobContext) -> Any:
@@ -155,3 +157,4 @@ def run_worker(app: Flask) -> None:
     close = getattr(context.push, "close", None)
     if close is not None:
         close()
+    context.webhooks.close()

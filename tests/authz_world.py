@@ -22,11 +22,13 @@ from types import SimpleNamespace
 from typing import Any
 
 from flask.testing import FlaskClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from consent_api.auth.models import OAuthToken, digest
 from consent_api.orgs.types import BY_ORG_TYPE, DATA_ORG_TYPES
 from consent_api.registration import service as registration
+from consent_api.webhooks import publishing
+from consent_api.webhooks.models import WebhookDelivery
 from server import scopes
 from server.db import db, utcnow
 from tests.conftest import REDIRECT_URI, TEST_PASSWORD, PatientLogin, basic_auth, bearer
@@ -45,6 +47,7 @@ CALLER_NAMES = (
     "suspended hospital",
     "admin",
 )
+UNREACHABLE_RECEIVER = "http://127.0.0.1:9/hooks"  # the discard port: nothing answers there
 SCOPE = {"data_categories": ["lab_results"], "purposes": ["TREAT"], "actions": ["access", "use"]}
 
 
@@ -172,6 +175,10 @@ class _Builder:
         identifier = {"system": system, "value": "first-patient"}
         return self.post("/v1/patient-links", org_token, 201, code=code, identifier=identifier)
 
+    def webhook(self, org_token: str) -> dict:
+        """An endpoint at a local port nobody listens on: its deliveries stay pending."""
+        return self.post("/v1/org/webhooks", org_token, 201, url=UNREACHABLE_RECEIVER)
+
     def consent(self, patient_token: str, grantee: dict, **extra) -> dict:
         body = {"grantee": grantee, **SCOPE, **extra}
         return self.post("/v1/me/consents", patient_token, 201, **body)
@@ -210,11 +217,17 @@ def build(client: FlaskClient) -> World:
 
     # The operator: an organisation and a reward to administer.
     target = b.org("administered-org", "pharma")
-    operator = Party("operator", "admin", {"org": target.ids["org"], "reward": reward["id"]})
+    webhook = b.webhook(b.tokens[target.name])
+    operator = Party(
+        "operator",
+        "admin",
+        {"org": target.ids["org"], "reward": reward["id"], "webhook": webhook["id"]},
+    )
     parties["operator"] = operator
     callers["admin"] = Caller(
         "admin", b.admin, frozenset(BY_ORG_TYPE["operator"]), operator, operator
     )
+    _published(b, parties)
     for name, token in _refused_tokens(b, p1_token, hospital):
         callers[name] = Caller(name, token, frozenset(), None, None, valid=False)
     assert set(callers) == set(CALLER_NAMES), set(callers) ^ set(CALLER_NAMES)
@@ -238,7 +251,9 @@ def _organisations_of(
     link = b.link(token, p1_token, mrn_system)
     pending = b.request(token, link["patient_ref"])
     used, key = b.use(token, link["patient_ref"], ["lab_results"])
+    webhook = b.webhook(token)
     first.ids |= {
+        "webhook": webhook["id"],
         "link": link["id"],
         "patient_ref": link["patient_ref"],
         "mrn_system": mrn_system,
@@ -247,12 +262,35 @@ def _organisations_of(
         "patient_id": p1.ids["patient_id"],
         "idempotency_key": key,
     }
-    first.private |= {consent["id"], pending["id"], used["id"], link["id"]}
+    first.private |= {consent["id"], pending["id"], used["id"], link["id"], webhook["id"]}
     parties[first.name], parties[second.name] = first, second
     scope = frozenset(BY_ORG_TYPE[org_type])
     callers[org_type] = Caller(org_type, token, scope, first, first)
     name = f"{org_type} on another {org_type}'s ids"
     callers[name] = Caller(name, second_token, scope, second, first)
+
+
+def _published(b: _Builder, parties: dict[str, Party]) -> None:
+    """The worker's publishing, done: each first organisation's events are in its feed and
+    queued to its endpoint (unreachable, so they stay pending: one of them is its delivery)."""
+    publishing.publish(now=utcnow())
+    for org_type in DATA_ORG_TYPES:
+        first = parties[f"first-{org_type}"]
+        token = b.tokens[first.name]
+        events = b.get("/v1/events", token, limit=500)["items"]
+        assert events, f"{first.name} has events"
+        first.private |= {event["id"] for event in events}
+        deliveries = b.get(f"/v1/org/webhooks/{first.ids['webhook']}/deliveries", token)["items"]
+        first.ids["delivery"] = deliveries[0]["id"]
+        first.private |= {delivery["id"] for delivery in deliveries}
+    suspended = parties["suspended-hospital"]  # its token no longer works: read the table
+    suspended.ids["delivery"] = str(
+        db.session.scalar(
+            select(WebhookDelivery.id).where(
+                WebhookDelivery.endpoint_id == uuid.UUID(suspended.ids["webhook"])
+            )
+        )
+    )
 
 
 def _as_the_organisation_sees_them(b: _Builder, first: Party) -> None:
@@ -325,7 +363,9 @@ def _suspended_hospital(
     mrn_system = "https://suspended.example/mrn"
     link = b.link(token, p1_token, mrn_system)
     pending = b.request(token, link["patient_ref"])
+    webhook = b.webhook(token)
     suspended.ids |= {
+        "webhook": webhook["id"],
         "link": link["id"],
         "patient_ref": link["patient_ref"],
         "mrn_system": mrn_system,

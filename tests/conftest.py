@@ -115,6 +115,10 @@ def app_config(url: str, **overrides) -> dict:
         "RATELIMIT_LINK_REDEEM": "1000 per minute",
         "RATELIMIT_STORAGE_URI": ratelimit_storage(),
         "ISSUER": "http://localhost",
+        # Webhooks go to receivers on 127.0.0.1 over http, and retry within a second.
+        "WEBHOOK_ALLOW_LOCAL": True,
+        "WEBHOOK_RETRY_BASE_SECONDS": 0.05,
+        "WEBHOOK_TIMEOUT_SECONDS": 2.0,
         **overrides,
     }
 

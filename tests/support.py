@@ -25,7 +25,7 @@ from flask.testing import FlaskClient
 from consent_api.auth.models import OAuthClient, OAuthToken, digest
 from notifications.push import RecordingPushSender
 from server.db import db, reads, utcnow
-from server.jobs import JobContext, job
+from server.jobs import JobContext, dispatcher_for, job
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -251,5 +251,12 @@ class WorkerProcess:
 def run_job_now(job_id: str, *, push: Any = None) -> Any:
     """Run one job's body now, as the worker would call it, inside the test's transaction
     (its commits are savepoints there), with the app's configuration and `push` as sender."""
-    context = JobContext(config=current_app.config, push=push or RecordingPushSender())
-    return job(job_id).func(context)
+    context = JobContext(
+        config=current_app.config,
+        push=push or RecordingPushSender(),
+        webhooks=dispatcher_for(current_app.config),
+    )
+    try:
+        return job(job_id).func(context)
+    finally:
+        context.webhooks.close()

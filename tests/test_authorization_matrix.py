@@ -129,6 +129,8 @@ FILL: dict[str, dict[str, str]] = {
     "link_id": {"patient": "link", "org": "link"},
     "org_id": {"admin": "org"},
     "reward_id": {"admin": "reward"},
+    "endpoint_id": {"org": "webhook", "admin": "webhook"},
+    "delivery_id": {"org": "delivery"},
     "patient": {"patient": "patient_id", "org": "patient_ref"},  # the FHIR search
 }
 # Optional query parameters the matrix fills all the same, by operationId (one of them is
@@ -254,6 +256,8 @@ BODIES: dict[str, Callable[[Party, World], dict[str, Any]]] = {
     "setPointsTerms": lambda o, w: {"commission_bp": 1500, "patient_share_bp": 6000},
     "registerDevice": lambda o, w: {"token": f"fcm-{uuid.uuid4().hex}", "platform": "web"},
     "replaceMyNotificationPreferences": lambda o, w: {"data_uses": "daily_digest"},
+    "createWebhookEndpoint": lambda o, w: {"url": "http://127.0.0.1:9/other-hooks"},
+    "changeWebhookEndpoint": lambda o, w: {"description": "the mirror's endpoint"},
 }
 
 # What the rightful caller gets when that is not a 2xx, and why (a public operation's answer
@@ -300,6 +304,8 @@ SHOWS_OWNER_IDS = {
     "checkConsentBatch",
     "consultPatientConsent",
     "reportDataUse",
+    "listEvents",
+    "listWebhookEndpoints",
 }
 
 

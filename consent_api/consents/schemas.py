@@ -8,6 +8,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from consent_api import catalog
+from consent_api.consents import propagation
 from consent_api.links import refs
 from consent_api.orgs.types import DATA_ORG_TYPES
 from server.http import rendered
@@ -229,10 +230,32 @@ class VersionExportOut(VersionOut):
     consent_id = fields.UUID()
 
 
+class NoticeOrgOut(Schema):
+    id = fields.UUID(attribute="org_id")
+    name = fields.String(attribute="org_name")
+
+
+class NoticeOut(Schema):
+    """Whether one organisation has received one change of the consent, and when."""
+
+    version = fields.Integer()
+    change = fields.String()
+    organisation = fields.Function(lambda notice: _NOTICE_ORG.dump(notice))
+    status = fields.Function(lambda notice: "received" if notice.received_at else "sent")
+    sent_at = fields.DateTime()
+    received_at = fields.DateTime(allow_none=True)
+    received_via = fields.String(allow_none=True)
+    summary = fields.Function(lambda notice: propagation.summary(notice))
+
+
+_NOTICE_ORG = NoticeOrgOut()
+
+
 class ConsentWithHistoryOut(ConsentOut):
-    """A consent with every version, oldest first."""
+    """A consent with every version, oldest first, and who has received each change."""
 
     versions = fields.List(fields.Nested(VersionOut))
+    propagation = fields.List(fields.Nested(NoticeOut))
 
 
 class ConsentListOut(Schema):

@@ -8,8 +8,9 @@ from typing import Any
 
 from sqlalchemy import or_, select
 
-from consent_api.consents import notices, versions
+from consent_api.consents import notices, propagation, versions
 from consent_api.consents.models import Consent
+from consent_api.consents.propagation import WithPropagation
 from consent_api.consents.scope import (
     apply_scope,
     check_orgs_exist,
@@ -76,9 +77,11 @@ def _owned(patient: Patient, consent_id: uuid.UUID, *, lock: bool = False) -> Co
     return consent
 
 
-def get(patient: Patient, consent_id: uuid.UUID) -> Consent:
-    """Return one of the patient's consents, or 404 (also for other patients' consents)."""
-    return _owned(patient, consent_id)
+def get(patient: Patient, consent_id: uuid.UUID) -> WithPropagation:
+    """Return one of the patient's consents, or 404 (also for other patients' consents),
+    with who has received each of its changes."""
+    consent = _owned(patient, consent_id)
+    return WithPropagation(consent, propagation.of(patient.id, consent.id))
 
 
 def _modifiable(consent: Consent, *, now: datetime) -> None:

@@ -11,20 +11,18 @@ suspended organisation's feed is kept complete, for when it is reinstated.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, insert, or_, select
 
 from consent_api.events.models import JournalEntry, OrgEvent, OrgEventSequence
 from consent_api.orgs.models import Organisation
+from consent_api.webhooks import deliveries
 from consent_api.webhooks.payloads import payload
 from server.db import db
 
 LOCK_KEY = 0x636F6E73656E74  # any constant of our own: "consent" in ASCII
-
-# Called with the events just published (their rows, as inserted): the webhooks queue theirs.
-Subscriber = Callable[[Sequence[dict]], None]
 
 
 def _exclusive() -> bool:
@@ -58,8 +56,9 @@ def _targets(entry: JournalEntry, concerned: dict[str, list[Organisation]]) -> l
     return list(seen.values())
 
 
-def publish(*, now: datetime, batch: int = 1000, then: Subscriber | None = None) -> int:
-    """Publish up to `batch` journal entries, oldest first; returns how many events."""
+def publish(*, now: datetime, batch: int = 1000) -> int:
+    """Publish up to `batch` journal entries, oldest first, and queue their webhooks;
+    returns how many events."""
     if not _exclusive():
         return 0  # another worker is publishing: it will take these too
     entries = db.session.scalars(select(JournalEntry).order_by(JournalEntry.seq).limit(batch)).all()
@@ -106,8 +105,8 @@ def publish(*, now: datetime, batch: int = 1000, then: Subscriber | None = None)
         .where(JournalEntry.seq.in_([entry.seq for entry in entries]))
         .execution_options(synchronize_session=False)
     )
-    if then is not None and rows:
-        then(rows)
+    if rows:
+        deliveries.queue(rows, now=now)
     db.session.flush()
     return len(rows)
 

@@ -13,7 +13,7 @@ from consent_api.patients.models import Patient
 from notifications.push import RecordingPushSender
 from server import jobs
 from server.db import db, utcnow
-from server.jobs import JobContext
+from server.jobs import JobContext, dispatcher_for
 from server.worker import build_scheduler, run_job
 from tests.conftest import REDIRECT_URI, bearer, ref
 from tests.support import ROOT, WorkerProcess, run_job_now
@@ -26,7 +26,9 @@ def test_job_ids_are_unique_and_fixed():
 
 
 def test_scheduler_holds_every_job_without_starting(app):
-    scheduler = build_scheduler(app, JobContext(app.config, RecordingPushSender()))
+    scheduler = build_scheduler(
+        app, JobContext(app.config, RecordingPushSender(), dispatcher_for(app.config))
+    )
     assert {job.id for job in scheduler.get_jobs()} == {job.id for job in jobs.JOBS}
     assert not scheduler.running
 
@@ -90,7 +92,9 @@ def test_a_failing_job_rolls_back_and_reports_nothing(app, session, patient):
         raise RuntimeError("boom")
 
     explosive = jobs.Job("explode", explode, "interval", {"seconds": 1})
-    result = run_job(app, explosive, JobContext(app.config, RecordingPushSender()))
+    result = run_job(
+        app, explosive, JobContext(app.config, RecordingPushSender(), dispatcher_for(app.config))
+    )
     assert result is None
     assert db.session.get(Patient, patient_id).display_name != "changed"
 

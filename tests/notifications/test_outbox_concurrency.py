@@ -13,7 +13,7 @@ from notifications.outbox import notify
 from notifications.push import FirebasePushSender
 from server.app import create_app
 from server.db import db, utcnow
-from server.jobs import JobContext, job
+from server.jobs import JobContext, dispatcher_for, job
 from server.worker import run_job
 from tests.conftest import app_config, wipe_committed
 from tests.notifications.fake_fcm import FakeFcm
@@ -68,6 +68,7 @@ def test_two_workers_deliver_every_notice_exactly_once(committed_outbox, databas
             JobContext(
                 worker_app.config,
                 FirebasePushSender(Credentials(token="t"), project_id="demo", endpoint=fcm.url),
+                dispatcher_for(worker_app.config),
             )
             for worker_app in workers
         ]

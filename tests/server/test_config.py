@@ -80,3 +80,20 @@ def test_trusted_proxy_headers_set_the_client_address_for_rate_limits(database_u
     again = web.post("/v1/patients", json={}, headers={"X-Forwarded-For": "203.0.113.1"})
     assert (first.status_code, other.status_code, again.status_code) == (422, 422, 429)
     limiter.reset()
+
+
+def test_production_refuses_webhooks_to_local_addresses():
+    config = {"APP_ENV": "production", "SECRET_KEY": "s" * 48, "PSEUDONYM_KEY": "p" * 48}
+    with pytest.raises(ConfigError, match="WEBHOOK_ALLOW_LOCAL"):
+        create_app({**config, "ISSUER": "https://w.example", "WEBHOOK_ALLOW_LOCAL": True})
+
+
+def test_a_webhook_lease_must_outlast_two_attempts():
+    with pytest.raises(ConfigError, match="WEBHOOK_LEASE_SECONDS"):
+        create_app({"WEBHOOK_LEASE_SECONDS": 3, "WEBHOOK_TIMEOUT_SECONDS": 5.0})
+
+
+def test_a_webhook_timeout_must_be_a_sensible_number_of_seconds():
+    with pytest.raises(ConfigError, match="WEBHOOK_TIMEOUT_SECONDS"):
+        from_env({"WEBHOOK_TIMEOUT_SECONDS": "0"})
+    assert from_env({"WEBHOOK_TIMEOUT_SECONDS": "2.5"})["WEBHOOK_TIMEOUT_SECONDS"] == 2.5

@@ -55,6 +55,7 @@ def test_hsts_only_in_production(database_url):
             APP_ENV="production",
             ISSUER="https://wallet.example",
             PSEUDONYM_KEY="p" * 48,
+            WEBHOOK_ALLOW_LOCAL=False,
         )
     )
     answer = production.test_client().get("/healthz")

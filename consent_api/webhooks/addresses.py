@@ -1,0 +1,127 @@
+"""Where webhooks may go. By default only https URLs of public addresses: never loopback,
+private, link-local (cloud metadata at 169.254.169.254), shared, reserved or multicast
+ones, nor an IPv6 form of those. A URL is checked when it is registered, and the addresses
+its name resolves to are checked again at every connection, which is then made to the very
+address checked: a name that later resolves inward (DNS rebinding) is refused too.
+
+`WEBHOOK_ALLOW_LOCAL` (tests, `make run`; refused in production) also allows http, and
+loopback addresses, never the other inward ones.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from urllib.parse import urlsplit
+
+from urllib3.connection import HTTPConnection, HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+_NAT64 = ipaddress.ip_network("64:ff9b::/96")
+
+
+class AddressRefused(Exception):
+    """The URL's host is, or resolves to, an address webhooks may not reach."""
+
+
+def _embedded(ip: IPAddress) -> IPAddress:
+    """The IPv4 address an IPv6 one carries (mapped, 6to4, NAT64), or the address itself."""
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return ip.ipv4_mapped
+        if ip.sixtofour is not None:
+            return ip.sixtofour
+        if ip in _NAT64:
+            return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return ip
+
+
+def reachable(ip: IPAddress, *, allow_local: bool) -> bool:
+    """Whether a webhook may connect to this address."""
+    ip = _embedded(ip)
+    if allow_local and ip.is_loopback:
+        return True
+    return ip.is_global and not ip.is_multicast
+
+
+def url_problem(url: str, *, allow_local: bool) -> str | None:
+    """Why this URL cannot be a webhook endpoint, or None. Names are resolved at sending."""
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError on a bad port
+    except ValueError:
+        return "Not a valid URL."
+    schemes = ("https", "http") if allow_local else ("https",)
+    if parts.scheme not in schemes:
+        return "Must be an https:// URL."
+    if not parts.hostname:
+        return "Must name a host."
+    if parts.username is not None or parts.password is not None:
+        return "Must not carry a user name or password."
+    if parts.fragment:
+        return "Must not carry a fragment."
+    try:
+        ip = ipaddress.ip_address(parts.hostname)
+    except ValueError:
+        if not allow_local and (
+            parts.hostname == "localhost" or parts.hostname.endswith(".localhost")
+        ):
+            return "Must not be a loopback, private, link-local or other internal address."
+        return None
+    if not reachable(ip, allow_local=allow_local):
+        return "Must not be a loopback, private, link-local or other internal address."
+    return None
+
+
+def connect(host: str, port: int, timeout: object, *, allow_local: bool) -> socket.socket:
+    """Resolve `host`, refuse if any address it names is off limits, and connect to the
+    first that answers."""
+    infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    for info in infos:
+        ip = ipaddress.ip_address(str(info[4][0]).split("%")[0])
+        if not reachable(ip, allow_local=allow_local):
+            raise AddressRefused(f"{host} resolves to {ip}, an address webhooks may not reach")
+    error: OSError | None = None
+    for family, kind, proto, _, address in infos:
+        sock = socket.socket(family, kind, proto)
+        try:
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            if isinstance(timeout, int | float):
+                sock.settimeout(timeout)
+            sock.connect(address)
+            return sock
+        except OSError as failure:
+            error = failure
+            sock.close()
+    raise error or OSError(f"{host} resolves to no address")
+
+
+def _guarded(base: type[HTTPConnection], allow_local: bool) -> type[HTTPConnection]:
+    class Guarded(base):  # type: ignore[misc, valid-type]
+        def _new_conn(self) -> socket.socket:
+            try:
+                return connect(self._dns_host, self.port, self.timeout, allow_local=allow_local)
+            except AddressRefused:
+                raise
+            except socket.gaierror as error:
+                raise NameResolutionError(self.host, self, error) from error
+            except TimeoutError as error:
+                raise ConnectTimeoutError(self, f"Connection to {self.host} timed out") from error
+            except OSError as error:
+                raise NewConnectionError(self, f"Failed to connect: {error}") from error
+
+    return Guarded
+
+
+def pool_classes(*, allow_local: bool) -> dict[str, type[HTTPConnectionPool]]:
+    """urllib3 pool classes whose every connection goes through `connect`."""
+
+    class Plain(HTTPConnectionPool):
+        ConnectionCls = _guarded(HTTPConnection, allow_local)
+
+    class Secure(HTTPSConnectionPool):
+        ConnectionCls = _guarded(HTTPSConnection, allow_local)
+
+    return {"http": Plain, "https": Secure}
