@@ -1,16 +1,43 @@
-"""The patient's access history: every use of their data and every refused attempt."""
+"""The patient's access history: every use of their data and every refused attempt, and
+each organisation's receipt of a change to their consents ("St Mary's received your
+revocation at 10:02:07"), newest first, one cursor across both."""
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from datetime import datetime
+from typing import Any, NamedTuple
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select, tuple_
 from sqlalchemy.orm import selectinload
 
+from consent_api.events import kinds
+from consent_api.events.models import OrgEvent
+from consent_api.orgs.models import Organisation
 from consent_api.patients.models import Patient
 from consent_api.uses.models import DataUse
 from server import pagination
 from server.db import db
+
+DATA_USE, CONSENT_NOTICE = "data_use", "consent_notice"
+# Filters that only data uses have: with any of them, the history shows only uses.
+_USE_FILTERS = ("data_category", "purpose", "outcome")
+
+
+class NoticeEntry(NamedTuple):
+    """A line of the history: an organisation's news of a change to one of the consents
+    (read like a `Notice`, with when it happened and the consent's id)."""
+
+    id: uuid.UUID  # the event's, for the cursor only
+    occurred_at: datetime  # when it was received, or sent while not yet received
+    consent_id: uuid.UUID
+    version: int
+    change: str
+    org_id: uuid.UUID
+    org_name: str
+    sent_at: datetime
+    received_at: datetime | None
+    received_via: str | None
 
 
 def _filtered(patient: Patient, query: dict[str, Any]) -> Select:
@@ -29,8 +56,7 @@ def _filtered(patient: Patient, query: dict[str, Any]) -> Select:
     return statement.options(selectinload(DataUse.org), selectinload(DataUse.holder))
 
 
-def page(patient: Patient, query: dict[str, Any]) -> pagination.Page:
-    """One page of the patient's access history, newest first."""
+def _uses(patient: Patient, query: dict[str, Any]) -> pagination.Page:
     category = query.get("data_category")
     return pagination.scan(
         db.session,
@@ -43,6 +69,61 @@ def page(patient: Patient, query: dict[str, Any]) -> pagination.Page:
         keep=lambda use: category is None or category in use.data_categories,
         descending=True,
     )
+
+
+def _notices(patient: Patient, query: dict[str, Any]) -> list[NoticeEntry]:
+    """Up to limit + 1 notices after the cursor, newest first."""
+    at = func.coalesce(OrgEvent.received_at, OrgEvent.published_at)
+    statement = (
+        select(OrgEvent, Organisation.name, at.label("at"))
+        .join(Organisation, Organisation.id == OrgEvent.org_id)
+        .where(OrgEvent.patient_id == patient.id, OrgEvent.type.in_(kinds.CONSENT_KINDS))
+    )
+    if "org_id" in query:
+        statement = statement.where(OrgEvent.org_id == query["org_id"])
+    if "since" in query:
+        statement = statement.where(at >= query["since"])
+    if "until" in query:
+        statement = statement.where(at < query["until"])
+    if query.get("cursor"):
+        when, row_id = pagination.decode(query["cursor"])
+        statement = statement.where(tuple_(at, OrgEvent.id) < tuple_(when, row_id))
+    rows = db.session.execute(
+        statement.order_by(at.desc(), OrgEvent.id.desc()).limit(query["limit"] + 1)
+    ).all()
+    return [
+        NoticeEntry(
+            event.id,
+            when,
+            event.consent_id,
+            event.consent_version,
+            event.type,
+            event.org_id,
+            name,
+            event.published_at,
+            event.received_at,
+            event.received_via,
+        )
+        for event, name, when in rows
+    ]
+
+
+def page(patient: Patient, query: dict[str, Any]) -> pagination.Page:
+    """One page of the patient's access history, newest first: uses and refused attempts,
+    and (unless a filter only uses have is given, or `kind` says otherwise) notices."""
+    kind = query.get("kind")
+    only_uses = kind == DATA_USE or any(name in query for name in _USE_FILTERS)
+    uses = _uses(patient, query) if kind != CONSENT_NOTICE else pagination.Page([], None)
+    notices = [] if only_uses else _notices(patient, query)
+    merged = sorted(
+        [*uses.items, *notices], key=lambda entry: (entry.occurred_at, entry.id), reverse=True
+    )
+    limit = query["limit"]
+    items = merged[:limit]
+    more = len(merged) > limit or uses.next_cursor is not None or len(notices) > limit
+    if not more or not items:
+        return pagination.Page(items, None)
+    return pagination.Page(items, pagination.encode(items[-1].occurred_at, items[-1].id))
 
 
 def everything(patient: Patient) -> list[DataUse]:

@@ -9,10 +9,11 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from consent_api import catalog
 from consent_api.catalog.schemas import Labelled
-from consent_api.consents.schemas import codes, when
+from consent_api.consents.schemas import NoticeOut, codes, when
 from consent_api.links import refs
 from consent_api.links.schemas import PatientNamedIn
 from consent_api.orgs.schemas import OrgRefOut
+from consent_api.uses.access_log import NoticeEntry
 from consent_api.uses.models import OUTCOMES
 
 
@@ -102,6 +103,7 @@ class DataUseOut(Schema):
 class AccessLogEntryOut(Schema):
     """One line of the patient's access history, every code with its plain label."""
 
+    kind = fields.Constant("data_use")
     id = fields.UUID()
     occurred_at = fields.DateTime()
     recorded_at = fields.DateTime(attribute="created_at")
@@ -120,10 +122,27 @@ class AccessLogEntryOut(Schema):
     points_credited = fields.Integer()
 
 
+class NoticeEntryOut(NoticeOut):
+    """A line of the history: an organisation's news of a change to one of the consents."""
+
+    kind = fields.Constant("consent_notice")
+    occurred_at = fields.DateTime()
+    consent_id = fields.UUID()
+
+
+_USE_ENTRY, _NOTICE_ENTRY = AccessLogEntryOut(), NoticeEntryOut()
+
+
+def _entry(entry: Any) -> dict[str, Any]:
+    if isinstance(entry, NoticeEntry):
+        return _NOTICE_ENTRY.dump(entry)
+    return _USE_ENTRY.dump(entry)
+
+
 class AccessLogPageOut(Schema):
     """A page of the access history, newest first."""
 
-    items = fields.List(fields.Nested(AccessLogEntryOut))
+    items = fields.Function(lambda page: [_entry(entry) for entry in page.items])
     next_cursor = fields.String(allow_none=True)
 
 
@@ -134,6 +153,7 @@ class AccessLogQuery(Schema):
     data_category = fields.String(validate=validate.OneOf(tuple(catalog.CATEGORIES)))
     purpose = fields.String(validate=validate.OneOf(tuple(catalog.PURPOSES)))
     outcome = fields.String(validate=validate.OneOf(OUTCOMES))
+    kind = fields.String(validate=validate.OneOf(("data_use", "consent_notice")))
     since = when()
     until = when()
     cursor = fields.String(validate=validate.Length(max=200))

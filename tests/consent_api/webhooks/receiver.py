@@ -46,6 +46,7 @@ class Receiver:
                     n = len(receiver.arrivals)
                     arrival = {
                         "n": n,
+                        "arrived_at": time.time(),
                         "path": self.path,
                         "headers": headers,
                         "body": json.loads(raw),

@@ -409,3 +409,37 @@ def test_the_patient_sees_which_organisation_received_each_change_and_when(
         n for n in news if n["organisation"]["id"] == str(org_id_of(other)) and n["version"] == 2
     )
     assert (theirs["status"], theirs["received_via"]) == ("received", "feed")
+
+
+def test_the_access_history_shows_each_organisation_receiving_a_change(
+    client, grant, hospital, hospital_token, receiver, hooked
+):
+    _, consent, patient_token = grant(grantee={"org_id": str(hospital.org.id)})
+    client.post(f"/v1/me/consents/{consent['id']}/revoke", headers=bearer(patient_token))
+    until_delivered(receiver, 2)
+
+    history = client.get(
+        "/v1/me/access-log", query_string={"limit": 1}, headers=bearer(patient_token)
+    ).json
+    (latest,) = history["items"]
+    assert (latest["kind"], latest["change"], latest["status"]) == (
+        "consent_notice",
+        "consent.revoked",
+        "received",
+    )
+    assert latest["consent_id"] == consent["id"]
+    assert latest["organisation"] == {"id": str(hospital.org.id), "name": "St Mary's"}
+    assert latest["summary"].startswith("St Mary's received your revocation at ")
+    rest = client.get(
+        "/v1/me/access-log",
+        query_string={"limit": 5, "cursor": history["next_cursor"]},
+        headers=bearer(patient_token),
+    ).json
+    assert [(e["kind"], e["change"]) for e in rest["items"]] == [
+        ("consent_notice", "consent.granted")
+    ]
+    assert rest["next_cursor"] is None
+    only_uses = client.get(
+        "/v1/me/access-log", query_string={"kind": "data_use"}, headers=bearer(patient_token)
+    ).json
+    assert only_uses["items"] == []
