@@ -79,7 +79,7 @@ def deliver_webhooks(
 ) -> dict:
     """Send due webhooks, endpoint by endpoint in their organisation's order, several
     endpoints at once, for up to `budget` seconds. Commits in steps, as the outbox drain:
-    the leases before sending, the outcomes after."""
+    the leases before sending, each endpoint's outcomes as soon as it is done."""
     config = context.config
     lease = timedelta(seconds=config["WEBHOOK_LEASE_SECONDS"])
     counts: dict[str, int] = {}
@@ -91,8 +91,7 @@ def deliver_webhooks(
         db.session.commit()
         if not batches:
             break
-        sent = context.webhooks.map(deliveries.send, batches)
-        for batch, attempts in zip(batches, sent, strict=True):
+        for batch, attempts in context.webhooks.each(deliveries.send, batches):
             outcome = deliveries.record(
                 batch,
                 attempts,
@@ -100,9 +99,9 @@ def deliver_webhooks(
                 retry_base=config["WEBHOOK_RETRY_BASE_SECONDS"],
                 give_up_after=timedelta(hours=config["WEBHOOK_RETRY_HOURS"]),
             )
+            db.session.commit()  # each endpoint's as soon as it is done
             for key, n in outcome.items():
                 counts[key] = counts.get(key, 0) + n
-        db.session.commit()
     return {key: n for key, n in counts.items() if n}
 
 

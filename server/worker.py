@@ -18,10 +18,12 @@ from server import jobs
 from server.db import db, utcnow
 from server.jobs import JOBS, Job, JobContext
 
-# Notified by triggers when outbox rows (migration 0010) or journal entries (0011) commit.
-CHANNEL = "outbox_due"
-# What a notice wakes, in this order: events published now queue their webhooks at once.
-WOKEN = ("publish-events", "deliver-webhooks", "drain-outbox")
+# Notified by triggers when outbox rows (migration 0010) or journal entries (0013) commit,
+# and what each wakes, in order: events published now queue their webhooks at once.
+WOKEN = {
+    "events_due": ("publish-events", "deliver-webhooks"),
+    "outbox_due": ("drain-outbox",),
+}
 RECONNECT_SECONDS = 5
 
 log = logging.getLogger(__name__)
@@ -82,7 +84,9 @@ class OutboxListener:
     def __init__(self, app: Flask, context: JobContext) -> None:
         self.app = app
         self.context = context
-        self.woken = [jobs.job(job_id) for job_id in WOKEN]
+        self.woken = {
+            channel: [jobs.job(job_id) for job_id in job_ids] for channel, job_ids in WOKEN.items()
+        }
         self.thread = threading.Thread(target=self._run, name="outbox-listener", daemon=True)
         self.stopping = threading.Event()
 
@@ -104,22 +108,28 @@ class OutboxListener:
             url = db.engine.url.set(drivername="postgresql")
         return url.render_as_string(hide_password=False)
 
-    def _wake(self) -> None:
-        for job in self.woken:
-            done = run_job(self.app, job, self.context)
-            if done:
-                log.info("%s on a commit's notice: %s", job.id, done)
+    def _wake(self, channels: set[str]) -> None:
+        for channel, woken in self.woken.items():
+            if channel not in channels:
+                continue  # a data use's commit wakes the drain only, not the publisher
+            for job in woken:
+                done = run_job(self.app, job, self.context)
+                if done:
+                    log.info("%s on a commit's notice: %s", job.id, done)
 
     def _run(self) -> None:
         while not self.stopping.is_set():
             try:
                 with psycopg.connect(self._url(), autocommit=True) as connection:
-                    connection.execute(f"LISTEN {CHANNEL}")
+                    for channel in WOKEN:
+                        connection.execute(f"LISTEN {channel}")
                     log.info("worker listening for commits that queue pushes or events")
-                    self._wake()  # what came while not listening
+                    self._wake(set(WOKEN))  # what came while not listening
                     while not self.stopping.is_set():
-                        for _ in connection.notifies(timeout=1.0, stop_after=1):
-                            self._wake()
+                        # Every notice already here comes at once: one run answers them all.
+                        heard = {n.channel for n in connection.notifies(timeout=1.0, stop_after=1)}
+                        if heard:
+                            self._wake(heard)
             except psycopg.Error as error:
                 log.warning("outbox listener lost its connection (%s); polling meanwhile", error)
                 self.stopping.wait(RECONNECT_SECONDS)

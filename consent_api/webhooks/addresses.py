@@ -10,8 +10,11 @@ loopback addresses, never the other inward ones.
 
 from __future__ import annotations
 
+import contextlib
 import ipaddress
+import re
 import socket
+import threading
 from urllib.parse import urlsplit
 
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -20,6 +23,9 @@ from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConn
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 _NAT64 = ipaddress.ip_network("64:ff9b::/96")
+_GLOBAL_UNICAST = ipaddress.ip_network("2000::/3")  # the only IPv6 addresses webhooks reach
+_URL_CHARACTERS = re.compile(r"[!-~]+")  # printable ASCII, no space: hosts in punycode
+_LABEL = re.compile(r"(?!-)[A-Za-z0-9-]{1,63}(?<!-)")
 
 
 class AddressRefused(Exception):
@@ -43,16 +49,22 @@ def reachable(ip: IPAddress, *, allow_local: bool) -> bool:
     ip = _embedded(ip)
     if allow_local and ip.is_loopback:
         return True
+    if isinstance(ip, ipaddress.IPv6Address) and ip not in _GLOBAL_UNICAST:
+        return False  # IPv4-compatible, translated, local NAT64 and every other odd form
     return ip.is_global and not ip.is_multicast
 
 
 def url_problem(url: str, *, allow_local: bool) -> str | None:
     """Why this URL cannot be a webhook endpoint, or None. Names are resolved at sending."""
+    if not _URL_CHARACTERS.fullmatch(url):
+        return "Must be printable ASCII without spaces (write an international host in punycode)."
     try:
         parts = urlsplit(url)
-        parts.port  # noqa: B018 - raises ValueError on a bad port
+        port = parts.port
     except ValueError:
         return "Not a valid URL."
+    if port == 0:
+        return "Not a valid port."
     schemes = ("https", "http") if allow_local else ("https",)
     if parts.scheme not in schemes:
         return "Must be an https:// URL."
@@ -62,13 +74,15 @@ def url_problem(url: str, *, allow_local: bool) -> str | None:
         return "Must not carry a user name or password."
     if parts.fragment:
         return "Must not carry a fragment."
+    host = parts.hostname
     try:
-        ip = ipaddress.ip_address(parts.hostname)
+        ip = ipaddress.ip_address(host)
     except ValueError:
-        if not allow_local and (
-            parts.hostname == "localhost" or parts.hostname.endswith(".localhost")
-        ):
+        if not allow_local and (host == "localhost" or host.endswith(".localhost")):
             return "Must not be a loopback, private, link-local or other internal address."
+        labels = host.removesuffix(".").split(".")
+        if len(host) > 253 or not all(_LABEL.fullmatch(label) for label in labels):
+            return "Not a valid host name."
         return None
     if not reachable(ip, allow_local=allow_local):
         return "Must not be a loopback, private, link-local or other internal address."
@@ -98,8 +112,40 @@ def connect(host: str, port: int, timeout: object, *, allow_local: bool) -> sock
     raise error or OSError(f"{host} resolves to no address")
 
 
+class Watch:
+    """One attempt's connection, so that another thread can cut it off at the attempt's
+    deadline: a socket timeout bounds each read, not a receiver that answers a byte at a time.
+    """
+
+    def __init__(self) -> None:
+        self.connection: HTTPConnection | None = None
+        self.cut = False
+
+    def cut_off(self) -> None:
+        """Shut the connection's socket: the attempt's blocked read ends with an error."""
+        self.cut = True
+        sock = getattr(self.connection, "sock", None)
+        if sock is not None:
+            with contextlib.suppress(OSError):  # already closed
+                sock.shutdown(socket.SHUT_RDWR)
+
+
+_watched = threading.local()
+
+
+def watching(watch: Watch | None) -> None:
+    """Make `watch` the current attempt's on this thread (None: no attempt)."""
+    _watched.current = watch
+
+
 def _guarded(base: type[HTTPConnection], allow_local: bool) -> type[HTTPConnection]:
     class Guarded(base):  # type: ignore[misc, valid-type]
+        def request(self, *args, **kwargs):  # the attempt's connection, new or reused
+            watch = getattr(_watched, "current", None)
+            if watch is not None:
+                watch.connection = self
+            return super().request(*args, **kwargs)
+
         def _new_conn(self) -> socket.socket:
             try:
                 return connect(self._dns_host, self.port, self.timeout, allow_local=allow_local)

@@ -15,6 +15,7 @@ job commits the lease before sending and the outcomes after (server/jobs.py).
 from __future__ import annotations
 
 import json
+import logging
 import random
 import time
 import uuid
@@ -32,6 +33,8 @@ from consent_api.webhooks.secrets import unseal
 from consent_api.webhooks.sending import Outcome, WebhookSender
 from server.db import db, utcnow
 
+log = logging.getLogger(__name__)
+
 
 @dataclass(frozen=True)
 class Item:
@@ -48,6 +51,7 @@ class Item:
 class Batch:
     """An endpoint's next deliveries, in order, with the secrets that sign them."""
 
+    owner: uuid.UUID  # the lease it is sent under
     endpoint_id: uuid.UUID
     url: str
     secrets: list[str]
@@ -65,15 +69,14 @@ class Sent:
 
 
 def queue(events: Sequence[dict], *, now: datetime) -> int:
-    """Queue a delivery of each event just published to each active endpoint of its
-    organisation that wants its type (a suspended organisation gets only the news of its
-    own suspension and reinstatement)."""
+    """Queue a delivery of each event just published to each endpoint of its organisation
+    that wants its type, whatever its state: a disabled endpoint's wait until it is enabled,
+    and a suspended organisation's until it is reinstated (see `leased`)."""
     org_ids = {event["org_id"] for event in events}
     endpoints = db.session.execute(
-        select(WebhookEndpoint.id, WebhookEndpoint.org_id, WebhookEndpoint.event_types)
-        .join(Organisation, Organisation.id == WebhookEndpoint.org_id)
-        .where(WebhookEndpoint.org_id.in_(org_ids), WebhookEndpoint.status == "active")
-        .add_columns(Organisation.status)
+        select(WebhookEndpoint.id, WebhookEndpoint.org_id, WebhookEndpoint.event_types).where(
+            WebhookEndpoint.org_id.in_(org_ids)
+        )
     ).all()
     by_org: dict[uuid.UUID, list] = {}
     for endpoint in endpoints:
@@ -90,17 +93,30 @@ def queue(events: Sequence[dict], *, now: datetime) -> int:
         }
         for event in events
         for endpoint in by_org.get(event["org_id"], ())
-        if (not endpoint.event_types or event["type"] in endpoint.event_types)
-        and (endpoint.status == "active" or event["type"].startswith("org."))
+        if not endpoint.event_types or event["type"] in endpoint.event_types
     ]
     if rows:
         db.session.execute(insert(WebhookDelivery.__table__), rows)
     return len(rows)
 
 
+def _sendable():
+    """Deliveries that may go now: any, while the organisation is active; while it is
+    suspended, only the news of its own suspension (and reinstatement)."""
+    return or_(Organisation.status == "active", OrgEvent.type.like("org.%"))
+
+
 def _has_work():
-    return exists().where(
-        WebhookDelivery.endpoint_id == WebhookEndpoint.id, WebhookDelivery.status == "pending"
+    return (
+        exists()
+        .where(
+            WebhookDelivery.endpoint_id == WebhookEndpoint.id,
+            WebhookDelivery.status == "pending",
+            OrgEvent.org_id == WebhookDelivery.org_id,
+            OrgEvent.seq == WebhookDelivery.seq,
+            _sendable(),
+        )
+        .correlate(WebhookEndpoint, Organisation)
     )
 
 
@@ -113,6 +129,7 @@ def claim(*, now: datetime, lease: timedelta, limit: int = 16) -> uuid.UUID:
     owner = uuid.uuid4()
     candidates = (
         select(WebhookEndpoint.id)
+        .join(Organisation, Organisation.id == WebhookEndpoint.org_id)
         .where(
             WebhookEndpoint.status == "active",
             WebhookEndpoint.next_attempt_at <= now,
@@ -123,7 +140,7 @@ def claim(*, now: datetime, lease: timedelta, limit: int = 16) -> uuid.UUID:
         .limit(limit)
     )
     if db.session.get_bind().dialect.name == "postgresql":
-        candidates = candidates.with_for_update(skip_locked=True)
+        candidates = candidates.with_for_update(skip_locked=True, of=WebhookEndpoint)
     ids = db.session.scalars(candidates).all()
     if ids:
         db.session.execute(
@@ -138,13 +155,15 @@ def claim(*, now: datetime, lease: timedelta, limit: int = 16) -> uuid.UUID:
 
 def leased(owner: uuid.UUID, *, now: datetime, lease: timedelta, per_endpoint: int) -> list[Batch]:
     """The next deliveries of each endpoint an owner holds, oldest event first."""
-    endpoints = db.session.scalars(
-        select(WebhookEndpoint).where(WebhookEndpoint.lease_owner == owner)
+    endpoints = db.session.execute(
+        select(WebhookEndpoint, Organisation.status)
+        .join(Organisation, Organisation.id == WebhookEndpoint.org_id)
+        .where(WebhookEndpoint.lease_owner == owner)
     ).all()
     stop_by = time.monotonic() + lease.total_seconds() * 0.8  # leave the lease time to record
     batches = []
-    for endpoint in endpoints:
-        rows = db.session.execute(
+    for endpoint, org_status in endpoints:
+        statement = (
             select(
                 WebhookDelivery.id,
                 WebhookDelivery.org_id,
@@ -161,7 +180,10 @@ def leased(owner: uuid.UUID, *, now: datetime, lease: timedelta, per_endpoint: i
             .where(WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.status == "pending")
             .order_by(WebhookDelivery.seq)
             .limit(per_endpoint)
-        ).all()
+        )
+        if org_status != "active":  # suspended: its own news only; the rest waits
+            statement = statement.where(OrgEvent.type.like("org.%"))
+        rows = db.session.execute(statement).all()
         secrets = [unseal(endpoint.secret_sealed)]
         if (
             endpoint.previous_secret_sealed
@@ -171,6 +193,7 @@ def leased(owner: uuid.UUID, *, now: datetime, lease: timedelta, per_endpoint: i
             secrets.append(unseal(endpoint.previous_secret_sealed))
         batches.append(
             Batch(
+                owner=owner,
                 endpoint_id=endpoint.id,
                 url=endpoint.url,
                 secrets=secrets,
@@ -199,9 +222,13 @@ def send(sender: WebhookSender, batch: Batch) -> list[Sent]:
         if sent and time.monotonic() + sender.timeout > batch.lease_until:
             break
         at = utcnow()
-        outcome = sender.send(
-            batch.url, message_id=item.message_id, body=item.body, secrets=batch.secrets, at=at
-        )
+        try:
+            outcome = sender.send(
+                batch.url, message_id=item.message_id, body=item.body, secrets=batch.secrets, at=at
+            )
+        except Exception as error:  # never one endpoint's failure the whole run's
+            log.exception("sending to endpoint %s failed", batch.endpoint_id)
+            outcome = Outcome(False, error=f"could not deliver ({type(error).__name__})")
         sent.append(Sent(item, outcome, at))
         if not outcome.delivered:
             break
@@ -254,7 +281,15 @@ def record(
     give_up_after: timedelta,
 ) -> dict[str, int]:
     """Keep what became of each attempt, and decide when the endpoint is tried again (or
-    that it is given up). Returns counts by outcome."""
+    that it is given up). Returns counts by outcome. Nothing is kept if the lease was lost
+    (it ran out and another worker took the endpoint): that worker's record stands, and
+    what was sent here is sent again, with the same ids."""
+    endpoint = db.session.scalar(
+        select(WebhookEndpoint).where(WebhookEndpoint.id == batch.endpoint_id).with_for_update()
+    )
+    if endpoint is None or endpoint.lease_owner != batch.owner:
+        log.warning("lease on endpoint %s lost while sending; not recorded", batch.endpoint_id)
+        return {"lease_lost": len(sent)}
     if sent:
         db.session.execute(
             _RECORD,
@@ -281,7 +316,6 @@ def record(
                     for one in received
                 ],
             )
-    endpoint = db.session.get(WebhookEndpoint, batch.endpoint_id)
     endpoint.lease_owner, endpoint.lease_until = None, None
     last = sent[-1] if sent else None
     if last is None or last.outcome.delivered:

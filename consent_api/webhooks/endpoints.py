@@ -66,6 +66,8 @@ def create(
 ) -> WithSecret:
     """Register an endpoint; it receives the events published from now on."""
     url = _checked_url(body["url"], allow_local=allow_local)
+    # The organisation's row, locked: concurrent registrations count one after another.
+    db.session.execute(select(Organisation.id).where(Organisation.id == org.id).with_for_update())
     count = db.session.scalar(
         select(func.count()).select_from(WebhookEndpoint).where(WebhookEndpoint.org_id == org.id)
     )

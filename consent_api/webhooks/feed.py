@@ -13,7 +13,7 @@ from sqlalchemy import func, select, update
 
 from consent_api.events.models import OrgEvent, OrgEventSequence
 from server.db import db
-from server.errors import Problem
+from server.errors import Problem, ValidationFailed
 
 
 class EventsExpired(Problem):
@@ -31,28 +31,41 @@ class FeedPage(NamedTuple):
     has_more: bool
 
 
-def _check_kept(org_id: uuid.UUID, after: int) -> None:
-    oldest = db.session.scalar(select(func.min(OrgEvent.seq)).where(OrgEvent.org_id == org_id))
-    if oldest is None:
-        last = db.session.scalar(
+def _check_cursor(org_id: uuid.UUID, after: int) -> None:
+    """A cursor must name an event given out (or 0), and one whose successors are kept."""
+    last = (
+        db.session.scalar(
             select(OrgEventSequence.last_seq).where(OrgEventSequence.org_id == org_id)
         )
-        missed = last is not None and after < last
-    else:
-        missed = after < oldest - 1
-    if missed:
+        or 0
+    )
+    if after > last:
+        raise ValidationFailed(
+            errors={"after": [f"No event has this number yet; the last is {last}."]}
+        )
+    oldest = db.session.scalar(select(func.min(OrgEvent.seq)).where(OrgEvent.org_id == org_id))
+    kept_from = last + 1 if oldest is None else oldest
+    if after < kept_from - 1:
         raise EventsExpired(
             f"Events after {after} are no longer kept; read the consents you hold again "
-            "(GET /v1/consents) and follow the feed from its oldest event.",
+            f"(GET /v1/consents) and follow the feed from after={kept_from - 1}.",
+            oldest_sequence=kept_from,
         )
 
 
 def page(
-    org_id: uuid.UUID, *, after: int, limit: int, types: Sequence[str], now: datetime
+    org_id: uuid.UUID,
+    *,
+    after: int,
+    limit: int,
+    types: Sequence[str],
+    now: datetime,
+    reading: bool = True,
 ) -> FeedPage:
     """Up to `limit` of the organisation's events numbered after `after` (of `types`, if
-    given). Reading them counts as receiving them (what the patient is shown)."""
-    _check_kept(org_id, after)
+    given). Reading them counts as receiving them (what the patient is shown); a look that
+    reads nothing (`reading=False`: a HEAD request) does not."""
+    _check_cursor(org_id, after)
     statement = select(OrgEvent.seq, OrgEvent.payload, OrgEvent.received_at).where(
         OrgEvent.org_id == org_id, OrgEvent.seq > after
     )
@@ -61,7 +74,7 @@ def page(
     rows = db.session.execute(statement.order_by(OrgEvent.seq).limit(limit + 1)).all()
     rows, has_more = rows[:limit], len(rows) > limit
     unseen = [row.seq for row in rows if row.received_at is None]
-    if unseen:
+    if unseen and reading:
         db.session.execute(
             update(OrgEvent)
             .where(

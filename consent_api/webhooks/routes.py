@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from flask import Blueprint, current_app
+from flask import Blueprint, current_app, request
 
 from consent_api.orgs.current import current_org
 from consent_api.webhooks import endpoints, feed
@@ -44,6 +44,7 @@ def list_events(query):
         limit=query["limit"],
         types=query["types"],
         now=utcnow(),
+        reading=request.method == "GET",
     )
 
 

@@ -7,9 +7,8 @@ the whole body."""
 from __future__ import annotations
 
 import threading
-import time
-from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
@@ -18,7 +17,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from standardwebhooks.webhooks import Webhook
 
-from consent_api.webhooks.addresses import AddressRefused, pool_classes
+from consent_api.webhooks.addresses import AddressRefused, Watch, pool_classes, watching
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -75,6 +74,10 @@ class WebhookSender:
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
         }
+        watch = Watch()
+        watching(watch)
+        deadline = threading.Timer(self.timeout, watch.cut_off)  # the whole attempt's
+        deadline.start()
         try:
             response = self.session.post(
                 url,
@@ -84,13 +87,18 @@ class WebhookSender:
                 allow_redirects=False,
                 stream=True,
             )
+            excerpt = self._excerpt(response)
         except AddressRefused as refused:
             return Outcome(False, error=f"refused: {refused}")
-        except requests.Timeout:
+        except Exception as error:  # whatever a receiver or its URL can cause: this one fails
+            if watch.cut or isinstance(error, requests.Timeout):
+                return Outcome(False, error=f"no answer within {self.timeout:g} s")
+            return Outcome(False, error=f"could not deliver ({type(error).__name__})")
+        finally:
+            deadline.cancel()
+            watching(None)
+        if watch.cut:
             return Outcome(False, error=f"no answer within {self.timeout:g} s")
-        except requests.RequestException as error:
-            return Outcome(False, error=f"could not connect ({type(error).__name__})")
-        excerpt = self._excerpt(response)
         ok = 200 <= response.status_code < 300
         return Outcome(
             ok,
@@ -100,16 +108,16 @@ class WebhookSender:
         )
 
     def _excerpt(self, response: requests.Response) -> str:
-        """The start of the answer's body, read for no longer than the timeout."""
-        deadline = time.monotonic() + self.timeout
+        """The start of the answer's body (the attempt's deadline bounds the reading; a body
+        that breaks off or does not decode is kept as far as it went)."""
         chunks: list[bytes] = []
         try:
-            while sum(map(len, chunks)) < _READ_AT_MOST and time.monotonic() < deadline:
+            while sum(map(len, chunks)) < _READ_AT_MOST:
                 chunk = response.raw.read(1024, decode_content=True)
                 if not chunk:
                     break
                 chunks.append(chunk)
-        except (requests.RequestException, OSError, ValueError):
+        except Exception:  # noqa: S110 - the answer's status is what counts
             pass
         finally:
             response.close()
@@ -139,9 +147,16 @@ class Dispatcher:
             )
         return sender
 
-    def map(self, work: Callable[[WebhookSender, T], R], items: Sequence[T]) -> list[R]:
-        """Run `work` on every item, each on a thread with its sender; results in order."""
-        return list(self.pool.map(lambda item: work(self.sender(), item), items))
+    def each(
+        self, work: Callable[[WebhookSender, T], R], items: Sequence[T]
+    ) -> Iterator[tuple[T, R]]:
+        """Run `work` on every item, each on a thread with its sender; yield each item with
+        its result as soon as it is done (a slow endpoint holds back no other)."""
+        futures = {
+            self.pool.submit(lambda item=item: work(self.sender(), item)): item for item in items
+        }
+        for future in as_completed(futures):
+            yield futures[future], future.result()
 
     def close(self) -> None:
         """Stop the threads."""

@@ -32,6 +32,8 @@ class Receiver:
         self.secrets = secrets or []
         self.delay = delay
         self.answer: Callable[[int], int] = lambda n: 204
+        # Instead of `answer`: write the whole response by hand (a receiver breaking HTTP).
+        self.respond: Callable[[BaseHTTPRequestHandler, int], None] | None = None
         self.arrivals: list[dict] = []  # every request, answered or not
         self._lock = threading.Lock()
         self.port = 0
@@ -56,9 +58,15 @@ class Receiver:
                     receiver.arrivals.append(arrival)
                 if receiver.delay:
                     time.sleep(receiver.delay)
+                if receiver.respond is not None:
+                    receiver.respond(self, n)
+                    return
                 status = receiver.answer(n)
                 arrival["status"] = status
                 self.send_response(status)
+                if status == 204:  # no content: no body, whatever the connection
+                    self.end_headers()
+                    return
                 self.send_header("Content-Length", "2")
                 self.end_headers()
                 self.wfile.write(b"ok")

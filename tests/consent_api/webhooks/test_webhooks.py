@@ -190,9 +190,11 @@ def test_an_endpoint_failing_for_a_day_is_disabled_its_undelivered_kept_and_sent
     again = client.post(retry, headers=bearer(hospital_token))
     assert (again.status_code, again.json["status"]) == (202, "pending")
 
-    (told,) = until_delivered(receiver, 1)
+    retried, notice = until_delivered(receiver, 2)
 
-    assert told["id"] == history[-1]["event_id"]
+    assert retried["id"] == history[-1]["event_id"]
+    # The news of the disabling waited for the endpoint, like anything published meanwhile.
+    assert (notice["type"], notice["data"]["reason"]) == ("webhook_endpoint.disabled", "failing")
 
 
 def test_an_endpoint_gets_only_the_types_it_asked_for(client, grant, hospital_token, receiver):
