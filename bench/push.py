@@ -47,6 +47,9 @@ from tests.notifications.fake_fcm import FakeFcm
 from tests.support import service_account_file
 
 BACKLOG = 1024
+# The push rig's worker also delivers the revocations' webhooks to a receiver on 127.0.0.1,
+# which production refuses (bench/webhooks.py): development, otherwise production's settings.
+WEBHOOK_WORKER_ENV = {"APP_ENV": "development", "WEBHOOK_ALLOW_LOCAL": "1"}
 POLL = 0.05
 READY_TIMEOUT = 30.0
 DELIVERY_TIMEOUT = 60.0
@@ -90,12 +93,19 @@ def cpu_seconds(pid: int) -> float | None:
 
 
 @contextmanager
-def worker(database_url: str, fcm: FakeFcm) -> Iterator[subprocess.Popen]:
-    """Run `consent-wallet worker` with the FCM backend pointed at the fake, until the block
-    ends (SIGTERM: it finishes the job it is running)."""
-    service_account_file(ACCOUNT, f"{fcm.url}/token")
+def worker(
+    database_url: str, fcm: FakeFcm | None, *, extra: dict[str, str] | None = None
+) -> Iterator[subprocess.Popen]:
+    """Run `consent-wallet worker` with the FCM backend pointed at the fake (none: pushes
+    only logged), and `extra` settings, until the block ends (SIGTERM: it finishes the job
+    it is running)."""
     env = production_env(database_url)
-    env.update(PUSH_BACKEND="fcm", FIREBASE_CREDENTIALS=str(ACCOUNT), FCM_ENDPOINT=fcm.url)
+    if fcm is not None:
+        service_account_file(ACCOUNT, f"{fcm.url}/token")
+        env.update(PUSH_BACKEND="fcm", FIREBASE_CREDENTIALS=str(ACCOUNT), FCM_ENDPOINT=fcm.url)
+    else:
+        env.update(PUSH_BACKEND="log")
+    env.update(extra or {})
     WORKER_LOG.parent.mkdir(parents=True, exist_ok=True)
     with WORKER_LOG.open("ab") as log:
         log.write(f"--- bench worker started {time.strftime('%H:%M:%S')}\n".encode())
@@ -194,7 +204,10 @@ class Rig:
             self.discarded = connection.execute(
                 "DELETE FROM outbox_messages WHERE status IN ('pending', 'sending')"
             ).rowcount
-        with StampedFcm() as fcm, worker(self.database_url, fcm) as process:
+        with (
+            StampedFcm() as fcm,
+            worker(self.database_url, fcm, extra=WEBHOOK_WORKER_ENV) as process,
+        ):
             self.fcm, self.process = fcm, process
             yield self
 

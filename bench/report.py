@@ -23,6 +23,7 @@ from bench.scenarios import (
     LEDGER_VERIFY,
     PUSH_DRAIN,
     SINGLE_CHECK,
+    WEBHOOK_DRAIN,
     Scenario,
 )
 from bench.settings import RESULTS, ROOT, cpu_count
@@ -43,6 +44,7 @@ class Outcome:
     push: dict[str, Any] | None = None  # a push scenario's lag from use to push
     warmup_decisions: dict[str, int] = field(default_factory=dict)
     paid: dict[str, Any] | None = None  # a paid scenario's ledger check (bench/paid.py)
+    webhooks: dict[str, Any] | None = None  # a push scenario's revocation → webhook lag
 
     @property
     def valid(self) -> bool:
@@ -148,6 +150,8 @@ def scenario_entry(outcome: Outcome, baseline: LoadResult | None) -> dict[str, A
         entry["push"] = outcome.push
     if outcome.paid is not None:
         entry["paid"] = outcome.paid
+    if outcome.webhooks is not None:
+        entry["webhooks"] = outcome.webhooks
     if result is None:
         return entry
     entry.update(
@@ -206,8 +210,46 @@ def _valid(entries: dict[str, dict], name: str) -> dict | None:
     return entry if entry is not None and entry["valid"] else None
 
 
+def _webhook_targets(
+    entries: dict[str, dict], hooks: list[dict[str, Any]] | None
+) -> list[dict[str, Any]]:
+    pushing = _valid(entries, DATA_USE_PUSH)
+    lag = pushing and pushing.get("webhooks")
+    lag = lag if lag and lag.get("webhooks_received") == lag.get("revoked") else None
+    push = pushing and pushing.get("push")
+    one = next((h for h in hooks or () if h["endpoints"] == 1 and not h.get("problem")), None)
+    return [
+        _target(
+            "revoke → webhook p99, one worker, under data-use load",
+            lag and lag.get("p99_ms"),
+            "<=",
+            2000,
+            " ms",
+            area="webhooks",
+        ),
+        _target(
+            "use → push p99, one worker, under data-use load",
+            push and push.get("p99_ms"),
+            "<=",
+            500,
+            " ms",
+            area="push",
+        ),
+        _target(
+            "webhook delivery, one worker, one endpoint",
+            one and one.get("webhooks_per_s"),
+            ">=",
+            500,
+            " webhooks/s",
+            area="webhooks",
+        ),
+    ]
+
+
 def targets(
-    scenarios: list[dict[str, Any]], drain: dict[str, Any] | None = None
+    scenarios: list[dict[str, Any]],
+    drain: dict[str, Any] | None = None,
+    hooks: list[dict[str, Any]] | None = None,
 ) -> list[dict[str, Any]]:
     """Return the targets, measured or not (reported, never asserted)."""
     entries = {entry["name"]: entry for entry in scenarios}
@@ -259,6 +301,7 @@ def targets(
             " notices/s",
             area="push",
         ),
+        *_webhook_targets(entries, hooks),
     ]
 
 
@@ -271,6 +314,7 @@ def build(
     drain: dict[str, Any] | None = None,
     uses: Any = None,
     verified: dict[str, Any] | None = None,
+    hooks: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     """Return the whole results document of a run."""
     baseline = next((o.result for o in outcomes if o.scenario.name == BASELINE and o.valid), None)
@@ -294,12 +338,14 @@ def build(
         "max_bad_share": MAX_BAD_SHARE,
         "valid": all(o.valid for o in outcomes)
         and not (drain and drain.get("problem"))
-        and not (verified and verified.get("problem")),
+        and not (verified and verified.get("problem"))
+        and not any(h.get("problem") for h in hooks or ()),
         "scenarios": scenarios,
         "data_use_sample": sample,
         PUSH_DRAIN: drain,
         LEDGER_VERIFY: verified,
-        "targets": targets(scenarios, drain),
+        WEBHOOK_DRAIN: hooks,
+        "targets": targets(scenarios, drain, hooks),
     }
 
 
@@ -415,6 +461,42 @@ def _drain_lines(drain: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _webhook_lines(entry: dict[str, Any]) -> list[str]:
+    found = entry.get("webhooks")
+    if not found:
+        return []
+    if "p99_ms" not in found:
+        return [f"- {entry['name']}: **no revocation webhook arrived** ({found})."]
+    return [
+        f"- {entry['name']}: {found['revoked']:,} consents revoked during the run (a few a "
+        f"second, each in its own transaction); **revoke → webhook p50 "
+        f"{_num(found['p50_ms'], 0)} ms, p99 {_num(found['p99_ms'], 0)} ms** (max "
+        f"{_num(found['max_ms'], 0)} ms), {found['webhooks_received']:,} received at the "
+        f"receiver; every signature verified with standardwebhooks: "
+        f"{'yes' if found['all_verified'] else '**NO**'}."
+    ]
+
+
+def _hook_lines(hooks: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for found in hooks:
+        if found.get("webhooks_per_s") is None:
+            lines.append(f"- **{WEBHOOK_DRAIN} failed**: {found.get('problem', 'no figure')}")
+            continue
+        lines.append(
+            f"Webhook drain, {found['endpoints']} endpoint(s): **{found['webhooks_per_s']:,.0f} "
+            f"webhooks/s** — one worker delivered {found['delivered']:,} of {found['events']:,} "
+            f"queued events to a local receiver (signatures verified: "
+            f"{'yes' if found['all_verified'] else '**NO**'}) in {found['first_to_last_s']:.1f} s "
+            f"from the first arrival to the last; worker CPU {_num(found.get('worker_cpu_s'), 1)} "
+            f"s; duplicates {found['duplicates']}; deliveries afterwards "
+            f"{_statuses(found.get('deliveries_after') or {})}."
+        )
+        if found.get("problem"):
+            lines.append(f"- **{WEBHOOK_DRAIN} invalid**: {found['problem']}")
+    return lines
+
+
 def _paid_lines(entry: dict[str, Any]) -> list[str]:
     found = entry.get("paid")
     if not found:
@@ -504,7 +586,7 @@ def _uses_section(results: dict[str, Any]) -> list[str]:
     names = (DATA_USE, DATA_USE_PAID, DATA_USE_PUSH)
     entries = [e for e in results["scenarios"] if e["name"] in names]
     drain = results.get(PUSH_DRAIN)
-    if not entries and not drain:
+    if not entries and not drain and not results.get(WEBHOOK_DRAIN):
         return []
     lines = ["", "### Data uses and push delivery", ""]
     sample = results.get("data_use_sample")
@@ -525,6 +607,7 @@ def _uses_section(results: dict[str, Any]) -> list[str]:
         ]
         for entry in entries:
             lines += _paid_lines(entry)
+            lines += _webhook_lines(entry)
             push = entry.get("push")
             if push and push.get("worker_cpu_s") is not None:
                 lines.append(
@@ -536,6 +619,9 @@ def _uses_section(results: dict[str, Any]) -> list[str]:
         lines.append("")
     if drain:
         lines += _drain_lines(drain)
+    hooks = results.get(WEBHOOK_DRAIN)
+    if hooks:
+        lines += ["", *_hook_lines(hooks)]
     return lines
 
 

@@ -30,14 +30,27 @@ from bench import (
     report,
     serial,
     usedata,
+    webhooks,
 )
 from bench.load import LoadResult
 from bench.report import Outcome
-from bench.scenarios import LEDGER_VERIFY, PUSH_DRAIN, Scenario, Target, phase_selected, selected
+from bench.scenarios import (
+    LEDGER_VERIFY,
+    PUSH_DRAIN,
+    WEBHOOK_DRAIN,
+    Scenario,
+    Target,
+    phase_selected,
+    selected,
+)
 from bench.server import gunicorn
 from bench.settings import PG_URL, WORK, BenchError, Settings
 
 PROBE_TIMEOUT = 10
+# During the push scenario, each webhooked to the demo hospital (0: none, to see the push lag
+# without them).
+REVOCATIONS_PER_S = int(os.environ.get("BENCH_REVOCATIONS_PER_S", "5"))
+WEBHOOK_EVENTS = 10_000  # queued for the webhook drain
 TOKEN_SLACK = 60
 SETTLE_TIMEOUT = 60.0
 SETTLED_MS = 100  # /healthz this fast again: the requests wrk left queued are done
@@ -136,7 +149,13 @@ def measure(scenario: Scenario, target: Target, settings: Settings, url: str) ->
         outcome.scenario = prepared = scenario.prepare(target)
         rig = push.Rig(url, PG_URL).running() if prepared.push else nullcontext()
         paying = paid.fees(PG_URL, prepared.bodies) if prepared.paid else nullcontext()
-        with paying as fees, rig as pushing:
+        revoked = REVOCATIONS_PER_S * (settings.warmup + settings.duration)
+        hooks = (
+            webhooks.revocations(url, PG_URL, revoked)
+            if prepared.push and revoked
+            else nullcontext()
+        )
+        with paying as fees, hooks as revoking, rig as pushing:
             if pushing is not None:
                 say(f"{scenario.name}: worker started, pushing to a fake FCM at {pushing.fcm.url}")
             if fees is not None:
@@ -151,7 +170,15 @@ def measure(scenario: Scenario, target: Target, settings: Settings, url: str) ->
             if pushing is not None:
                 pushing.wait_first_push()
                 pushing.mark()
+            if revoking is not None:
+                say(
+                    f"{scenario.name}: revoking {revoked:,} consents of the demo hospital meanwhile"
+                )
+                revoking.start()
             outcome.result = drive(prepared, target, settings, outcome)
+            if revoking is not None:
+                revoking.stop()
+                outcome.webhooks = revoking.lags()
             if pushing is not None:
                 say(f"{scenario.name}: waiting for the worker to push every use")
                 outcome.push = pushing.lag(outcome.window)
@@ -168,6 +195,11 @@ def measure(scenario: Scenario, target: Target, settings: Settings, url: str) ->
     if outcome.paid is not None:
         outcome.problems += paid.judge(outcome.paid, 2, settings.connections)
     say(f"{scenario.name}: {outcome.result.rps:,.1f} req/s, p99 {outcome.result.p99_ms:.2f} ms")
+    if outcome.webhooks and "p99_ms" in outcome.webhooks:
+        say(
+            f"{scenario.name}: revoke → webhook p50 {outcome.webhooks['p50_ms']:,.0f} ms, "
+            f"p99 {outcome.webhooks['p99_ms']:,.0f} ms ({outcome.webhooks['webhooks_received']:,})"
+        )
     if outcome.push and "p99_ms" in outcome.push:
         say(
             f"{scenario.name}: use → push lag p50 {outcome.push['p50_ms']:,.0f} ms, "
@@ -204,6 +236,21 @@ def measure_drain(settings: Settings, url: str) -> dict:
             f"{PUSH_DRAIN}: {found['delivered']:,} notices in {found['first_to_last_s']:.1f}s, "
             f"{found['notices_per_s']:,.0f}/s"
         )
+    return found
+
+
+def measure_webhook_drain(settings: Settings, url: str) -> list[dict]:
+    """Queue events for one endpoint, then for eight, and time one worker delivering them."""
+    found = []
+    for endpoints in (1, 8):
+        say(f"{WEBHOOK_DRAIN}: {WEBHOOK_EVENTS:,} events for {endpoints} endpoint(s), one worker")
+        try:
+            result = webhooks.drain(url, PG_URL, WEBHOOK_EVENTS, endpoints)
+        except (BenchError, psycopg.Error, OSError) as exc:
+            result = {"endpoints": endpoints, "problem": f"{type(exc).__name__}: {exc}"}
+        if result.get("webhooks_per_s") is not None:
+            say(f"{WEBHOOK_DRAIN}: {result['webhooks_per_s']:,.0f} webhooks/s")
+        found.append(result)
     return found
 
 
@@ -254,12 +301,15 @@ def bench(settings: Settings) -> dict:
         for scenario in scenarios:
             outcomes.append(measure(scenario, target, settings, url))
     drain = measure_drain(settings, url) if phase_selected(PUSH_DRAIN, settings.only) else None
+    hooks = None
+    if phase_selected(WEBHOOK_DRAIN, settings.only):
+        hooks = measure_webhook_drain(settings, url)
     verified = None
     if phase_selected(LEDGER_VERIFY, settings.only):
         verified = measure_ledger(settings, dataset)
     machine["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     results = report.build(
-        stamp, machine, settings.as_dict(), outcomes, dataset, drain, uses, verified
+        stamp, machine, settings.as_dict(), outcomes, dataset, drain, uses, verified, hooks
     )
     results["profile"] = profile_if_needed(results, settings, url, checks, uses)
     return results

@@ -27,6 +27,8 @@ DATA_USE = "data-use"
 DATA_USE_PUSH = "data-use-push"
 DATA_USE_PAID = "data-use-paid"
 PUSH_DRAIN = "push-drain"  # not a request: one worker draining a queued outbox (bench/push.py)
+# Not a request either: one worker delivering queued webhooks to a receiver (bench/webhooks.py).
+WEBHOOK_DRAIN = "webhook-drain"
 LEDGER_VERIFY = "ledger-verify"  # not a request: `ledger verify` over 1M postings (ledgerdata)
 
 
@@ -248,11 +250,14 @@ SCENARIOS: list[Scenario] = [
         stamp_now=True,
         refusal_status=403,
         push=True,
-        description="the same while one worker pushes to a fake FCM server: lag from use to push",
+        description=(
+            "the same while one worker pushes to a fake FCM server: lag from use to push; and "
+            "delivers webhooks of consents revoked meanwhile: lag from revocation to webhook"
+        ),
     ),
 ]
 # Not request scenarios, selectable with BENCH_SCENARIOS like one; they run after them.
-PHASES = (PUSH_DRAIN, LEDGER_VERIFY)
+PHASES = (PUSH_DRAIN, WEBHOOK_DRAIN, LEDGER_VERIFY)
 
 
 def selected(names: tuple[str, ...]) -> list[Scenario]:

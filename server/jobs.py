@@ -177,7 +177,7 @@ class Job:
 
 JOBS: tuple[Job, ...] = (
     # Polled (OUTBOX_POLL_SECONDS); on PostgreSQL a commit that queues a push or journals an
-    # event also wakes them at once (server/worker.py, OutboxListener).
+    # event also wakes them at once (server/worker.py, CommitListener).
     Job("drain-outbox", drain_outbox, "interval", {"seconds": 1}, every="OUTBOX_POLL_SECONDS"),
     Job("publish-events", publish_events, "interval", {"seconds": 1}, every="OUTBOX_POLL_SECONDS"),
     Job(

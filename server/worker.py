@@ -73,21 +73,21 @@ def build_scheduler(app: Flask, context: JobContext) -> BackgroundScheduler:
     return scheduler
 
 
-class OutboxListener:
-    """Publish events and drain the outbox as soon as a commit journals an event or queues a
-    push: LISTEN on PostgreSQL, where triggers notify when those rows commit. The polled jobs
-    stay, as the fallback (a notification lost while reconnecting) and the only way on
-    SQLite. The woken jobs run on this thread, beside the scheduler's: each is safe to run
-    twice at once (claims are leased, publishing takes a lock), and a notification that
-    arrives while they run is read after them, so none is missed."""
+class CommitListener:
+    """Run a channel's jobs as soon as a commit notifies it: LISTEN on PostgreSQL, where
+    triggers notify when outbox rows (pushes) or journal entries (events) commit. One
+    listener, with a connection and a thread of its own, per channel: sending webhooks never
+    holds back a push. The polled jobs stay, as the fallback (a notification lost while
+    reconnecting) and the only way on SQLite. Each job is safe to run twice at once (claims
+    are leased, publishing takes a lock), and a notification that arrives while the jobs run
+    is read after them, so none is missed."""
 
-    def __init__(self, app: Flask, context: JobContext) -> None:
+    def __init__(self, app: Flask, context: JobContext, channel: str) -> None:
         self.app = app
         self.context = context
-        self.woken = {
-            channel: [jobs.job(job_id) for job_id in job_ids] for channel, job_ids in WOKEN.items()
-        }
-        self.thread = threading.Thread(target=self._run, name="outbox-listener", daemon=True)
+        self.channel = channel
+        self.woken = [jobs.job(job_id) for job_id in WOKEN[channel]]
+        self.thread = threading.Thread(target=self._run, name=f"listen-{channel}", daemon=True)
         self.stopping = threading.Event()
 
     @staticmethod
@@ -108,30 +108,29 @@ class OutboxListener:
             url = db.engine.url.set(drivername="postgresql")
         return url.render_as_string(hide_password=False)
 
-    def _wake(self, channels: set[str]) -> None:
-        for channel, woken in self.woken.items():
-            if channel not in channels:
-                continue  # a data use's commit wakes the drain only, not the publisher
-            for job in woken:
-                done = run_job(self.app, job, self.context)
-                if done:
-                    log.info("%s on a commit's notice: %s", job.id, done)
+    def _wake(self) -> None:
+        for job in self.woken:
+            done = run_job(self.app, job, self.context)
+            if done:
+                log.info("%s on a commit's notice: %s", job.id, done)
 
     def _run(self) -> None:
         while not self.stopping.is_set():
             try:
                 with psycopg.connect(self._url(), autocommit=True) as connection:
-                    for channel in WOKEN:
-                        connection.execute(f"LISTEN {channel}")
-                    log.info("worker listening for commits that queue pushes or events")
-                    self._wake(set(WOKEN))  # what came while not listening
+                    connection.execute(f"LISTEN {self.channel}")
+                    log.info("worker listening for commits on %s", self.channel)
+                    self._wake()  # what came while not listening
                     while not self.stopping.is_set():
                         # Every notice already here comes at once: one run answers them all.
-                        heard = {n.channel for n in connection.notifies(timeout=1.0, stop_after=1)}
-                        if heard:
-                            self._wake(heard)
+                        if any(True for _ in connection.notifies(timeout=1.0, stop_after=1)):
+                            self._wake()
             except psycopg.Error as error:
-                log.warning("outbox listener lost its connection (%s); polling meanwhile", error)
+                log.warning(
+                    "listener on %s lost its connection (%s); polling meanwhile",
+                    self.channel,
+                    error,
+                )
                 self.stopping.wait(RECONNECT_SECONDS)
 
 
@@ -146,7 +145,11 @@ def run_worker(app: Flask) -> None:
         log.error("worker not started: the push sender cannot be built: %s", error)
         raise SystemExit(1) from None
     scheduler = build_scheduler(app, context)
-    listener = OutboxListener(app, context) if OutboxListener.applies(app) else None
+    listeners = (
+        [CommitListener(app, context, channel) for channel in WOKEN]
+        if CommitListener.applies(app)
+        else []
+    )
     stopping = threading.Event()
 
     def _stop(signum: int, _frame: Any) -> None:
@@ -155,13 +158,13 @@ def run_worker(app: Flask) -> None:
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
     scheduler.start()
-    if listener is not None:
+    for listener in listeners:
         listener.start()
     log.info("worker started with jobs: %s", ", ".join(job.id for job in JOBS))
     while not stopping.wait(timeout=1.0):
         pass
     log.info("worker stopping")
-    if listener is not None:
+    for listener in listeners:
         listener.stop()
     scheduler.shutdown(wait=True)
     close = getattr(context.push, "close", None)

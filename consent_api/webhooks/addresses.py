@@ -15,6 +15,7 @@ import ipaddress
 import re
 import socket
 import threading
+import time
 from urllib.parse import urlsplit
 
 from urllib3.connection import HTTPConnection, HTTPSConnection
@@ -117,7 +118,8 @@ class Watch:
     deadline: a socket timeout bounds each read, not a receiver that answers a byte at a time.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline  # time.monotonic()
         self.connection: HTTPConnection | None = None
         self.cut = False
 
@@ -131,6 +133,43 @@ class Watch:
 
 
 _watched = threading.local()
+
+
+class Watchdog:
+    """One thread that cuts off every watched attempt past its deadline (checking ten times
+    a second): cheaper than a timer thread per attempt."""
+
+    TICK = 0.1
+
+    def __init__(self) -> None:
+        self._watches: dict[int, Watch] = {}
+        self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="webhook-watchdog", daemon=True)
+        self._thread.start()
+
+    def watch(self, watch: Watch) -> None:
+        """Watch this thread's attempt until `release`."""
+        with self._lock:
+            self._watches[threading.get_ident()] = watch
+
+    def release(self) -> None:
+        """This thread's attempt is over."""
+        with self._lock:
+            self._watches.pop(threading.get_ident(), None)
+
+    def _run(self) -> None:
+        while not self._stopping.wait(self.TICK):
+            now = time.monotonic()
+            with self._lock:
+                late = [w for w in self._watches.values() if w.deadline <= now and not w.cut]
+            for watch in late:
+                watch.cut_off()
+
+    def stop(self) -> None:
+        """End the thread."""
+        self._stopping.set()
+        self._thread.join(timeout=5)
 
 
 def watching(watch: Watch | None) -> None:

@@ -7,6 +7,7 @@ the whole body."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -17,7 +18,13 @@ import requests
 from requests.adapters import HTTPAdapter
 from standardwebhooks.webhooks import Webhook
 
-from consent_api.webhooks.addresses import AddressRefused, Watch, pool_classes, watching
+from consent_api.webhooks.addresses import (
+    AddressRefused,
+    Watch,
+    Watchdog,
+    pool_classes,
+    watching,
+)
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -55,8 +62,9 @@ def sign(secrets: list[str], *, message_id: str, at: datetime, body: str) -> str
 class WebhookSender:
     """Post signed events; one per thread (a requests session keeps its connections)."""
 
-    def __init__(self, *, timeout: float, allow_local: bool) -> None:
+    def __init__(self, *, timeout: float, allow_local: bool, watchdog: Watchdog) -> None:
         self.timeout = timeout
+        self.watchdog = watchdog
         self.session = requests.Session()
         self.session.trust_env = False  # no proxies or .netrc from the environment
         adapter = _GuardedAdapter(allow_local=allow_local)
@@ -74,10 +82,9 @@ class WebhookSender:
             "Content-Type": "application/json",
             "User-Agent": USER_AGENT,
         }
-        watch = Watch()
+        watch = Watch(time.monotonic() + self.timeout)  # the whole attempt's deadline
         watching(watch)
-        deadline = threading.Timer(self.timeout, watch.cut_off)  # the whole attempt's
-        deadline.start()
+        self.watchdog.watch(watch)
         try:
             response = self.session.post(
                 url,
@@ -95,7 +102,7 @@ class WebhookSender:
                 return Outcome(False, error=f"no answer within {self.timeout:g} s")
             return Outcome(False, error=f"could not deliver ({type(error).__name__})")
         finally:
-            deadline.cancel()
+            self.watchdog.release()
             watching(None)
         if watch.cut:
             return Outcome(False, error=f"no answer within {self.timeout:g} s")
@@ -137,13 +144,14 @@ class Dispatcher:
         self.allow_local = allow_local
         self.pool = ThreadPoolExecutor(threads, thread_name_prefix="webhooks")
         self.local = threading.local()
+        self.watchdog = Watchdog()
 
     def sender(self) -> WebhookSender:
         """This thread's sender."""
         sender = getattr(self.local, "sender", None)
         if sender is None:
             sender = self.local.sender = WebhookSender(
-                timeout=self.timeout, allow_local=self.allow_local
+                timeout=self.timeout, allow_local=self.allow_local, watchdog=self.watchdog
             )
         return sender
 
@@ -161,3 +169,4 @@ class Dispatcher:
     def close(self) -> None:
         """Stop the threads."""
         self.pool.shutdown(wait=True)
+        self.watchdog.stop()

@@ -170,7 +170,7 @@ def test_a_commit_wakes_the_worker_without_waiting_for_its_poll(world, database_
     with FakeFcm() as fcm:
         env = _pushing_to(fcm, database_url, tmp_path, OUTBOX_POLL_SECONDS="3600")
         with WorkerProcess(env) as worker:
-            worker.wait_for_line("listening for commits", timeout=60)
+            worker.wait_for_line("listening for commits on outbox_due", timeout=60)
             time.sleep(2)  # ordering, not timing: the start-up drains are over before the use
             (status, answer), *_ = _race(database_url, made, [(use_body(made["patient_ref"]), "w")])
             assert status == 201

@@ -83,7 +83,7 @@ def test_a_commit_wakes_the_worker_to_send_its_webhook(world, database_url, rece
         pytest.skip("only PostgreSQL notifies listeners of commits")
     env = _worker_env(database_url, OUTBOX_POLL_SECONDS="3600")
     with WorkerProcess(env) as worker:
-        worker.wait_for_line("listening for commits", timeout=60)
+        worker.wait_for_line("listening for commits on events_due", timeout=60)
         time.sleep(2)  # ordering, not timing: the start-up runs are over before the change
         world(2)
         worker.wait_for_line("deliver-webhooks on a commit's notice", timeout=30)
