@@ -9,12 +9,14 @@ import sys
 import time
 import uuid
 from collections.abc import Callable
+from datetime import date
 from pathlib import Path
 from typing import Any
 
 import click
 from flask.cli import FlaskGroup, with_appcontext
 
+from consent_api.auth import clients
 from consent_api.orgs import service as orgs_service
 from consent_api.orgs.types import ORG_TYPES
 from consent_api.points import service as points
@@ -31,13 +33,20 @@ from server.http import dump
 from server.worker import run_worker
 
 
+def _json_value(value: Any) -> Any:
+    """Times as the API gives them (ISO 8601 with a T), anything else as text."""
+    return value.isoformat() if isinstance(value, date) else str(value)
+
+
 def emit(payload: Any) -> None:
     """Print one JSON object on stdout, the CLI's only output format."""
-    click.echo(json.dumps(payload, default=str, sort_keys=True))
+    click.echo(json.dumps(payload, default=_json_value, sort_keys=True))
 
 
 def transactional(command: Callable) -> Callable:
-    """Run a command as one transaction: commit on success, roll back and exit 2 on a problem."""
+    """Run a command as one transaction: commit on success, roll back on a problem and exit
+    2 when what was given is invalid (as click does for a usage error), 1 on a refusal (no
+    such id, points already spent)."""
 
     @functools.wraps(command)
     @with_appcontext
@@ -48,7 +57,7 @@ def transactional(command: Callable) -> Callable:
         except Problem as problem:
             db.session.rollback()
             emit({"error": problem.code, "detail": problem.detail, "errors": problem.errors})
-            sys.exit(2)
+            sys.exit(2 if isinstance(problem, ValidationFailed) else 1)
         except BaseException:
             db.session.rollback()
             raise
@@ -57,14 +66,36 @@ def transactional(command: Callable) -> Callable:
     return wrapper
 
 
-@click.group(cls=FlaskGroup, create_app=lambda: create_app(), add_version_option=False)
+class _Commands(FlaskGroup):
+    """Flask's command group (our app, and Flask-Migrate's `db`) without Flask's own
+    commands (`run`, `shell`, `routes`), options (`--app`, `--env-file`, `--debug`) and
+    other extensions' commands (Flask-Limiter's `limiter`): our configuration comes from the
+    environment, and `serve` is how we serve."""
+
+    FLASKS = frozenset({"app", "env_file", "debug"})
+    NOT_OURS = frozenset({"limiter"})
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(
+            add_default_commands=False, load_dotenv=False, set_debug_flag=False, **kwargs
+        )
+        self.params = [param for param in self.params if param.name not in self.FLASKS]
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return [name for name in super().list_commands(ctx) if name not in self.NOT_OURS]
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        return None if name in self.NOT_OURS else super().get_command(ctx, name)
+
+
+@click.group(cls=_Commands, create_app=lambda: create_app(), add_version_option=False)
 def main() -> None:
     """Consent Wallet service and operator commands."""
 
 
 @main.group()
 def orgs() -> None:
-    """Register, suspend and resume organisations."""
+    """Register, list, suspend and resume organisations."""
 
 
 @orgs.command("create")
@@ -112,14 +143,25 @@ orgs.command("resume")(_org_command("resume"))
 @orgs.command("list")
 @with_appcontext
 def orgs_list() -> None:
-    """List organisations, one JSON object per line."""
+    """List organisations, one JSON object per line, with their client ids."""
+    client_ids = clients.org_client_ids()
     for org in orgs_service.list_all():
-        emit({"id": org.id, "name": org.name, "type": org.type, "status": org.status})
+        emit(
+            {
+                "id": org.id,
+                "name": org.name,
+                "type": org.type,
+                "status": org.status,
+                "client_ids": client_ids.get(org.id, []),
+                "created_at": org.created_at,
+                "suspended_at": org.suspended_at,
+            }
+        )
 
 
 @main.group()
 def apps() -> None:
-    """Register public (patient) apps."""
+    """Register and list public (patient) apps."""
 
 
 @apps.command("create")
@@ -132,6 +174,21 @@ def apps_create(name: str, redirect_uris: tuple[str, ...]) -> None:
     emit(
         {"client_id": client.client_id, "name": client.name, "redirect_uris": client.redirect_uris}
     )
+
+
+@apps.command("list")
+@with_appcontext
+def apps_list() -> None:
+    """List the public apps, one JSON object per line."""
+    for client in clients.app_clients():
+        emit(
+            {
+                "client_id": client.client_id,
+                "name": client.name,
+                "redirect_uris": client.redirect_uris,
+                "created_at": client.created_at,
+            }
+        )
 
 
 @main.group()

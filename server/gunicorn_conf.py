@@ -32,6 +32,11 @@ limit_request_line = 4094  # bytes: a longer request line is a 414 problem
 limit_request_fields = 100  # headers: more is a 431 problem
 limit_request_field_size = 8190  # bytes per header: longer is a 431 problem
 accesslog = os.environ.get("ACCESS_LOG", "-") or None
+# gunicorn's combined format, with the request id the app answered with (X-Request-Id), so an
+# access line and the app's log lines of one request share it.
+access_log_format = (
+    '%(h)s - - %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %(M)sms request_id=%({x-request-id}o)s'
+)
 # gunicorn believes X-Forwarded-Proto (and friends) from 127.0.0.1 by default; the app decides
 # whom to believe instead (TRUSTED_PROXIES, werkzeug's ProxyFix), so gunicorn believes nobody.
 forwarded_allow_ips = ""

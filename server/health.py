@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from flask import Blueprint, Response, current_app
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from server.config import ROOT
 from server.db import db, migrate
@@ -28,7 +27,10 @@ def _migration_state() -> tuple[str | None, str | None]:
     # Read-only: an AUTOCOMMIT connection takes no transaction (nor, on SQLite, the write lock).
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
         connection.execute(text("SELECT 1"))
-        current = MigrationContext.configure(connection).get_current_revision()
+        # Alembic's own table, read directly: its MigrationContext logs two lines a call.
+        current = None
+        if inspect(connection).has_table("alembic_version"):
+            current = connection.scalar(text("SELECT version_num FROM alembic_version"))
     return current, script.get_current_head()
 
 

@@ -53,10 +53,22 @@ def run_job(app: Flask, job: Job, context: JobContext) -> Any:
     return result
 
 
+class _StillRunning(logging.Filter):
+    """Drop APScheduler's "skipped: maximum number of running instances reached"."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "maximum number of running instances" not in record.getMessage()
+
+
 def build_scheduler(app: Flask, context: JobContext) -> BackgroundScheduler:
     """Create the scheduler with every job in JOBS; nothing starts until .start()."""
-    # APScheduler logs every run at INFO; ours says what each run did (run_job).
-    logging.getLogger("apscheduler.executors.default").setLevel(logging.WARNING)
+    # APScheduler logs each job added and each run at INFO; ours says what each run did
+    # (run_job), and the jobs once ("worker started with jobs: ..."). A run skipped because
+    # the previous one is still going (a long drain) is how coalescing works, not news.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    scheduler_log = logging.getLogger("apscheduler.scheduler")
+    if not any(isinstance(f, _StillRunning) for f in scheduler_log.filters):
+        scheduler_log.addFilter(_StillRunning())
     scheduler = BackgroundScheduler(timezone="UTC")
     for job in JOBS:
         scheduler.add_job(
@@ -64,6 +76,7 @@ def build_scheduler(app: Flask, context: JobContext) -> BackgroundScheduler:
             job.trigger,
             args=(app, job, context),
             id=job.id,
+            name=job.id,
             coalesce=True,
             max_instances=1,
             replace_existing=True,

@@ -3,10 +3,11 @@ they never commit."""
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, delete, or_
+from sqlalchemy import and_, delete, or_, select
 
 from consent_api.auth.grants import new_secret
 from consent_api.auth.models import (
@@ -68,6 +69,29 @@ def create_app_client(*, name: str, redirect_uris: list[str]) -> OAuthClient:
     db.session.add(client)
     db.session.flush()
     return client
+
+
+def org_client_ids() -> dict[uuid.UUID, list[str]]:
+    """Each organisation's client ids, oldest first (the operator's listing)."""
+    found: dict[uuid.UUID, list[str]] = {}
+    for org_id, client_id in db.session.execute(
+        select(OAuthClient.org_id, OAuthClient.client_id)
+        .where(OAuthClient.org_id.is_not(None))
+        .order_by(OAuthClient.created_at)
+    ):
+        found.setdefault(org_id, []).append(client_id)
+    return found
+
+
+def app_clients() -> list[OAuthClient]:
+    """The public (patient) apps, oldest first."""
+    return list(
+        db.session.scalars(
+            select(OAuthClient)
+            .where(OAuthClient.org_id.is_(None))
+            .order_by(OAuthClient.created_at, OAuthClient.id)
+        )
+    )
 
 
 def purge_expired(*, now: datetime) -> dict[str, int]:

@@ -172,3 +172,15 @@ def test_a_worker_whose_push_sender_cannot_work_refuses_to_start(tmp_path):
     assert any(
         "worker not started: the push sender cannot be built" in line for line in worker.lines
     )
+
+
+def test_the_scheduler_names_each_job_and_keeps_quiet(app, caplog):
+    """Issue 13: APScheduler logged twenty lines at start, every job named `run_job`."""
+    scheduler = build_scheduler(
+        app, JobContext(app.config, RecordingPushSender(), dispatcher_for(app.config))
+    )
+    assert {job.name for job in scheduler.get_jobs()} == {job.id for job in jobs.JOBS}
+    with caplog.at_level("INFO"):
+        scheduler.start(paused=True)
+        scheduler.shutdown(wait=False)
+    assert [r for r in caplog.records if r.name.startswith("apscheduler")] == []

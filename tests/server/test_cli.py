@@ -84,7 +84,7 @@ def test_orgs_create_with_an_unusable_jwks_fails_cleanly(cli, tmp_path, content)
 
 def test_suspending_an_unknown_org_fails_cleanly(cli):
     result = cli("orgs", "suspend", "00000000-0000-0000-0000-000000000000")
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # a refusal, not a usage error
     assert json.loads(result.stdout)["error"] == "not_found"
 
 
@@ -134,3 +134,44 @@ def test_cli_and_server_share_the_database_url(tmp_path):
     )
     listed = subprocess.run([*exe, "orgs", "list"], **run).stdout
     assert created["id"] in listed
+
+
+# --- issue 13, the newcomer: ours only, ids and times as the API gives them, honest exit codes
+
+
+def test_help_lists_our_commands_and_not_flasks(cli):
+    shown = cli("--help").output
+    for ours in ("orgs", "apps", "outbox", "ledger", "demo", "serve", "worker", "db"):
+        assert f"  {ours} " in shown or f"  {ours}\n" in shown, ours
+    not_ours = ("  run ", "  shell ", "  routes ", "  limiter ", "--env-file", "--app", "--debug")
+    for flasks in (*not_ours, "dotenv"):
+        assert flasks not in shown, flasks
+
+
+def test_orgs_list_gives_each_client_id_and_times_as_the_api_does(cli):
+    created = json.loads(cli("orgs", "create", "--name", "Listed", "--type", "research").stdout)
+    listed = [json.loads(line) for line in cli("orgs", "list").stdout.splitlines()]
+    (mine,) = [org for org in listed if org["id"] == created["id"]]
+    assert mine["client_ids"] == [created["client_id"]]
+    assert "T" in mine["created_at"]
+    assert mine["created_at"] == created["created_at"]
+
+
+def test_apps_list_gives_each_app(cli):
+    made = json.loads(
+        cli(
+            "apps", "create", "--name", "Listed app", "--redirect-uri", "https://a.example/cb"
+        ).stdout
+    )
+    listed = [json.loads(line) for line in cli("apps", "list").stdout.splitlines()]
+    (mine,) = [app for app in listed if app["client_id"] == made["client_id"]]
+    assert (mine["name"], mine["redirect_uris"]) == ("Listed app", ["https://a.example/cb"])
+    assert "T" in mine["created_at"]
+
+
+def test_a_refusal_exits_1_and_bad_input_2(cli):
+    unknown = cli("ledger", "reverse", "00000000-0000-0000-0000-000000000000", "--reason", "x")
+    assert unknown.exit_code == 1
+    assert json.loads(unknown.stdout)["error"] == "not_found"
+    bad = cli("orgs", "create", "--name", "X", "--type", "pharma", "--scope", "admin")
+    assert bad.exit_code == 2

@@ -42,3 +42,45 @@ def test_healthz_answers_while_the_database_is_unreachable_but_readyz_does_not()
     assert ready.status_code == 503
     assert ready.mimetype == "application/problem+json"
     assert ready.json["code"] == "database_unreachable"
+
+
+def test_readyz_logs_nothing_of_alembic(client, caplog):
+    """Issue 13: every readiness check logged two Alembic lines."""
+    with caplog.at_level("INFO"):
+        assert client.get("/readyz").status_code == 200
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("alembic")] == []
+
+
+def test_the_access_log_names_each_request_by_its_id():
+    """Issue 13: gunicorn's access lines carried no request id, though every line should."""
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+    from gunicorn.glogging import Logger
+
+    from server import gunicorn_conf
+
+    config = Config()
+    config.set("access_log_format", gunicorn_conf.access_log_format)
+    logger = Logger(config)
+    response = SimpleNamespace(
+        status="200 OK",
+        status_code=200,
+        response_length=2,
+        sent=2,
+        headers=[("X-Request-Id", "abcd1234efgh5678")],
+    )
+    request = SimpleNamespace(
+        headers=[], method="GET", path="/healthz", query="", uri="/healthz", version=(1, 1)
+    )
+    environ = {
+        "REQUEST_METHOD": "GET",
+        "RAW_URI": "/healthz",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1",
+    }
+    atoms = logger.atoms(
+        response, request, environ, __import__("datetime").timedelta(milliseconds=3)
+    )
+    line = gunicorn_conf.access_log_format % atoms
+    assert "request_id=abcd1234efgh5678" in line

@@ -267,7 +267,7 @@ def test_a_mistaken_posting_is_corrected_by_a_reversal(client, app, paid, pharma
     assert found["ok"], found
 
     again, code = _cli(app, "ledger", "reverse", str(posting.id), "--reason", "twice")
-    assert (code, again["error"]) == (2, "already_reversed")
+    assert (code, again["error"]) == (1, "already_reversed")  # a refusal, not a usage error
 
 
 def test_points_already_spent_cannot_be_reversed(client, app, paid, pharma_token, reward):
@@ -279,7 +279,7 @@ def test_points_already_spent_cannot_be_reversed(client, app, paid, pharma_token
     posting = db.session.scalars(select(Transaction).where(Transaction.kind == "use_fee")).one()
     db.session.commit()
     answer, code = _cli(app, "ledger", "reverse", str(posting.id), "--reason", "late")
-    assert (code, answer["error"]) == (2, "insufficient_points")
+    assert (code, answer["error"]) == (1, "insufficient_points")  # issue 13: not a usage error
     assert _wallet(client, token)["balance"] == 5
 
 
