@@ -233,5 +233,9 @@ def init_app(app: Flask) -> None:
     def _echo_request_id(response: Response) -> Response:
         if g.get("request_id"):
             response.headers["X-Request-Id"] = g.request_id
+        if response.status_code == 204:  # no content: no type either (Flask says text/html)
+            response.headers.pop("Content-Type", None)
+            response.data = b""
+            response.headers.pop("Content-Length", None)
         response.headers.setdefault("Cache-Control", "no-store")
         return response

@@ -58,6 +58,10 @@ def consents_revoked(
         type=CONSENT_REVOKED,
         title=f"Consent withdrawn: {grantees}",
         body="From now on every check for this consent is refused.",
-        data={"consent_ids": ",".join(str(c.id) for c in consents)},
+        # `consent_id` (the contract's key) names the first; `consent_ids` every one changed.
+        data={
+            "consent_id": consents[0].id,
+            "consent_ids": ",".join(str(c.id) for c in consents),
+        },
         now=now,
     )

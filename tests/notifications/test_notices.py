@@ -152,3 +152,22 @@ def test_a_long_organisation_name_never_overflows_a_title(client, org_credential
     (notice,) = db.session.scalars(select(Notification)).all()
     assert len(notice.title) == 200
     assert notice.title.endswith("…")
+
+
+def test_a_revocation_notice_names_its_consent_as_the_contract_says(
+    client, patient, patient_token, org_credentials
+):
+    """Issue 13: the notice's data held `consent_ids` only, where the contract says
+    `consent_id`; a revoke-all names every consent too."""
+    clinic = org_credentials("hospital", name="North Clinic")
+    grant = {
+        "grantee": {"org_id": str(clinic.org.id)},
+        "data_categories": ["lab_results"],
+        "purposes": ["TREAT"],
+        "actions": ["use"],
+    }
+    first = client.post("/v1/me/consents", json=grant, headers=bearer(patient_token)).json
+    client.post(f"/v1/me/consents/{first['id']}/revoke", headers=bearer(patient_token))
+    notice = _last(patient.id)
+    assert notice.data["consent_id"] == first["id"]
+    assert notice.data["consent_ids"] == first["id"]

@@ -1,7 +1,7 @@
 """Liveness, readiness and the served contract."""
 
 from server.app import create_app
-from tests.conftest import app_config
+from tests.conftest import app_config, bearer
 
 
 def test_healthz_answers_without_touching_the_database(client):
@@ -84,3 +84,14 @@ def test_the_access_log_names_each_request_by_its_id():
     )
     line = gunicorn_conf.access_log_format % atoms
     assert "request_id=abcd1234efgh5678" in line
+
+
+def test_a_204_answer_has_no_content_type(client, patient_token):
+    """Issue 13: 204 answers said `Content-Type: text/html`, for no content at all."""
+    made = client.post(
+        "/v1/me/devices", json={"token": "t-204", "platform": "web"}, headers=bearer(patient_token)
+    )
+    removed = client.delete(f"/v1/me/devices/{made.json['id']}", headers=bearer(patient_token))
+    assert removed.status_code == 204
+    assert "Content-Type" not in removed.headers
+    assert removed.data == b""
