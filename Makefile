@@ -24,10 +24,11 @@ run: export WEBHOOK_ALLOW_LOCAL ?= 1
 run: install  ## migrate and seed the embedded database, then serve the API and the worker
 	@mkdir -p var
 	$(BIN)/consent-wallet db upgrade
-	$(BIN)/consent-wallet demo
-	@echo "Serving on http://$(HOST):$(PORT) with the worker; Ctrl-C stops both."
+	$(BIN)/consent-wallet demo --quiet
+	@echo "Starting http://$(HOST):$(PORT) with the worker (Ctrl-C stops both); the demo's credentials follow once it answers."
 	@$(BIN)/consent-wallet worker & worker=$$!; \
-	  trap 'kill -TERM $$worker 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
+	  $(BIN)/consent-wallet demo-banner & banner=$$!; \
+	  trap 'kill -TERM $$worker $$banner 2>/dev/null; wait $$worker 2>/dev/null' EXIT; \
 	  trap 'exit 0' INT TERM; \
 	  $(BIN)/consent-wallet serve
 

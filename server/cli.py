@@ -239,10 +239,25 @@ def ledger_reverse(transaction_id, reason: str) -> None:
 
 @main.command("demo")
 @click.option("--base-url", default=None, help="Where the API will listen, for the printed curl.")
+@click.option("--quiet", is_flag=True, help="Seed only; `demo-banner` prints the credentials.")
 @transactional
-def demo(base_url: str | None) -> None:
+def demo(base_url: str | None, quiet: bool) -> None:
     """Seed the demo data (idempotent) and print its credentials and a curl that works."""
-    click.echo(demo_module.describe(demo_module.seed(), base_url or _base_url()), err=True)
+    seeded = demo_module.seed()
+    if not quiet:
+        click.echo(demo_module.describe(seeded, base_url or _base_url()), err=True)
+
+
+@main.command("demo-banner")
+@click.option("--base-url", default=None, help="Where the API listens (HOST and PORT by default).")
+@click.option("--wait", default=120.0, show_default=True, help="Seconds to wait for /readyz.")
+def demo_banner(base_url: str | None, wait: float) -> None:
+    """Print the demo's credentials and curl once the API answers /readyz (for `make run`,
+    which starts it beside the server): a newcomer's first paste then works."""
+    base = base_url or _base_url()
+    if not login_client.wait_ready(base, timeout=wait):
+        raise click.ClickException(f"{base}/readyz did not answer ready within {wait:g} s")
+    click.echo(demo_module.describe(demo_module.known(), base), err=True)
 
 
 @main.command("demo-login")

@@ -93,6 +93,13 @@ def seed() -> DemoSeed:
         )
     _reward("Pharmacy voucher", "5 EUR off at partner pharmacies.", 50)
     db.session.flush()
+    return known()
+
+
+def known() -> DemoSeed:
+    """What the seed makes: fixed credentials, so they can be printed by another process."""
+    email, password, _ = DEMO_PATIENT
+    _, app_client_id, redirect_uri = DEMO_APP
     return DemoSeed(
         clients={role: (cid, secret) for role, (_, _, cid, secret) in DEMO.items()},
         patient=(email, password),

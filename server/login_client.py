@@ -1,6 +1,7 @@
 """Log a patient in over HTTP exactly as the patient app does: the login form, then the
 authorization code with PKCE S256, then the token endpoint. For `consent-wallet demo-login`
-(the README's walk-through) and the bench. Standard library only."""
+(the README's walk-through) and the bench; and wait until the API is ready (`demo-banner`).
+Standard library only."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import hashlib
 import json
 import re
 import secrets
+import time
 import urllib.error
 import urllib.request
 from http.cookies import SimpleCookie
@@ -110,3 +112,18 @@ def patient_token(
     }
     with _call("POST /oauth/token", f"{base_url}/oauth/token", form=form) as answer:
         return json.loads(answer.read())
+
+
+def wait_ready(base_url: str, *, timeout: float, every: float = 0.5) -> bool:
+    """Wait until `base_url/readyz` answers 200 (for at most `timeout` seconds)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base_url}/readyz", timeout=every * 4) as answer:  # noqa: S310 - our own URL
+                if answer.status == 200:
+                    return True
+        except (urllib.error.URLError, OSError):
+            pass  # not listening yet, or not ready (503)
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(every)

@@ -175,3 +175,15 @@ def test_a_refusal_exits_1_and_bad_input_2(cli):
     assert json.loads(unknown.stdout)["error"] == "not_found"
     bad = cli("orgs", "create", "--name", "X", "--type", "pharma", "--scope", "admin")
     assert bad.exit_code == 2
+
+
+def test_the_demo_banner_waits_for_the_api_and_says_so_when_it_never_answers(cli):
+    """Issue 13: `make run` printed the banner about 26 s before gunicorn listened; now the
+    seed is quiet and `demo-banner` prints it once /readyz answers (or says it never did)."""
+    seeded = cli("demo", "--quiet")
+    assert seeded.exit_code == 0
+    assert "curl" not in seeded.stderr
+    never = cli("demo-banner", "--base-url", "http://127.0.0.1:9", "--wait", "1")
+    assert never.exit_code == 1
+    assert "did not answer ready" in never.stderr
+    assert "client_secret" not in never.stderr

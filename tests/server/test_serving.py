@@ -318,3 +318,18 @@ def test_demo_login_logs_the_demo_patient_in_over_http(served, database_url):
         assert json.loads(body)["email"] == demo.DEMO_PATIENT[0]
     finally:
         wipe_committed(writer)
+
+
+def test_the_demo_banner_prints_once_the_served_api_is_ready(served):
+    """Issue 13: `make run` prints the credentials and curl once /readyz answers."""
+    banner = subprocess.run(
+        [sys.executable, "-m", "server.cli", "demo-banner", "--base-url", served.base_url],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert banner.returncode == 0, banner.stderr
+    assert "client_id=demo-hospital" in banner.stderr
+    assert served.base_url in banner.stderr
