@@ -104,9 +104,16 @@ def by_ids(ids: Sequence[uuid.UUID]) -> list[OutboxMessage]:
     return [found[row_id] for row_id in ids]
 
 
-def backoff(attempts: int, *, rng: random.Random | None = None) -> timedelta:
-    """Exponential backoff with jitter: between half and all of BASE * 2**attempts, capped."""
-    ceiling = min(MAX_DELAY, BASE_DELAY * (2**attempts))
+def backoff(
+    attempts: int,
+    *,
+    base: timedelta = BASE_DELAY,
+    cap: timedelta = MAX_DELAY,
+    rng: random.Random | None = None,
+) -> timedelta:
+    """Exponential backoff with jitter: between half and all of base * 2**attempts, at most
+    `cap` (pushes here; webhooks, whose base is a setting, too)."""
+    ceiling = min(cap, base * (2**attempts))
     return ceiling * (rng or random).uniform(0.5, 1.0)
 
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 
 from consent_api.consents.models import Consent
 from consent_api.events import kinds
@@ -21,6 +21,8 @@ from server.db import db
 class Notice(NamedTuple):
     """One organisation's news of one version of a consent."""
 
+    id: uuid.UUID  # the event's (for ordering; never shown to the patient)
+    consent_id: uuid.UUID
     version: int
     change: str  # the event type: consent.revoked, ...
     org_id: uuid.UUID
@@ -28,12 +30,20 @@ class Notice(NamedTuple):
     sent_at: datetime  # when it was published to the organisation
     received_at: datetime | None
     received_via: str | None
+    occurred_at: datetime  # when it was received, or sent while not yet received
 
 
-def of(patient_id: uuid.UUID, consent_id: uuid.UUID) -> list[Notice]:
-    """Every organisation's news of every version of one consent, oldest version first."""
-    rows = db.session.execute(
+# When a notice happened for the patient: its receipt, or its sending until then.
+NOTICE_AT = func.coalesce(OrgEvent.received_at, OrgEvent.published_at)
+
+
+def notices(patient_id: uuid.UUID) -> Select:
+    """The organisations' news of the changes to a patient's consents (rows read as a
+    `Notice`), for this consent's view and for the access history."""
+    return (
         select(
+            OrgEvent.id,
+            OrgEvent.consent_id,
             OrgEvent.consent_version,
             OrgEvent.type,
             OrgEvent.org_id,
@@ -41,13 +51,18 @@ def of(patient_id: uuid.UUID, consent_id: uuid.UUID) -> list[Notice]:
             OrgEvent.published_at,
             OrgEvent.received_at,
             OrgEvent.received_via,
+            NOTICE_AT,
         )
         .join(Organisation, Organisation.id == OrgEvent.org_id)
-        .where(
-            OrgEvent.patient_id == patient_id,
-            OrgEvent.consent_id == consent_id,
-            OrgEvent.type.in_(kinds.CONSENT_KINDS),
-        )
+        .where(OrgEvent.patient_id == patient_id, OrgEvent.type.in_(kinds.CONSENT_KINDS))
+    )
+
+
+def of(patient_id: uuid.UUID, consent_id: uuid.UUID) -> list[Notice]:
+    """Every organisation's news of every version of one consent, oldest version first."""
+    rows = db.session.execute(
+        notices(patient_id)
+        .where(OrgEvent.consent_id == consent_id)
         .order_by(OrgEvent.consent_version, Organisation.name, OrgEvent.org_id)
     ).all()
     return [Notice(*row) for row in rows]

@@ -4,16 +4,14 @@ revocation at 10:02:07"), newest first, one cursor across both."""
 
 from __future__ import annotations
 
-import uuid
-from datetime import datetime
-from typing import Any, NamedTuple
+from typing import Any
 
-from sqlalchemy import Select, func, select, tuple_
+from sqlalchemy import Select, select, tuple_
 from sqlalchemy.orm import selectinload
 
-from consent_api.events import kinds
+from consent_api.consents import propagation
+from consent_api.consents.propagation import Notice
 from consent_api.events.models import OrgEvent
-from consent_api.orgs.models import Organisation
 from consent_api.patients.models import Patient
 from consent_api.uses.models import DataUse
 from server import pagination
@@ -22,22 +20,6 @@ from server.db import db
 DATA_USE, CONSENT_NOTICE = "data_use", "consent_notice"
 # Filters that only data uses have: with any of them, the history shows only uses.
 _USE_FILTERS = ("data_category", "purpose", "outcome")
-
-
-class NoticeEntry(NamedTuple):
-    """A line of the history: an organisation's news of a change to one of the consents
-    (read like a `Notice`, with when it happened and the consent's id)."""
-
-    id: uuid.UUID  # the event's, for the cursor only
-    occurred_at: datetime  # when it was received, or sent while not yet received
-    consent_id: uuid.UUID
-    version: int
-    change: str
-    org_id: uuid.UUID
-    org_name: str
-    sent_at: datetime
-    received_at: datetime | None
-    received_via: str | None
 
 
 def _filtered(patient: Patient, query: dict[str, Any]) -> Select:
@@ -71,14 +53,10 @@ def _uses(patient: Patient, query: dict[str, Any]) -> pagination.Page:
     )
 
 
-def _notices(patient: Patient, query: dict[str, Any]) -> list[NoticeEntry]:
+def _notices(patient: Patient, query: dict[str, Any]) -> list[Notice]:
     """Up to limit + 1 notices after the cursor, newest first."""
-    at = func.coalesce(OrgEvent.received_at, OrgEvent.published_at)
-    statement = (
-        select(OrgEvent, Organisation.name, at.label("at"))
-        .join(Organisation, Organisation.id == OrgEvent.org_id)
-        .where(OrgEvent.patient_id == patient.id, OrgEvent.type.in_(kinds.CONSENT_KINDS))
-    )
+    at = propagation.NOTICE_AT
+    statement = propagation.notices(patient.id)
     if "org_id" in query:
         statement = statement.where(OrgEvent.org_id == query["org_id"])
     if "since" in query:
@@ -91,21 +69,7 @@ def _notices(patient: Patient, query: dict[str, Any]) -> list[NoticeEntry]:
     rows = db.session.execute(
         statement.order_by(at.desc(), OrgEvent.id.desc()).limit(query["limit"] + 1)
     ).all()
-    return [
-        NoticeEntry(
-            event.id,
-            when,
-            event.consent_id,
-            event.consent_version,
-            event.type,
-            event.org_id,
-            name,
-            event.published_at,
-            event.received_at,
-            event.received_via,
-        )
-        for event, name, when in rows
-    ]
+    return [Notice(*row) for row in rows]
 
 
 def page(patient: Patient, query: dict[str, Any]) -> pagination.Page:

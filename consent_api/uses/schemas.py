@@ -9,11 +9,11 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from consent_api import catalog
 from consent_api.catalog.schemas import Labelled
+from consent_api.consents.propagation import Notice
 from consent_api.consents.schemas import NoticeOut, codes, when
 from consent_api.links import refs
 from consent_api.links.schemas import PatientNamedIn
 from consent_api.orgs.schemas import OrgRefOut
-from consent_api.uses.access_log import NoticeEntry
 from consent_api.uses.models import OUTCOMES
 
 
@@ -134,7 +134,7 @@ _USE_ENTRY, _NOTICE_ENTRY = AccessLogEntryOut(), NoticeEntryOut()
 
 
 def _entry(entry: Any) -> dict[str, Any]:
-    if isinstance(entry, NoticeEntry):
+    if isinstance(entry, Notice):
         return _NOTICE_ENTRY.dump(entry)
     return _USE_ENTRY.dump(entry)
 

@@ -149,12 +149,15 @@ class Watchdog:
         self._thread.start()
 
     def watch(self, watch: Watch) -> None:
-        """Watch this thread's attempt until `release`."""
+        """Watch this thread's attempt until `release` (its connection, new or reused, is
+        named to the watch when the request is sent)."""
+        _watched.current = watch
         with self._lock:
             self._watches[threading.get_ident()] = watch
 
     def release(self) -> None:
         """This thread's attempt is over."""
+        _watched.current = None
         with self._lock:
             self._watches.pop(threading.get_ident(), None)
 
@@ -170,11 +173,6 @@ class Watchdog:
         """End the thread."""
         self._stopping.set()
         self._thread.join(timeout=5)
-
-
-def watching(watch: Watch | None) -> None:
-    """Make `watch` the current attempt's on this thread (None: no attempt)."""
-    _watched.current = watch
 
 
 def _guarded(base: type[HTTPConnection], allow_local: bool) -> type[HTTPConnection]:

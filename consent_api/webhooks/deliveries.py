@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import logging
-import random
 import time
 import uuid
 from collections.abc import Sequence
@@ -31,6 +30,7 @@ from consent_api.orgs.models import Organisation
 from consent_api.webhooks.models import WebhookDelivery, WebhookEndpoint
 from consent_api.webhooks.secrets import unseal
 from consent_api.webhooks.sending import Outcome, WebhookSender
+from notifications import dispatch
 from server.db import db, utcnow
 
 log = logging.getLogger(__name__)
@@ -155,15 +155,13 @@ def claim(*, now: datetime, lease: timedelta, limit: int = 16) -> uuid.UUID:
 
 def leased(owner: uuid.UUID, *, now: datetime, lease: timedelta, per_endpoint: int) -> list[Batch]:
     """The next deliveries of each endpoint an owner holds, oldest event first."""
-    endpoints = db.session.execute(
-        select(WebhookEndpoint, Organisation.status)
-        .join(Organisation, Organisation.id == WebhookEndpoint.org_id)
-        .where(WebhookEndpoint.lease_owner == owner)
+    endpoints = db.session.scalars(
+        select(WebhookEndpoint).where(WebhookEndpoint.lease_owner == owner)
     ).all()
     stop_by = time.monotonic() + lease.total_seconds() * 0.8  # leave the lease time to record
     batches = []
-    for endpoint, org_status in endpoints:
-        statement = (
+    for endpoint in endpoints:
+        rows = db.session.execute(
             select(
                 WebhookDelivery.id,
                 WebhookDelivery.org_id,
@@ -177,13 +175,15 @@ def leased(owner: uuid.UUID, *, now: datetime, lease: timedelta, per_endpoint: i
                     OrgEvent.org_id == WebhookDelivery.org_id, OrgEvent.seq == WebhookDelivery.seq
                 ),
             )
-            .where(WebhookDelivery.endpoint_id == endpoint.id, WebhookDelivery.status == "pending")
+            .join(Organisation, Organisation.id == WebhookDelivery.org_id)
+            .where(
+                WebhookDelivery.endpoint_id == endpoint.id,
+                WebhookDelivery.status == "pending",
+                _sendable(),  # suspended: its own news only; the rest waits
+            )
             .order_by(WebhookDelivery.seq)
             .limit(per_endpoint)
-        )
-        if org_status != "active":  # suspended: its own news only; the rest waits
-            statement = statement.where(OrgEvent.type.like("org.%"))
-        rows = db.session.execute(statement).all()
+        ).all()
         secrets = [unseal(endpoint.secret_sealed)]
         if (
             endpoint.previous_secret_sealed
@@ -265,11 +265,7 @@ _RECEIVED = (
 )
 
 
-def backoff(failures: int, *, base: float, rng: random.Random | None = None) -> timedelta:
-    """Exponential backoff with jitter: between half and all of base * 2**(failures - 1)
-    seconds, at most an hour."""
-    ceiling = min(3600.0, base * 2 ** max(0, failures - 1))
-    return timedelta(seconds=ceiling * (rng or random).uniform(0.5, 1.0))
+MAX_DELAY = timedelta(hours=1)
 
 
 def record(
@@ -332,7 +328,9 @@ def record(
         if first is not None and first <= now - give_up_after:
             give_up(endpoint, now=now)
         else:
-            endpoint.next_attempt_at = now + backoff(endpoint.failures, base=retry_base)
+            endpoint.next_attempt_at = now + dispatch.backoff(
+                endpoint.failures - 1, base=timedelta(seconds=retry_base), cap=MAX_DELAY
+            )
     db.session.flush()
     delivered = sum(1 for one in sent if one.outcome.delivered)
     return {"delivered": delivered, "failed": len(sent) - delivered}

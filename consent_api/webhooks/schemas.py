@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, ValidationError, fields, validate
 
+from consent_api.consents.schemas import codes
 from consent_api.events import kinds
 from server.http import rendered
 
@@ -36,24 +37,11 @@ class FeedPageOut(Schema):
     has_more = fields.Boolean()
 
 
-def _unique(values: list) -> None:
-    if len(set(values)) != len(values):
-        raise ValidationError("Each type may appear once.")
-
-
-def _event_types(**kwargs) -> fields.List:
-    return fields.List(
-        fields.String(validate=validate.OneOf(kinds.ALL)),
-        validate=[validate.Length(max=len(kinds.ALL)), _unique],
-        **kwargs,
-    )
-
-
 class EndpointIn(Schema):
     """An endpoint to register: where, and which event types (none listed: every type)."""
 
     url = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    event_types = _event_types(load_default=list)
+    event_types = codes(kinds.ALL, required=False, min_length=0, load_default=list)
     description = fields.String(load_default="", validate=validate.Length(max=200))
 
 
@@ -61,7 +49,7 @@ class EndpointPatch(Schema):
     """What to change of an endpoint; `enabled` disables or enables it."""
 
     url = fields.String(validate=validate.Length(min=1, max=2000))
-    event_types = _event_types()
+    event_types = codes(kinds.ALL, required=False, min_length=0)
     description = fields.String(validate=validate.Length(max=200))
     enabled = fields.Boolean()
 

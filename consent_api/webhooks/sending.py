@@ -18,13 +18,7 @@ import requests
 from requests.adapters import HTTPAdapter
 from standardwebhooks.webhooks import Webhook
 
-from consent_api.webhooks.addresses import (
-    AddressRefused,
-    Watch,
-    Watchdog,
-    pool_classes,
-    watching,
-)
+from consent_api.webhooks.addresses import AddressRefused, Watch, Watchdog, pool_classes
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -83,7 +77,6 @@ class WebhookSender:
             "User-Agent": USER_AGENT,
         }
         watch = Watch(time.monotonic() + self.timeout)  # the whole attempt's deadline
-        watching(watch)
         self.watchdog.watch(watch)
         try:
             response = self.session.post(
@@ -103,7 +96,6 @@ class WebhookSender:
             return Outcome(False, error=f"could not deliver ({type(error).__name__})")
         finally:
             self.watchdog.release()
-            watching(None)
         if watch.cut:
             return Outcome(False, error=f"no answer within {self.timeout:g} s")
         ok = 200 <= response.status_code < 300

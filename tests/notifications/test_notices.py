@@ -119,14 +119,19 @@ def test_an_expired_consent_is_announced(client, patient, patient_token):
     assert (notice.type, notice.data["consent_id"]) == ("consent_expired", consent["id"])
 
 
-def test_revoking_is_confirmed_with_one_notice(client, patient, patient_token, org_credentials):
-    clinic = org_credentials("hospital", name="North Clinic")
-    grant = {
-        "grantee": {"org_id": str(clinic.org.id)},
+def _lab_results_for(org) -> dict:
+    """A consent for one organisation: its lab results, for treatment."""
+    return {
+        "grantee": {"org_id": str(org.org.id)},
         "data_categories": ["lab_results"],
         "purposes": ["TREAT"],
         "actions": ["use"],
     }
+
+
+def test_revoking_is_confirmed_with_one_notice(client, patient, patient_token, org_credentials):
+    clinic = org_credentials("hospital", name="North Clinic")
+    grant = _lab_results_for(clinic)
     first = client.post("/v1/me/consents", json=grant, headers=bearer(patient_token)).json
     client.post("/v1/me/consents", json=grant, headers=bearer(patient_token))
     client.post(f"/v1/me/consents/{first['id']}/revoke", headers=bearer(patient_token))
@@ -160,12 +165,7 @@ def test_a_revocation_notice_names_its_consent_as_the_contract_says(
     """Issue 13: the notice's data held `consent_ids` only, where the contract says
     `consent_id`; a revoke-all names every consent too."""
     clinic = org_credentials("hospital", name="North Clinic")
-    grant = {
-        "grantee": {"org_id": str(clinic.org.id)},
-        "data_categories": ["lab_results"],
-        "purposes": ["TREAT"],
-        "actions": ["use"],
-    }
+    grant = _lab_results_for(clinic)
     first = client.post("/v1/me/consents", json=grant, headers=bearer(patient_token)).json
     client.post(f"/v1/me/consents/{first['id']}/revoke", headers=bearer(patient_token))
     notice = _last(patient.id)

@@ -293,6 +293,18 @@ def test_the_service_answers_while_50_clients_drip_a_body(served, checker, datab
             sock.close()
 
 
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    """Run `consent-wallet` as a process of its own, as `make run` and a newcomer do."""
+    return subprocess.run(
+        [sys.executable, "-m", "server.cli", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def test_demo_login_logs_the_demo_patient_in_over_http(served, database_url):
     """`consent-wallet demo-login` (the README's walk-through) goes through the real login
     form and PKCE against the served app, and its token is the demo patient's."""
@@ -301,14 +313,7 @@ def test_demo_login_logs_the_demo_patient_in_over_http(served, database_url):
         demo.seed()
         db.session.commit()
     try:
-        login = subprocess.run(
-            [sys.executable, "-m", "server.cli", "demo-login", "--base-url", served.base_url],
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
+        login = _cli("demo-login", "--base-url", served.base_url)
         assert login.returncode == 0, login.stderr
         token = login.stdout.strip()
         status, _, body = served.request(
@@ -322,14 +327,7 @@ def test_demo_login_logs_the_demo_patient_in_over_http(served, database_url):
 
 def test_the_demo_banner_prints_once_the_served_api_is_ready(served):
     """Issue 13: `make run` prints the credentials and curl once /readyz answers."""
-    banner = subprocess.run(
-        [sys.executable, "-m", "server.cli", "demo-banner", "--base-url", served.base_url],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    banner = _cli("demo-banner", "--base-url", served.base_url)
     assert banner.returncode == 0, banner.stderr
     assert "client_id=demo-hospital" in banner.stderr
     assert served.base_url in banner.stderr
