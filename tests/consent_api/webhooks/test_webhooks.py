@@ -149,8 +149,9 @@ def test_a_receiver_down_for_a_while_gets_everything_once_back(
 
 
 def test_an_endpoint_failing_for_a_day_is_disabled_its_undelivered_kept_and_sent_again_by_hand(
-    client, grant, hospital_token, receiver, hooked
+    app, client, grant, hospital_token, receiver, hooked, monkeypatch
 ):
+    monkeypatch.setitem(app.config, "WEBHOOK_RETRY_BASE_SECONDS", 60)  # one attempt a run
     receiver.answer = lambda n: 503
     grant()
     grant()
