@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 from flask import current_app
@@ -13,8 +14,8 @@ from consent_api.orgs.types import BY_ORG_TYPE
 from consent_api.patients.models import Patient
 from consent_api.patients.passwords import passwords
 from consent_api.points.models import Reward
-from server import scopes
-from server.db import db
+from server import demo_story, scopes
+from server.db import db, utcnow
 from server.errors import Problem
 
 DEMO = {
@@ -43,7 +44,7 @@ class DemoSeed:
     redirect_uri: str
 
 
-def _org_client(name: str, org_type: str, client_id: str, secret: str) -> None:
+def _org_client(name: str, org_type: str, client_id: str, secret: str) -> Organisation:
     client = db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
     if client is None:
         org = Organisation(name=name, type=org_type, status="active")
@@ -58,8 +59,11 @@ def _org_client(name: str, org_type: str, client_id: str, secret: str) -> None:
             redirect_uris=[],
         )
         db.session.add(client)
+    else:
+        org = db.session.get(Organisation, client.org_id)
     client.secret_hash = digest(secret)
     client.scope = " ".join(BY_ORG_TYPE[org_type])  # reset: a new scope reaches old seeds
+    return org
 
 
 def _reward(name: str, description: str, cost: int) -> None:
@@ -68,11 +72,11 @@ def _reward(name: str, description: str, cost: int) -> None:
 
 
 def seed() -> DemoSeed:
-    """Create (or reset) the demo operator, organisations, patient and app; idempotent."""
+    """Create (or reset) the demo operator, organisations, patient and app, and tell the
+    demo patient's story once (server/demo_story.py); idempotent."""
     if current_app.config["APP_ENV"] == "production":
         raise Problem("The demo seed never runs in production.", code="demo_in_production")
-    for name, org_type, client_id, secret in DEMO.values():
-        _org_client(name, org_type, client_id, secret)
+    orgs = {role: _org_client(*made) for role, made in DEMO.items()}
     email, password, display_name = DEMO_PATIENT
     patient = db.session.scalar(select(Patient).where(Patient.email == email))
     if patient is None:
@@ -93,6 +97,8 @@ def seed() -> DemoSeed:
         )
     _reward("Pharmacy voucher", "5 EUR off at partner pharmacies.", 50)
     db.session.flush()
+    if not demo_story.has_story(patient):
+        demo_story.tell(patient, orgs["hospital"], orgs["pharma"], now=utcnow())
     return known()
 
 
@@ -109,8 +115,9 @@ def known() -> DemoSeed:
 
 
 def describe(seeded: DemoSeed, base_url: str) -> str:
-    """Return the text `make run` prints: credentials and a copy-paste curl."""
+    """Return the text `make run` prints: credentials, the demo's story, curls to paste."""
     hospital_id, hospital_secret = seeded.clients["hospital"]
+    mrn = json.dumps(demo_story.MRN)
     lines = ["", "Consent Wallet demo", "===================", ""]
     for role, (client_id, secret) in seeded.clients.items():
         lines.append(f"  {role:<9} client_id={client_id}  client_secret={secret}")
@@ -119,14 +126,22 @@ def describe(seeded: DemoSeed, base_url: str) -> str:
         f"  app       client_id={seeded.app_client_id}  redirect_uri={seeded.redirect_uri}"
         "  (authorization code + PKCE S256)",
         "",
-        "Try it (a hospital token, then the hospital's own profile):",
+        "The demo patient is linked at the hospital as MRN 12345 and holds consents, one",
+        "request waiting for her answer, and uses of her data that earned her points.",
+        "Try it: the hospital checks consent by MRN (permit), then the patient, logged in as",
+        "the app does, reads who used her data and her points:",
         "",
-        f"  TOKEN=$(curl -s -u {hospital_id}:{hospital_secret} -d grant_type=client_credentials \\",
-        f"    {base_url}/oauth/token | {PRINT_TOKEN_FIELD})",
-        f'  curl -s -H "Authorization: Bearer $TOKEN" {base_url}/v1/org',
+        f"  BASE={base_url}",
+        f"  HOSPITAL=$(curl -s -u {hospital_id}:{hospital_secret} \\",
+        f"    -d grant_type=client_credentials $BASE/oauth/token | {PRINT_TOKEN_FIELD})",
+        '  curl -s -H "Authorization: Bearer $HOSPITAL" -H "Content-Type: application/json" \\',
+        f'    $BASE/v1/consent-checks -d \'{{"patient_identifier": {mrn}, '
+        '"data_category": "lab_results", "purpose": "TREAT", "action": "use"}\'',
+        "  PATIENT=$(.venv/bin/consent-wallet demo-login --base-url $BASE)",
+        '  curl -s -H "Authorization: Bearer $PATIENT" "$BASE/v1/me/access-log?limit=3"',
+        '  curl -s -H "Authorization: Bearer $PATIENT" $BASE/v1/me/points',
         "",
-        "Then link the demo patient to the hospital by MRN and check consent by it: the",
-        "README's walk-through (`consent-wallet demo-login` gives the patient's token).",
+        "The README has a walk-through for the patient app, the hospital and the data user.",
         "",
     ]
     return "\n".join(lines)

@@ -331,3 +331,61 @@ def test_the_demo_banner_prints_once_the_served_api_is_ready(served):
     assert banner.returncode == 0, banner.stderr
     assert "client_id=demo-hospital" in banner.stderr
     assert served.base_url in banner.stderr
+
+
+def _pasted(banner: str) -> str:
+    """The shell lines of the banner as a newcomer copies them: the indented block from BASE."""
+    lines = banner.splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith("  BASE="))
+    block = [line[2:] for line in lines[start:] if line.startswith("  ")]
+    return "\n".join(block)
+
+
+def test_the_demo_story_answers_the_banners_curls_as_pasted(served, database_url):
+    """Issue 13: the seeded story shows a permit, the patient's access history and points,
+    through the curls the banner prints, run by a shell against the served app."""
+    writer = create_app(app_config(database_url))
+    with writer.app_context():
+        demo.seed()
+        db.session.commit()
+        demo.seed()  # a second `make run` tells the story once
+        db.session.commit()
+    try:
+        script = _pasted(demo.describe(demo.known(), served.base_url))
+        run = subprocess.run(
+            ["/bin/bash", "-euo", "pipefail", "-c", script],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert run.returncode == 0, run.stderr
+        check, history, points = (json.loads(line) for line in run.stdout.splitlines())
+        assert check["decision"] == "permit"
+        assert check["consent_id"]
+        kinds = {entry["kind"] for entry in history["items"]}
+        assert "data_use" in kinds
+        assert history["next_cursor"]  # there is more story than one page of three
+        token = subprocess.run(
+            [sys.executable, "-m", "server.cli", "demo-login", "--base-url", served.base_url],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        ).stdout.strip()
+        bearer = {"Authorization": f"Bearer {token}"}
+        _, _, body = served.request("GET", "/v1/me/access-log?limit=50", headers=bearer)
+        uses = [e for e in json.loads(body)["items"] if e["kind"] == "data_use"]
+        assert {e["outcome"] for e in uses} == {"permitted", "refused"}
+        earned = sum(e["points_credited"] for e in uses)
+        assert earned > 0
+        assert points["balance"] == earned
+        _, _, body = served.request("GET", "/v1/me/consents", headers=bearer)
+        statuses = sorted(c["status"] for c in json.loads(body)["items"])
+        assert statuses == ["active", "active", "revoked"]  # told once, though seeded twice
+        _, _, body = served.request("GET", "/v1/me/consent-requests", headers=bearer)
+        assert sorted(r["status"] for r in json.loads(body)["items"]) == ["approved", "pending"]
+    finally:
+        wipe_committed(writer)
