@@ -2,22 +2,36 @@
 PYTHON ?= python3.11
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
+# What is installed is stamped by the hash of what pinned it: serving needs only the runtime
+# lock; the suite, lint and bench need the development lock (the same runtime pins, and more).
+STAMP := $(VENV)/.installed-run-$(shell cat requirements.lock pyproject.toml | sha256sum | cut -c1-16)
+DEV_STAMP := $(VENV)/.installed-dev-$(shell cat requirements-dev.lock pyproject.toml | sha256sum | cut -c1-16)
 HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint format bench install lock clean
+.PHONY: run test lint format bench install install-dev lock clean
 
-$(STAMP): requirements.lock pyproject.toml
+define pip_install
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet --require-virtualenv -r requirements.lock
+	$(BIN)/python -m pip install --quiet --require-virtualenv -r $(1)
 	$(BIN)/python -m pip install --quiet --require-virtualenv --no-deps -e .
-	rm -f $(VENV)/.installed-*
+endef
+
+$(STAMP): requirements.lock pyproject.toml
+	$(call pip_install,requirements.lock)
+	rm -f $(VENV)/.installed-run-*
 	touch $@
 
-install: $(STAMP)  ## create .venv and install exactly what requirements.lock pins
+$(DEV_STAMP): requirements-dev.lock requirements.lock pyproject.toml
+	$(call pip_install,requirements-dev.lock)
+	rm -f $(VENV)/.installed-*
+	touch $@ $(STAMP)
+
+install: $(STAMP)  ## create .venv with exactly what requirements.lock pins (serving only)
+
+install-dev: $(DEV_STAMP)  ## the same and the development tools, as requirements-dev.lock pins
 
 # Webhooks of the demo may go to a receiver on this machine (http, 127.0.0.1).
 run: export WEBHOOK_ALLOW_LOCAL ?= 1
@@ -36,29 +50,31 @@ run: install  ## migrate and seed the embedded database, then serve the API and 
 # and with compiled bytecode kept between runs even where the shell turns that off.
 PYTEST := env -u PYTHONDONTWRITEBYTECODE $(BIN)/pytest -n auto --dist worksteal
 
-test: install lint  ## the whole suite on SQLite, then on TEST_DATABASE_URL if set
+test: install-dev lint  ## the whole suite on SQLite, then on TEST_DATABASE_URL if set
 	CW_TEST_DB=sqlite $(PYTEST)
 	@if [ -n "$$TEST_DATABASE_URL" ]; then \
 	  echo "== PostgreSQL: $$TEST_DATABASE_URL"; \
 	  CW_TEST_DB="$$TEST_DATABASE_URL" $(PYTEST); \
 	else echo "TEST_DATABASE_URL is unset: the PostgreSQL run was skipped"; fi
 
-lint: install  ## ruff lint and format check; the import contracts (layers, no cycles)
+lint: install-dev  ## ruff lint and format check; the import contracts (layers, no cycles)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports --no-cache
 
-format: install
+format: install-dev
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 
-bench: install  ## load benchmarks against PostgreSQL under gunicorn with wrk (not part of test)
+bench: install-dev  ## load benchmarks against PostgreSQL under gunicorn with wrk (not part of test)
 	@command -v wrk >/dev/null 2>&1 || { apt-get update && apt-get install -y wrk; }
 	$(BIN)/python -m bench.run
 
-lock:  ## re-resolve requirements.lock from pyproject.toml (needs uv in .venv)
+lock:  ## re-resolve both locks from pyproject.toml (needs uv in .venv); the dev lock keeps the runtime pins
 	$(BIN)/python -m pip install --quiet uv
-	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 -o requirements.lock
+	$(BIN)/uv pip compile pyproject.toml --extra dev -c requirements.lock --python-version 3.11 \
+	  -o requirements-dev.lock
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache
