@@ -178,7 +178,7 @@ class RefreshTokenGrant(grants.RefreshTokenGrant):
         return super().create_token_response()
 
     def revoke_old_credential(self, refresh_token: OAuthToken) -> None:
-        """Nothing left to do: `create_token_response` spent the old pair before issuing."""
+        """Nothing left to do: `create_token_response` spent the refresh token before issuing."""
 
 
 class ClientCredentialsGrant(grants.ClientCredentialsGrant):
@@ -315,13 +315,17 @@ def replayed_code(code: AuthorizationCode) -> NoReturn:
 
 
 def spend_refresh_token(token: OAuthToken) -> bool:
-    """Revoke a refresh token and its access token for rotation unless the refresh token
-    already is; True for exactly one caller (a conditional UPDATE, as `redeem_code`)."""
+    """Spend a refresh token for rotation unless it already is; True for exactly one caller
+    (a conditional UPDATE, as `redeem_code`).
+
+    The access token issued with it lives on until it expires (minutes): an app's requests
+    in flight while it refreshes still carry it. A replay of the spent refresh token revokes
+    the whole family, that access token with it."""
     now = utcnow()
     spent = db.session.execute(
         update(OAuthToken)
         .where(OAuthToken.id == token.id, OAuthToken.refresh_revoked_at.is_(None))
-        .values(refresh_revoked_at=now, revoked_at=now)
+        .values(refresh_revoked_at=now)
         .execution_options(synchronize_session=False)
     )
     return spent.rowcount == 1

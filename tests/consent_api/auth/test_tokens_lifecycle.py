@@ -27,8 +27,23 @@ def test_refresh_rotates_both_tokens(client, login, patient):
     assert second.json["refresh_token"] != first["refresh_token"]
     assert second.json["access_token"] != first["access_token"]
     assert client.get("/v1/me", headers=bearer(second.json["access_token"])).status_code == 200
-    # The access token issued with the spent refresh token ends with it.
-    assert client.get("/v1/me", headers=bearer(first["access_token"])).status_code == 401
+    assert _refresh(client, login, second.json["refresh_token"]).status_code == 200
+
+
+def test_the_previous_access_token_lives_until_it_expires_after_a_refresh(client, login, patient):
+    """Issue 13: an app's requests in flight while it refreshes still carry the old access
+    token; it stays valid for its short life, while the old refresh token is spent."""
+    first = login.tokens(patient.email)
+    assert _refresh(client, login, first["refresh_token"]).status_code == 200
+    assert client.get("/v1/me", headers=bearer(first["access_token"])).status_code == 200
+    token = db.session.scalar(
+        select(OAuthToken).where(OAuthToken.access_token_hash == digest(first["access_token"]))
+    )
+    token.expires_at = utcnow() - timedelta(seconds=1)
+    db.session.flush()
+    answer = client.get("/v1/me", headers=bearer(first["access_token"]))
+    assert answer.status_code == 401
+    assert answer.json["code"] == "invalid_token"
 
 
 def test_reusing_a_spent_refresh_token_is_rejected_and_revokes_the_family(client, login, patient):
@@ -41,6 +56,7 @@ def test_reusing_a_spent_refresh_token_is_rejected_and_revokes_the_family(client
     assert replay.json["error"] == "invalid_grant"
     # The thief and the victim share a family: both lose it, the patient logs in again.
     assert client.get("/v1/me", headers=bearer(second["access_token"])).status_code == 401
+    assert client.get("/v1/me", headers=bearer(first["access_token"])).status_code == 401
     assert _refresh(client, login, second["refresh_token"]).json["error"] == "invalid_grant"
 
 
