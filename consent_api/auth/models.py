@@ -12,6 +12,7 @@ from authlib.oauth2.rfc6749 import AuthorizationCodeMixin, ClientMixin, TokenMix
 from sqlalchemy import JSON, ForeignKey, String, Text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from consent_api.auth import redirects
 from consent_api.orgs.models import Organisation
 from consent_api.patients.models import Patient
 from server import scopes
@@ -73,7 +74,8 @@ class OAuthClient(db.Model, ClientMixin):
         return " ".join(requested)
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
-        return redirect_uri in self.redirect_uris  # exact match, no prefixes or patterns
+        # Exact match, no prefixes or patterns; only a loopback URI's port may differ.
+        return redirects.matches(self.redirect_uris, redirect_uri)
 
     def check_client_secret(self, client_secret: str) -> bool:
         if not self.secret_hash:

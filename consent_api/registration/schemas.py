@@ -1,9 +1,8 @@
 """Input and output shapes of registrations."""
 
-from urllib.parse import urlsplit
-
 from marshmallow import Schema, ValidationError, fields, validate
 
+from consent_api.auth import redirects
 from consent_api.orgs.types import ORG_TYPES
 from server import scopes
 from server.scopes import parse as parse_scopes
@@ -37,18 +36,10 @@ class OrgCreatedOut(Schema):
 
 
 def native_redirect_uri(value: str) -> None:
-    """Accept the redirect URIs RFC 8252 allows native apps: https, loopback http, or a
-    private-use scheme in reverse-domain form (com.example.app:/callback); never fragments."""
-    parts = urlsplit(value)
-    if parts.fragment or not parts.scheme:
-        raise ValidationError("Must be an absolute URI without a fragment.")
-    if parts.scheme == "https" and parts.netloc:
-        return
-    if parts.scheme == "http" and parts.hostname in {"127.0.0.1", "::1", "localhost"}:
-        return
-    if "." in parts.scheme and parts.scheme not in {"http", "https"}:
-        return
-    raise ValidationError("Use https, http on a loopback address, or a reverse-domain scheme.")
+    """Accept the redirect URIs RFC 8252 allows native apps (consent_api/auth/redirects.py)."""
+    refused = redirects.problem(value)
+    if refused is not None:
+        raise ValidationError(refused)
 
 
 class AppIn(Schema):

@@ -4,7 +4,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from tests.conftest import REDIRECT_URI, bearer, csrf_from, pkce_pair
+from tests.conftest import REDIRECT_URI, TEST_PASSWORD, bearer, csrf_from, pkce_pair
 
 
 def _redirect_query(response):
@@ -197,3 +197,87 @@ def test_a_code_with_the_wrong_verifier_stays_redeemable(client, login, patient)
     wrong, _ = pkce_pair()
     assert _exchange(client, login, code, wrong).json["error"] == "invalid_grant"
     assert _exchange(client, login, code, verifier).status_code == 200
+
+
+def _app_params(registered: str, presented: str, challenge: str) -> dict[str, str]:
+    """Authorization parameters of a new app registered with one redirect URI."""
+    from consent_api.auth import clients
+
+    app = clients.create_app_client(name="Desktop wallet", redirect_uris=[registered])
+    return {
+        "response_type": "code",
+        "client_id": app.client_id,
+        "redirect_uri": presented,
+        "scope": "patient",
+        "state": "s",
+        "code_challenge": challenge,
+        "code_challenge_method": "S256",
+    }
+
+
+@pytest.mark.parametrize(
+    ("registered", "presented"),
+    [
+        ("http://127.0.0.1/callback", "http://127.0.0.1:51234/callback"),
+        ("http://127.0.0.1:8765/callback", "http://127.0.0.1:40001/callback"),
+        ("http://[::1]/cb", "http://[::1]:6000/cb"),
+    ],
+)
+def test_a_loopback_redirect_uri_may_come_back_on_any_port(
+    client, session, patient, registered, presented
+):
+    """RFC 8252 7.3: a native app listens on an ephemeral port it learns only at run time."""
+    verifier, challenge = pkce_pair()
+    params = _app_params(registered, presented, challenge)
+    form = client.get("/oauth/authorize", query_string=params)
+    assert form.status_code == 200
+    answer = client.post(
+        "/oauth/authorize",
+        query_string=params,
+        data={
+            "email": patient.email,
+            "password": TEST_PASSWORD,
+            "csrf_token": csrf_from(form.text),
+        },
+    )
+    assert answer.status_code == 302
+    assert answer.headers["Location"].startswith(presented + "?")
+    code = parse_qs(urlsplit(answer.headers["Location"]).query)["code"][0]
+    tokens = client.post(
+        "/oauth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": presented,
+            "client_id": params["client_id"],
+            "code_verifier": verifier,
+        },
+    )
+    assert tokens.status_code == 200
+
+
+@pytest.mark.parametrize(
+    "presented",
+    [
+        "http://127.0.0.1:51234/other",  # another path
+        "http://127.0.0.1:51234/callback?x=1",  # a query the registration has not
+        "http://localhost:51234/callback",  # another host, even a loopback one
+        "https://127.0.0.1:51234/callback",  # another scheme
+        "http://127.0.0.1.evil.example:51234/callback",
+        "http://user@127.0.0.1:51234/callback",
+    ],
+)
+def test_only_the_port_of_a_loopback_redirect_uri_may_differ(client, session, presented):
+    params = _app_params("http://127.0.0.1/callback", presented, pkce_pair()[1])
+    answer = client.get("/oauth/authorize", query_string=params)
+    assert answer.status_code == 400
+    assert "Location" not in answer.headers
+
+
+def test_an_https_redirect_uri_keeps_its_port(client, session):
+    registered, presented = (
+        "https://wallet.example/callback",
+        "https://wallet.example:8443/callback",
+    )
+    params = _app_params(registered, presented, pkce_pair()[1])
+    assert client.get("/oauth/authorize", query_string=params).status_code == 400

@@ -111,7 +111,14 @@ def test_operator_registers_a_public_app(client, admin_token):
 
 @pytest.mark.parametrize(
     "uri",
-    ["not a url", "http://wallet.example/cb", "https://wallet.example/cb#frag", "myapp:/cb"],
+    [
+        "not a url",
+        "http://wallet.example/cb",
+        "https://wallet.example/cb#frag",
+        "myapp:/cb",
+        "http://127.0.0.1:port/cb",
+        "http://user@127.0.0.1/cb",
+    ],
 )
 def test_app_redirect_uris_must_be_ones_native_apps_may_use(client, admin_token, uri):
     response = client.post(
