@@ -15,9 +15,11 @@ from typing import Any
 
 import click
 from flask.cli import FlaskGroup, with_appcontext
+from marshmallow import ValidationError as MarshmallowError
 
 from consent_api.auth import clients
 from consent_api.orgs import service as orgs_service
+from consent_api.orgs.schemas import ProfileIn
 from consent_api.orgs.types import ORG_TYPES
 from consent_api.points import service as points
 from consent_api.registration import service as registration
@@ -107,12 +109,22 @@ def orgs() -> None:
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Public JWK Set: the client authenticates with private_key_jwt instead of a secret.",
 )
+@click.option("--description", help="What the directory (GET /v1/orgs) says about it.")
+@click.option("--website", help="Its https website, for the directory.")
+@click.option("--logo-url", help="An https URL of its logo, for the directory.")
 @transactional
-def orgs_create(name: str, org_type: str, scope_list: tuple[str, ...], jwks: Path | None) -> None:
+def orgs_create(
+    name: str, org_type: str, scope_list: tuple[str, ...], jwks: Path | None, **profile
+) -> None:
     """Register an organisation; prints its client credentials once."""
     keys = _json_file(jwks, field="jwks") if jwks else None
+    given = {field: value for field, value in profile.items() if value is not None}
+    try:
+        checked = ProfileIn().load(given)
+    except MarshmallowError as error:
+        raise ValidationFailed(errors=error.messages) from error
     registered = registration.register_org(
-        name=name, type=org_type, scopes=list(scope_list) or None, jwks=keys
+        name=name, type=org_type, scopes=list(scope_list) or None, jwks=keys, **checked
     )
     emit(dump(OrgCreatedOut(), registered, now=utcnow()))
 

@@ -28,6 +28,17 @@ DEMO = {
     "hospital": ("St. Demo Hospital", "hospital", "demo-hospital", "demo-hospital-secret"),
     "pharma": ("Demo Pharma Research", "pharma", "demo-pharma", "demo-pharma-secret"),
 }
+# What the directory (GET /v1/orgs) shows about each, for the patient app to render.
+PROFILES = {
+    "hospital": (
+        "A teaching hospital: emergency care, surgery, laboratory.",
+        "https://st-demo.example",
+    ),
+    "pharma": (
+        "Clinical research on diabetes and metabolic disease.",
+        "https://demo-pharma.example",
+    ),
+}
 # Shell snippet that prints the access_token field of a token response.
 PRINT_TOKEN_FIELD = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"  # noqa: S105 - code, not a secret
 DEMO_PATIENT = ("demo@patient.example", "demo-patient-password", "Dana Demo")
@@ -77,6 +88,8 @@ def seed() -> DemoSeed:
     if current_app.config["APP_ENV"] == "production":
         raise Problem("The demo seed never runs in production.", code="demo_in_production")
     orgs = {role: _org_client(*made) for role, made in DEMO.items()}
+    for role, (description, website) in PROFILES.items():
+        orgs[role].description, orgs[role].website = description, website
     email, password, display_name = DEMO_PATIENT
     patient = db.session.scalar(select(Patient).where(Patient.email == email))
     if patient is None:

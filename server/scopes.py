@@ -13,6 +13,7 @@ DATA_USE_WRITE = "data_use.write"
 PATIENT_LINK = "patient.link"
 EVENTS_READ = "events.read"
 WEBHOOK_MANAGE = "webhook.manage"
+ORG_PROFILE = "org.profile"
 ADMIN = "admin"
 
 ORG_SCOPES = (
@@ -23,6 +24,7 @@ ORG_SCOPES = (
     PATIENT_LINK,
     EVENTS_READ,
     WEBHOOK_MANAGE,
+    ORG_PROFILE,
 )
 ALL = (PATIENT, *ORG_SCOPES, ADMIN)
 

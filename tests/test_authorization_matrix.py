@@ -258,6 +258,7 @@ BODIES: dict[str, Callable[[Party, World], dict[str, Any]]] = {
     "replaceMyNotificationPreferences": lambda o, w: {"data_uses": "daily_digest"},
     "createWebhookEndpoint": lambda o, w: {"url": "http://127.0.0.1:9/other-hooks"},
     "changeWebhookEndpoint": lambda o, w: {"description": "the mirror's endpoint"},
+    "editMyOrganisationProfile": lambda o, w: {"website": "https://matrix.example"},
 }
 
 # What the rightful caller gets when that is not a 2xx, and why (a public operation's answer

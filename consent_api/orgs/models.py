@@ -27,6 +27,10 @@ class Organisation(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="active")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     suspended_at: Mapped[datetime | None]
+    # The public profile the directory shows (GET /v1/orgs); https URLs only.
+    description: Mapped[str | None] = mapped_column(String(1000))
+    website: Mapped[str | None] = mapped_column(String(500))
+    logo_url: Mapped[str | None] = mapped_column(String(500))
 
     @property
     def is_active(self) -> bool:

@@ -8,10 +8,16 @@ from flask import Blueprint
 
 from consent_api.orgs import service
 from consent_api.orgs.current import current_org
-from consent_api.orgs.schemas import OrgListOut, OrgOut
+from consent_api.orgs.schemas import (
+    DirectoryPageOut,
+    DirectoryQuery,
+    OrgListOut,
+    OrgOut,
+    ProfileIn,
+)
 from server import scopes
 from server.guard import acting_org_id, require
-from server.http import output
+from server.http import body, output, query
 
 bp = Blueprint("orgs", __name__)
 
@@ -54,3 +60,21 @@ def resume_org(org_id: uuid.UUID):
 def my_org():
     """Return the calling organisation's profile."""
     return current_org()
+
+
+@bp.patch("/v1/org")
+@require(scopes.ORG_PROFILE)
+@output(OrgOut)
+@body(ProfileIn)
+def edit_my_profile(body):
+    """Change the calling organisation's public profile (what the directory shows)."""
+    return service.update_profile(current_org(), body)
+
+
+@bp.get("/v1/orgs")
+@require(scopes.PATIENT, *scopes.ORG_SCOPES, scopes.ADMIN)
+@output(DirectoryPageOut)
+@query(DirectoryQuery)
+def directory(query):
+    """The organisations a consent may name, with their public profiles."""
+    return service.directory(query)

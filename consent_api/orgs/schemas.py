@@ -1,14 +1,60 @@
-"""Output shapes of organisations."""
+"""Input and output shapes of organisations."""
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
+
+from consent_api.orgs.types import DATA_ORG_TYPES
+
+PROFILE_FIELDS = ("description", "website", "logo_url")
 
 
-class OrgOut(Schema):
-    """An organisation as the operator and the organisation itself see it."""
+def _https_url() -> fields.String:
+    return fields.String(
+        allow_none=True,
+        validate=[
+            validate.Length(max=500),
+            validate.URL(schemes={"https"}, require_tld=True, error="Must be an https URL."),
+        ],
+    )
+
+
+class ProfileIn(Schema):
+    """An organisation's public profile, as the directory shows it; null clears a field."""
+
+    description = fields.String(allow_none=True, validate=validate.Length(max=1000))
+    website = _https_url()
+    logo_url = _https_url()
+
+
+class OrgRefOut(Schema):
+    """An organisation named in someone else's record: its id and name only."""
+
+    id = fields.UUID()
+    name = fields.String()
+
+
+class DirectoryQuery(Schema):
+    """Filters and paging of the directory."""
+
+    type = fields.String(validate=validate.OneOf(DATA_ORG_TYPES))
+    q = fields.String(validate=validate.Length(min=1, max=200))
+    cursor = fields.String(validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
+class DirectoryEntryOut(Schema):
+    """An organisation in the directory: who it is, never its credentials or status."""
 
     id = fields.UUID()
     name = fields.String()
     type = fields.String()
+    description = fields.String(allow_none=True)
+    website = fields.String(allow_none=True)
+    logo_url = fields.String(allow_none=True)
+
+
+class OrgOut(DirectoryEntryOut):
+    """An organisation as the operator and the organisation itself see it."""
+
     status = fields.String()
     created_at = fields.DateTime()
     suspended_at = fields.DateTime(allow_none=True)
@@ -20,8 +66,8 @@ class OrgListOut(Schema):
     items = fields.List(fields.Nested(OrgOut))
 
 
-class OrgRefOut(Schema):
-    """An organisation named in someone else's record: its id and name only."""
+class DirectoryPageOut(Schema):
+    """A page of the directory and the cursor of the next."""
 
-    id = fields.UUID()
-    name = fields.String()
+    items = fields.List(fields.Nested(DirectoryEntryOut))
+    next_cursor = fields.String(allow_none=True)

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from sqlalchemy import select
 
 from consent_api.events import journal, kinds
 from consent_api.orgs.models import Organisation
+from consent_api.orgs.schemas import PROFILE_FIELDS
+from consent_api.orgs.types import DATA_ORG_TYPES
+from server import pagination
 from server.db import db, utcnow
 from server.errors import Conflict, NotFound
 
@@ -18,9 +22,9 @@ class CannotSuspendSelf(Conflict):
     code = "cannot_suspend_self"
 
 
-def add(*, name: str, type: str) -> Organisation:
+def add(*, name: str, type: str, profile: dict[str, Any] | None = None) -> Organisation:
     """Add an active organisation (its credentials are registration's business)."""
-    org = Organisation(name=name, type=type, status="active")
+    org = Organisation(name=name, type=type, status="active", **(profile or {}))
     db.session.add(org)
     db.session.flush()
     return org
@@ -31,6 +35,37 @@ def get(org_id: uuid.UUID) -> Organisation:
     org = db.session.get(Organisation, org_id)
     if org is None:
         raise NotFound("No organisation with this id.")
+    return org
+
+
+def directory(query: dict[str, Any]) -> pagination.Page:
+    """A page of the active organisations a consent may name, oldest first, filtered by
+    type and by a piece of the name (a literal, case-insensitive)."""
+    statement = select(Organisation).where(
+        Organisation.status == "active", Organisation.type.in_(DATA_ORG_TYPES)
+    )
+    if "type" in query:
+        statement = statement.where(Organisation.type == query["type"])
+    if "q" in query:
+        statement = statement.where(Organisation.name.icontains(query["q"], autoescape=True))
+    rows = db.session.scalars(
+        pagination.page(
+            statement,
+            order_column=Organisation.created_at,
+            id_column=Organisation.id,
+            cursor=query.get("cursor"),
+            limit=query["limit"],
+        )
+    ).all()
+    return pagination.envelope(rows, limit=query["limit"], order_attr="created_at")
+
+
+def update_profile(org: Organisation, changes: dict[str, Any]) -> Organisation:
+    """Change the organisation's public profile (only the fields given)."""
+    for field in PROFILE_FIELDS:
+        if field in changes:
+            setattr(org, field, changes[field])
+    db.session.flush()
     return org
 
 

@@ -3,13 +3,14 @@
 from marshmallow import Schema, ValidationError, fields, validate
 
 from consent_api.auth import redirects
+from consent_api.orgs.schemas import ProfileIn
 from consent_api.orgs.types import ORG_TYPES
 from server import scopes
 from server.scopes import parse as parse_scopes
 
 
-class OrgIn(Schema):
-    """Register an organisation (operator only)."""
+class OrgIn(ProfileIn):
+    """Register an organisation (operator only), with its public profile if given."""
 
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     type = fields.String(required=True, validate=validate.OneOf(ORG_TYPES))
@@ -33,6 +34,9 @@ class OrgCreatedOut(Schema):
     client_id = fields.String(attribute="client.client_id")
     client_secret = fields.String(allow_none=True)
     scopes = fields.Function(lambda registration: parse_scopes(registration.client.scope))
+    description = fields.String(attribute="org.description", allow_none=True)
+    website = fields.String(attribute="org.website", allow_none=True)
+    logo_url = fields.String(attribute="org.logo_url", allow_none=True)
 
 
 def native_redirect_uri(value: str) -> None:

@@ -27,8 +27,10 @@ def register_org(
     type: str,
     scopes: list[str] | None = None,
     jwks: dict[str, Any] | None = None,
+    **profile: str | None,
 ) -> Registration:
-    """Create an organisation and its confidential client, narrowed to `scopes` if given."""
+    """Create an organisation and its confidential client, narrowed to `scopes` if given,
+    with its public profile (description, website, logo_url) if given."""
     if type not in BY_ORG_TYPE:
         raise ValidationFailed(errors={"type": [f"Must be one of {', '.join(ORG_TYPES)}."]})
     allowed = BY_ORG_TYPE[type]
@@ -42,7 +44,7 @@ def register_org(
             keys.public_key_set(jwks)
         except keys.UnusableKeys as error:
             raise ValidationFailed(errors={"jwks": [str(error)]}) from error
-    org = orgs.add(name=name, type=type)
+    org = orgs.add(name=name, type=type, profile=profile)
     client, secret = clients.create_org_client(org, scope=" ".join(wanted), jwks=jwks)
     return Registration(org, client, secret)
 

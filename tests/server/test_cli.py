@@ -82,6 +82,31 @@ def test_orgs_create_with_an_unusable_jwks_fails_cleanly(cli, tmp_path, content)
     assert list(answer["errors"]) == ["jwks"]
 
 
+def test_orgs_create_sets_the_directory_profile_and_refuses_a_bad_one(cli):
+    made = cli(
+        "orgs",
+        "create",
+        "--name",
+        "Listed",
+        "--type",
+        "research",
+        "--description",
+        "We study sleep.",
+        "--website",
+        "https://sleep.example",
+    )
+    created = json.loads(made.stdout)
+    assert (created["description"], created["website"]) == (
+        "We study sleep.",
+        "https://sleep.example",
+    )
+    refused = cli(
+        "orgs", "create", "--name", "Bad", "--type", "research", "--website", "http://sleep.example"
+    )
+    assert refused.exit_code == 2  # invalid input, as a usage error
+    assert list(json.loads(refused.stdout)["errors"]) == ["website"]
+
+
 def test_suspending_an_unknown_org_fails_cleanly(cli):
     result = cli("orgs", "suspend", "00000000-0000-0000-0000-000000000000")
     assert result.exit_code == 1  # a refusal, not a usage error
