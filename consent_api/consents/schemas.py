@@ -154,7 +154,12 @@ class GranteeOut(Schema):
     """Who a consent names: one organisation (with its name) or every one of a type."""
 
     org_id = fields.UUID(attribute="grantee_org_id", allow_none=True)
-    org_type = fields.String(attribute="grantee_org_type", allow_none=True)
+    # A named organisation's type too: an app shows "a hospital" beside its name.
+    org_type = fields.Function(
+        lambda consent: (
+            consent.grantee_org.type if consent.grantee_org_id else consent.grantee_org_type
+        )
+    )
     org_name = fields.Function(
         lambda consent: consent.grantee_org.name if consent.grantee_org_id else None,
         allow_none=True,

@@ -99,3 +99,5 @@ def write_summary(consent: Consent) -> None:
         org_name=names.get(str(consent.grantee_org_id)), org_type=consent.grantee_org_type
     )
     consent.summary = summarise(scope_dict(consent), grantee=grantee, org_names=names)
+    if consent.status == "paused":
+        consent.summary += " Paused: nobody may use it until you resume it."

@@ -5,20 +5,31 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from consent_api.catalog import ACTIONS, ALL, CATEGORIES, PURPOSES, SENSITIVE
+from consent_api.catalog import ACTIONS, ALL, CATEGORIES, PURPOSES
 from consent_api.wording import day, join_words
+
+# The sensitive categories as an adjective, for "all your records except ... data".
+_SENSITIVE_KINDS = {
+    "genomics": "genetic",
+    "mental_health": "mental-health",
+    "sexual_health": "sexual-health",
+    "substance_use": "substance-use",
+}
 
 
 def _categories(codes: Iterable[str]) -> str:
     codes = list(codes)
-    labels = [CATEGORIES[c] for c in codes if c != ALL]
-    if ALL in codes:
-        named = [CATEGORIES[c] for c in codes if c in SENSITIVE]
-        base = (
-            "all your records except genetic, mental-health, sexual-health and substance-use data"
-        )
-        return join_words([base, *named]) if named else base
-    return join_words(labels)
+    if ALL not in codes:
+        return join_words([CATEGORIES[c] for c in codes])
+    # "all" covers no sensitive category: name the ones granted, and the rest as left out.
+    text = "all your records"
+    named = [CATEGORIES[c] for c in _SENSITIVE_KINDS if c in codes]
+    if named:
+        text += ", including " + join_words(named) + ","
+    left_out = [kind for code, kind in _SENSITIVE_KINDS.items() if code not in codes]
+    if left_out:
+        text += " except " + join_words(left_out) + " data"
+    return text.rstrip(",")
 
 
 def summarise(scope: Mapping[str, Any], *, grantee: str, org_names: Mapping[Any, str]) -> str:

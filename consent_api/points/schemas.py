@@ -53,7 +53,11 @@ class StatementLineOut(Schema):
         if kind == "use_fee":
             purpose = catalog.PURPOSES.get(details["purpose"], details["purpose"])
             payer = line.org_name or "An organisation"
-            return f"{payer} paid {details['fee']} points for {purpose}; your share"
+            share = line.entry.amount
+            return (
+                f"{payer} paid {details['fee']} points for {purpose}; "
+                f"your share: {share} point{'s' if share != 1 else ''}."
+            )
         if kind == "redemption":
             return f"Redeemed: {line.reward_name or 'a reward'}"
         if kind == "expiry":

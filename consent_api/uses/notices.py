@@ -37,6 +37,13 @@ REFUSALS = {
     "sensitive_not_named": "this is sensitive data you did not name in your consent",
     "outside_data_period": "those records are outside the period you consented to",
     "max_uses_reached": "your consent's number of uses is used up",
+    "org_suspended": "that organisation is suspended",
+}
+# Why a use happened or not, as the access history labels it.
+REASONS = {
+    "permitted": "allowed by your consent",
+    EMERGENCY_ACCESS: "emergency treatment, which you allow without consent",
+    **REFUSALS,
 }
 
 

@@ -15,6 +15,7 @@ from consent_api.links import refs
 from consent_api.links.schemas import PatientNamedIn
 from consent_api.orgs.schemas import OrgRefOut
 from consent_api.uses.models import OUTCOMES
+from consent_api.uses.notices import REASONS
 
 
 class DateRangeIn(Schema):
@@ -116,7 +117,7 @@ class AccessLogEntryOut(Schema):
     record_count = fields.Integer()
     data_date_range = fields.Function(data_date_range, allow_none=True)
     outcome = fields.String()
-    reason = fields.String()
+    reason = Labelled(REASONS)
     emergency = fields.Boolean()
     consents = fields.List(fields.Nested(ReliedOnOut))
     points_credited = fields.Integer()

@@ -42,6 +42,7 @@ def test_hospital_gets_a_short_lived_token_with_every_hospital_scope(client, org
         "patient.link",
         "events.read",
         "webhook.manage",
+        "org.profile",
     }
 
 

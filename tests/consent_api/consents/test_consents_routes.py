@@ -40,7 +40,7 @@ def test_grant_returns_the_consent_with_a_plain_language_summary(grant, hospital
     assert consent["version"] == 1
     assert consent["grantee"] == {
         "org_id": str(hospital.org.id),
-        "org_type": None,
+        "org_type": "hospital",
         "org_name": "St. Mary's",
     }
     summary = consent["summary"]

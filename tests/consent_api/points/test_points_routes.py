@@ -336,3 +336,13 @@ def test_only_an_active_data_holder_other_than_the_reporter_is_paid_as_holder(
     answer = paid_use(client, pharma_token, patient.id, holder_org_id=str(hospital.id))
     assert answer.status_code == 201, answer.json
     assert answer.json["points_credited"] == 51
+
+
+def test_the_statement_says_what_the_patients_share_was(client, paid, pharma_token):
+    """Issue 13: the line read "...paid 100 points for health research; your share"."""
+    patient, token, _ = paid(100)
+    assert paid_use(client, pharma_token, patient.id).status_code == 201
+    (line,) = client.get("/v1/me/points/ledger", headers=bearer(token)).json["items"]
+    assert line["description"] == (
+        f"Acme Pharma paid 100 points for health research; your share: {line['amount']} points."
+    )

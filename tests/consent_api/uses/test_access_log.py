@@ -25,7 +25,12 @@ def test_the_log_shows_uses_and_refusals_in_plain_words(client, hospital_token, 
     assert used["purpose"] == {"code": "TREAT", "label": "your treatment"}
     assert used["outcome"] == "permitted"
     assert used["consents"][0]["consent_id"] == consent["id"]
-    assert (refused["outcome"], refused["reason"]) == ("refused", "out_of_scope")
+    assert refused["outcome"] == "refused"
+    assert refused["reason"] == {
+        "code": "out_of_scope",
+        "label": "your consent does not cover this",
+    }
+    assert used["reason"] == {"code": "permitted", "label": "allowed by your consent"}
 
 
 def test_filters_by_organisation_category_purpose_outcome_and_time(
