@@ -10,7 +10,7 @@ HOST ?= 127.0.0.1
 PORT ?= 8000
 export HOST PORT
 
-.PHONY: run test lint format bench install install-dev lock clean
+.PHONY: run test lint format bench install install-dev lock translations clean
 
 define pip_install
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -75,6 +75,9 @@ lock:  ## re-resolve both locks from pyproject.toml (needs uv in .venv); the dev
 	$(BIN)/uv pip compile pyproject.toml --python-version 3.11 -o requirements.lock
 	$(BIN)/uv pip compile pyproject.toml --extra dev -c requirements.lock --python-version 3.11 \
 	  -o requirements-dev.lock
+
+translations: install  ## compile the login page's catalogs (.po into the committed .mo)
+	$(BIN)/pybabel compile -d consent_api/auth/translations
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .ruff_cache

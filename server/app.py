@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from consent_api.auth import language
 from consent_api.auth import server as auth_server
 from consent_api.auth.routes import bp as oauth_bp
 from consent_api.catalog.routes import bp as catalog_bp
@@ -82,6 +83,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     db.init_app(app)
     ratelimit.init_app(app)
     auth_server.init_app(app)
+    language.init_app(app)
     passwords.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)

@@ -5,9 +5,11 @@ from __future__ import annotations
 from authlib.oauth2 import OAuth2Error
 from authlib.oauth2.rfc6749 import InsecureTransportError, InvalidRequestError
 from flask import Blueprint, Response, jsonify, render_template, request
+from flask_babel import gettext
 from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError
 
+from consent_api.auth import language
 from consent_api.auth.grants import OAuthRefusal, PrivateKeyJWT
 from consent_api.auth.server import authorization
 from consent_api.patients import service as patients
@@ -49,14 +51,27 @@ def _consent_grant():
         ) from error
 
 
-def _login_page(grant, error: str | None = None) -> str:
-    return render_template(
+def _login_page(grant, error: str | None = None, *, status: int = 200) -> Response:
+    page = render_template(
         "login.html",
+        lang=language.current(),
         client_name=grant.client.name,
-        scope=grant.request.scope,
+        scope_words=[language.SCOPE_WORDS.get(s, s) for s in scopes.parse(grant.request.scope)],
         action=request.full_path,
         csrf_token=generate_csrf(),
         error=error,
+    )
+    response = Response(page, status=status, mimetype="text/html")
+    response.headers["Content-Language"] = language.current()
+    response.vary.add("Accept-Language")
+    return response
+
+
+def _wants_a_page() -> bool:
+    """Whether the form came from a browser (which prefers HTML) rather than a program."""
+    accepted = request.accept_mimetypes
+    return accepted.best_match(["application/json", "text/html"]) == "text/html" and (
+        accepted["text/html"] > accepted["application/json"]
     )
 
 
@@ -121,12 +136,17 @@ def authorize_submit():
     try:
         validate_csrf(request.form.get("csrf_token"))
     except ValidationError as exc:
+        if _wants_a_page():  # a person: the same form again, fresh, saying why
+            message = gettext("This form expired. Please sign in again.")
+            return _login_page(grant, error=message, status=400)
         raise Problem(
             "The form expired or did not come from us; reload it.", code="csrf_failed"
         ) from exc
+    if request.form.get("decision") == "deny":  # RFC 6749 4.1.2.1: access_denied to the app
+        return authorization.create_authorization_response(grant_user=None, grant=grant)
     patient = patients.authenticate(request.form.get("email", ""), request.form.get("password", ""))
     if patient is None:
-        return _login_page(grant, error="Wrong e-mail or password.")
+        return _login_page(grant, error=gettext("Wrong e-mail or password."))
     return authorization.create_authorization_response(grant_user=patient, grant=grant)
 
 
