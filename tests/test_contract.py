@@ -135,6 +135,8 @@ def test_every_reference_resolves():
 
 
 OAUTH_PROTOCOL_ENDPOINTS = {"/oauth/token", "/oauth/revoke"}
+# The login form's expired-form answer: a person in a browser gets the form again as a page.
+PAGES_FOR_BROWSERS = {("/oauth/authorize", "POST", "400")}
 
 
 def test_operations_follow_the_documentation_conventions():
@@ -157,6 +159,8 @@ def test_operations_follow_the_documentation_conventions():
                 allowed = {"application/problem+json"}
                 if path in OAUTH_PROTOCOL_ENDPOINTS and status in ("400", "401"):
                     allowed = {"application/json"}  # RFC 6749 error bodies
+                if (path, method.upper(), status) in PAGES_FOR_BROWSERS:
+                    allowed = {"application/problem+json", "text/html"}
                 if media_types != allowed:
                     problems.append(f"{where} {status}: errors are {allowed}, not {media_types}")
             if status == "401" and "WWW-Authenticate" not in response.get("headers", {}):
