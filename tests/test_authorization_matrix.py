@@ -259,6 +259,11 @@ BODIES: dict[str, Callable[[Party, World], dict[str, Any]]] = {
     "createWebhookEndpoint": lambda o, w: {"url": "http://127.0.0.1:9/other-hooks"},
     "changeWebhookEndpoint": lambda o, w: {"description": "the mirror's endpoint"},
     "editMyOrganisationProfile": lambda o, w: {"website": "https://matrix.example"},
+    "editMyProfile": lambda o, w: {"display_name": "Renamed"},
+    "changeMyPassword": lambda o, w: {
+        "current_password": TEST_PASSWORD,
+        "new_password": "a brand new passphrase for the wallet",
+    },
 }
 
 # What the rightful caller gets when that is not a 2xx, and why (a public operation's answer

@@ -10,13 +10,16 @@ from flask_wtf.csrf import generate_csrf, validate_csrf
 from wtforms import ValidationError
 
 from consent_api.auth import language
+from consent_api.auth import rights as auth_rights
 from consent_api.auth.grants import OAuthRefusal, PrivateKeyJWT
 from consent_api.auth.server import authorization
 from consent_api.patients import service as patients
+from consent_api.patients.current import current_patient
+from consent_api.patients.schemas import PasswordChangeIn
 from server import scopes
 from server.errors import Problem, render_problem
-from server.guard import public
-from server.http import issuer
+from server.guard import bearer, public, require
+from server.http import body, issuer
 from server.ratelimit import configured, limiter
 
 bp = Blueprint("oauth", __name__, template_folder="templates")
@@ -148,6 +151,18 @@ def authorize_submit():
     if patient is None:
         return _login_page(grant, error=gettext("Wrong e-mail or password."))
     return authorization.create_authorization_response(grant_user=patient, grant=grant)
+
+
+@bp.post("/v1/me/password")
+@require(scopes.PATIENT)
+@limiter.limit(configured("RATELIMIT_LOGIN"))
+@body(PasswordChangeIn)
+def change_password(body):
+    """Change the patient's password; every other session of theirs ends (this one stays)."""
+    patient = current_patient()
+    patients.change_password(patient, current=body["current_password"], new=body["new_password"])
+    auth_rights.end_other_sessions(patient.id, keeping_token_id=bearer().id)
+    return "", 204
 
 
 @bp.post("/oauth/token")

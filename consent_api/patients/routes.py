@@ -11,6 +11,7 @@ from consent_api.patients.schemas import (
     EmergencyAccessOut,
     PatientIn,
     PatientOut,
+    ProfilePatch,
 )
 from server import scopes
 from server.guard import public, require
@@ -36,6 +37,15 @@ def sign_up(body):
 def me():
     """Return the calling patient's profile."""
     return current_patient()
+
+
+@bp.patch("/v1/me")
+@require(scopes.PATIENT)
+@output(PatientOut)
+@body(ProfilePatch)
+def edit_me(body):
+    """Change the calling patient's display name."""
+    return service.update_profile(current_patient(), body)
 
 
 @bp.get("/v1/me/emergency-access")

@@ -43,6 +43,23 @@ class EmergencyAccessIn(Schema):
     allowed = fields.Boolean(required=True)
 
 
+class ProfilePatch(Schema):
+    """What the patient may change of their profile (a new e-mail would need proving)."""
+
+    display_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+
+
+class PasswordChangeIn(Schema):
+    """The current password, and the new one (held to the sign-up's strength rules)."""
+
+    current_password = fields.String(
+        required=True, load_only=True, validate=validate.Length(max=256)
+    )
+    new_password = fields.String(
+        required=True, load_only=True, validate=validate.Length(min=10, max=256)
+    )
+
+
 class EmergencyAccessOut(Schema):
     """The patient's emergency-access setting."""
 

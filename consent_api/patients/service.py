@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -55,6 +57,24 @@ def authenticate(email: str, password: str) -> Patient | None:
     if hashing.needs_rehash(patient.password_hash):
         patient.password_hash = hashing.hash(password)
     return patient
+
+
+def update_profile(patient: Patient, changes: dict[str, Any]) -> Patient:
+    """Change the patient's display name."""
+    patient.display_name = changes["display_name"]
+    db.session.flush()
+    return patient
+
+
+def change_password(patient: Patient, *, current: str, new: str) -> None:
+    """Replace the password, given the current one; the new one is held to sign-up's rules."""
+    if not passwords().verify(patient.password_hash, current):
+        raise ValidationFailed(errors={"current_password": ["Not your current password."]})
+    weak = weakness(new, personal=(patient.email, patient.display_name))
+    if weak:
+        raise ValidationFailed(errors={"new_password": [weak]})
+    patient.password_hash = passwords().hash(new)
+    db.session.flush()
 
 
 def set_emergency_access(patient: Patient, *, allowed: bool) -> Patient:

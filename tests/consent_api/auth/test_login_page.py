@@ -103,3 +103,23 @@ def test_an_expired_form_in_a_browser_is_a_page_with_a_fresh_form(client, login,
     )
     assert retry.status_code == 302
     assert "code" in parse_qs(urlsplit(retry.headers["Location"]).query)
+
+
+def test_the_apps_name_is_shown_as_text_never_as_markup(client, session):
+    from consent_api.auth import clients
+
+    app = clients.create_app_client(
+        name='<img src=x onerror="alert(1)">', redirect_uris=[REDIRECT_URI]
+    )
+    params = {
+        "response_type": "code",
+        "client_id": app.client_id,
+        "redirect_uri": REDIRECT_URI,
+        "scope": "patient",
+        "state": "s",
+        "code_challenge": pkce_pair()[1],
+        "code_challenge_method": "S256",
+    }
+    page = client.get("/oauth/authorize", query_string=params)
+    assert "<img" not in page.text
+    assert "&lt;img src=x" in page.text
