@@ -292,8 +292,16 @@ class OrgConsentOut(ConsentTermsOut):
         return visible
 
 
+class HeldConsentOut(OrgConsentOut):
+    """A consent an organisation holds, as it reads it now: with when and why (a code, never
+    the patient's own words) it was revoked."""
+
+    revoked_at = fields.DateTime(allow_none=True)
+    revocation_reason = fields.String(allow_none=True)
+
+
 class OrgConsentPageOut(Schema):
     """A page of the consents an organisation holds."""
 
-    items = fields.List(fields.Nested(OrgConsentOut))
+    items = fields.List(fields.Nested(HeldConsentOut))
     next_cursor = fields.String(allow_none=True)
