@@ -304,6 +304,7 @@ SHOWS_OWNER_IDS = {
     "checkConsentBatch",
     "consultPatientConsent",
     "reportDataUse",
+    "listMyDataUses",
     "listEvents",
     "listWebhookEndpoints",
 }
