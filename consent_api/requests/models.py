@@ -90,3 +90,11 @@ class ConsentRequest(db.Model):
 ConsentRequest.consent_id = column_property(
     select(Consent.id).where(Consent.request_id == ConsentRequest.id).scalar_subquery()
 )
+# Read-only: that consent, whose first version holds the terms granted (schemas.granted).
+ConsentRequest.consent = relationship(
+    Consent,
+    primaryjoin=Consent.request_id == ConsentRequest.id,
+    foreign_keys=[Consent.request_id],
+    uselist=False,
+    viewonly=True,
+)

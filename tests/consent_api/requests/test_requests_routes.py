@@ -325,3 +325,57 @@ def test_once_the_request_is_no_longer_pending_the_org_may_ask_again(
     assert second["id"] != first["id"]
     followed = client.get(f"/v1/consent-requests/{first['id']}", headers=bearer(pharma_token))
     assert followed.json["status"] != "pending"
+
+
+def test_the_org_sees_the_terms_the_patient_granted_once_approved(
+    client, patient_token, pharma_token, ask, org_credentials
+):
+    rival = org_credentials("pharma", name="Rival Pharma")
+    request = ask()
+    path = f"/v1/consent-requests/{request['id']}"
+    assert client.get(path, headers=bearer(pharma_token)).json["granted"] is None
+    until = _soon(days=30)
+    approved = client.post(
+        f"/v1/me/consent-requests/{request['id']}/approve",
+        json={
+            "data_categories": ["lab_results"],
+            "purposes": ["HRESCH"],
+            "valid_until": until,
+            "max_uses": 10,
+            "data_period": {"start": "2022-01-01"},
+            "exclusions": [{"org_ids": [str(rival.org.id)]}, {"purposes": ["CLINTRL"]}],
+        },
+        headers=bearer(patient_token),
+    ).json
+    # Amended later: the request still shows what was granted in answer to it.
+    client.patch(
+        f"/v1/me/consents/{approved['id']}", json={"max_uses": 5}, headers=bearer(patient_token)
+    )
+
+    followed = client.get(path, headers=bearer(pharma_token)).json
+
+    assert followed["data_categories"] == ["lab_results", "medications", "genomics"]  # as asked
+    assert followed["granted"] == {
+        "consent_id": shown(pharma_token, approved["id"]),
+        "data_categories": ["lab_results"],
+        "purposes": ["HRESCH"],
+        "actions": ["access", "use"],
+        "data_period": {"start": "2022-01-01", "end": "2025-12-31"},
+        "valid_from": approved["valid_from"],
+        "valid_until": approved["valid_until"],
+        "max_uses": 10,
+        "exclusions": [{"data_categories": [], "purposes": ["CLINTRL"], "org_ids": []}],
+    }
+    listed = client.get("/v1/consent-requests", headers=bearer(pharma_token)).json["items"]
+    assert [r["granted"] for r in listed] == [followed["granted"]]
+
+
+@pytest.mark.parametrize("answer", ["deny", "withdraw"])
+def test_a_request_not_approved_grants_nothing(client, patient_token, pharma_token, ask, answer):
+    request = ask()
+    if answer == "deny":
+        client.post(f"/v1/me/consent-requests/{request['id']}/deny", headers=bearer(patient_token))
+    else:
+        client.post(f"/v1/consent-requests/{request['id']}/withdraw", headers=bearer(pharma_token))
+    followed = client.get(f"/v1/consent-requests/{request['id']}", headers=bearer(pharma_token))
+    assert (followed.json["consent_id"], followed.json["granted"]) == (None, None)
