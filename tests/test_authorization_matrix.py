@@ -242,6 +242,7 @@ BODIES: dict[str, Callable[[Party, World], dict[str, Any]]] = {
         "justification": "A study of lab results.",
         "expires_at": (utcnow() + timedelta(days=7)).isoformat(),
         **SCOPE,
+        "purposes": ["HRESCH"],  # another question than the world's pending request
     },
     "approveRequest": lambda o, w: {},
     "denyRequest": lambda o, w: {"reason": "not now"},
@@ -310,6 +311,7 @@ SHOWS_OWNER_IDS = {
     "checkConsentBatch",
     "consultPatientConsent",
     "reportDataUse",
+    "listMyDataUses",
     "listEvents",
     "listWebhookEndpoints",
 }

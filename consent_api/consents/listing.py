@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from typing import Any
@@ -11,10 +12,12 @@ from sqlalchemy.orm import InstrumentedAttribute, selectinload
 
 from consent_api import catalog
 from consent_api.consents.models import Consent
+from consent_api.links import refs
 from consent_api.orgs.models import Organisation
 from consent_api.patients.models import Patient
 from server import pagination
 from server.db import db
+from server.errors import NotFound
 
 
 def granted_to(org: Organisation):
@@ -85,3 +88,16 @@ def for_org(org: Organisation, query: dict[str, Any], *, now: datetime) -> pagin
     if query.get("updated_since"):
         statement = statement.where(Consent.updated_at >= query["updated_since"])
     return _page(statement, query, by=Consent.updated_at)
+
+
+def one_for_org(org: Organisation, shown_id: uuid.UUID) -> Consent:
+    """One consent granted to `org`, named by the id `org` was shown; 404 for any other id
+    (another's, another type's, an internal id), as the listing would not show it either."""
+    consent = db.session.scalar(
+        select(Consent)
+        .where(Consent.id == refs.consent_id_shown(org.id, shown_id), granted_to(org))
+        .options(selectinload(Consent.grantee_org))
+    )
+    if consent is None:
+        raise NotFound("No consent with this id.")
+    return consent

@@ -13,6 +13,9 @@ from consent_api.orgs.models import Organisation
 from server.db import db, utcnow, uuid_pk
 
 STATUSES = ("active", "paused", "revoked", "expired")
+# Why a consent was revoked, as its grantee may be told: a code, never the patient's words.
+REVOKED_BY_PATIENT, PATIENT_ERASED = "revoked_by_patient", "patient_erased"
+REVOCATION_REASONS = (REVOKED_BY_PATIENT, PATIENT_ERASED)
 
 
 class Consent(db.Model):
@@ -27,6 +30,10 @@ class Consent(db.Model):
         CheckConstraint("max_uses IS NULL OR max_uses > 0", name="max_uses_positive"),
         CheckConstraint("use_count >= 0", name="use_count_not_negative"),
         CheckConstraint("fee_per_use >= 0", name="fee_not_negative"),
+        CheckConstraint(
+            f"revocation_reason IS NULL OR revocation_reason IN {REVOCATION_REASONS!r}",
+            name="revocation_reason_known",
+        ),
         Index("ix_consents_grantee_org_updated", "grantee_org_id", "updated_at"),
         # The consent check reads only this index (an index-only scan on PostgreSQL): one
         # patient's consents sit together in it, while in the heap they are scattered.
@@ -77,7 +84,9 @@ class Consent(db.Model):
         ForeignKey("consent_requests.id"), unique=True
     )
     revoked_at: Mapped[datetime | None]
+    # The patient's own words: theirs alone, never shown to an organisation.
     revoke_reason: Mapped[str | None] = mapped_column(Text)
+    revocation_reason: Mapped[str | None] = mapped_column(String(20))
     # The end date the patient was last reminded of (a changed end date earns a new reminder).
     expiry_reminded_for: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

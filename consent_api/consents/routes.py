@@ -15,6 +15,7 @@ from consent_api.consents.schemas import (
     ConsentPageOut,
     ConsentPatch,
     ConsentWithHistoryOut,
+    HeldConsentOut,
     OrgConsentListQuery,
     OrgConsentPageOut,
     ReasonIn,
@@ -109,3 +110,11 @@ def revoke_all(body):
 def list_granted(query):
     """List the consents granted to the calling organisation, for a local mirror."""
     return listing.for_org(current_org(), query, now=utcnow())
+
+
+@bp.get("/v1/consents/<uuid:consent_id>")
+@require(scopes.CONSENT_READ)
+@output(HeldConsentOut, context=lambda: {"viewer": current_org_ref().id})
+def get_granted(consent_id: uuid.UUID):
+    """Show one consent granted to the calling organisation, by the id it was shown."""
+    return listing.one_for_org(current_org(), consent_id)

@@ -275,6 +275,19 @@ class ConsentPageOut(ConsentListOut):
     next_cursor = fields.String(allow_none=True)
 
 
+def visible_exclusions(exclusions: list[dict] | None, viewer: Any) -> list[dict]:
+    """A consent's exclusions as its grantee `viewer` may see them: those naming other
+    organisations left out, those naming it naming only it."""
+    viewer = str(viewer)
+    visible = []
+    for exclusion in exclusions or []:
+        org_ids = exclusion.get("org_ids")
+        if org_ids and viewer not in org_ids:
+            continue  # an exclusion of someone else: not the caller's business
+        visible.append({**_EXCLUSION.dump(exclusion), "org_ids": [viewer] if org_ids else []})
+    return visible
+
+
 class OrgConsentOut(ConsentTermsOut):
     """A consent as the organisation it was granted to sees it (the rendering's `viewer`): by
     the id that organisation knows it by, the patient by the reference it knows them by;
@@ -284,21 +297,21 @@ class OrgConsentOut(ConsentTermsOut):
     patient_ref = fields.Function(
         lambda consent: refs.encode(rendered("viewer"), consent.patient_id)
     )
-    exclusions = fields.Method("_visible_exclusions")
+    exclusions = fields.Function(
+        lambda consent: visible_exclusions(consent.exclusions, rendered("viewer"))
+    )
 
-    def _visible_exclusions(self, consent: Any) -> list[dict]:
-        viewer = str(rendered("viewer"))
-        visible = []
-        for exclusion in consent.exclusions or []:
-            org_ids = exclusion.get("org_ids")
-            if org_ids and viewer not in org_ids:
-                continue  # an exclusion of someone else: not the caller's business
-            visible.append({**_EXCLUSION.dump(exclusion), "org_ids": [viewer] if org_ids else []})
-        return visible
+
+class HeldConsentOut(OrgConsentOut):
+    """A consent an organisation holds, as it reads it now: with when and why (a code, never
+    the patient's own words) it was revoked."""
+
+    revoked_at = fields.DateTime(allow_none=True)
+    revocation_reason = fields.String(allow_none=True)
 
 
 class OrgConsentPageOut(Schema):
     """A page of the consents an organisation holds."""
 
-    items = fields.List(fields.Nested(OrgConsentOut))
+    items = fields.List(fields.Nested(HeldConsentOut))
     next_cursor = fields.String(allow_none=True)

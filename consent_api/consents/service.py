@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import or_, select
 
 from consent_api.consents import notices, propagation, versions
-from consent_api.consents.models import Consent
+from consent_api.consents.models import PATIENT_ERASED, REVOKED_BY_PATIENT, Consent
 from consent_api.consents.propagation import WithPropagation
 from consent_api.consents.scope import (
     apply_scope,
@@ -135,10 +135,13 @@ def resume(patient: Patient, consent_id: uuid.UUID, *, now: datetime) -> Consent
     return bump(consent, "resumed", now=now)
 
 
-def _revoke(consent: Consent, reason: str | None, *, now: datetime) -> Consent:
+def _revoke(
+    consent: Consent, reason: str | None, *, now: datetime, code: str = REVOKED_BY_PATIENT
+) -> Consent:
     consent.status = "revoked"
     consent.revoked_at = now
     consent.revoke_reason = reason
+    consent.revocation_reason = code
     return bump(consent, "revoked", now=now)
 
 
@@ -197,6 +200,6 @@ def revoke_everything(patient: Patient, reason: str, *, now: datetime) -> int:
         .order_by(Consent.id)  # the lock order of data uses (decisions/locking.py)
         .with_for_update()
     ).all():
-        _revoke(consent, reason, now=now)
+        _revoke(consent, reason, now=now, code=PATIENT_ERASED)
         count += 1
     return count

@@ -18,11 +18,13 @@ from typing import Any, NamedTuple
 from sqlalchemy import func, insert, select, update
 
 from consent_api.points.models import Account, Entry, Transaction
+from server import pagination
 from server.db import core, db, insert_or_skip
 from server.errors import Conflict
 
 NAMESPACE = uuid.UUID("5a0c6f5e-1d7b-4c55-9a51-4f1f7f2b7a10")
 WALLET = "patient"
+ORGANISATION = "organisation"
 
 
 def account_id(kind: str, owner_id: uuid.UUID | None = None) -> uuid.UUID:
@@ -53,7 +55,7 @@ def wallet(patient_id: uuid.UUID, amount: int) -> Leg:
 
 
 def organisation(org_id: uuid.UUID, amount: int) -> Leg:
-    return Leg("organisation", org_id, amount)
+    return Leg(ORGANISATION, org_id, amount)
 
 
 def system(account: uuid.UUID, amount: int) -> Leg:
@@ -197,4 +199,23 @@ def wallet_balance(patient_id: uuid.UUID) -> int:
         select(func.coalesce(func.max(Account.balance), 0)).where(
             Account.id == account_id(WALLET, patient_id)
         )
+    )
+
+
+def entries_page(account: uuid.UUID, query: dict[str, Any]) -> pagination.Page:
+    """One page of an account's entries, newest first, each as (entry, transaction)."""
+    rows = db.session.execute(
+        pagination.page(
+            select(Entry, Transaction)
+            .join(Transaction, Transaction.id == Entry.transaction_id)
+            .where(Entry.account_id == account),
+            order_column=Entry.created_at,
+            id_column=Entry.id,
+            cursor=query.get("cursor"),
+            limit=query["limit"],
+            descending=True,
+        )
+    ).all()
+    return pagination.envelope(
+        rows, limit=query["limit"], order_attr="created_at", keyed_by=lambda row: row[0]
     )

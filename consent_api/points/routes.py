@@ -7,9 +7,12 @@ import uuid
 
 from flask import Blueprint, url_for
 
+from consent_api.orgs.current import current_org_ref
 from consent_api.patients.current import current_patient, current_patient_id
-from consent_api.points import service
+from consent_api.points import organisations, service
 from consent_api.points.schemas import (
+    OrgPointsOut,
+    OrgStatementPageOut,
     RedemptionIn,
     RedemptionOut,
     RewardIn,
@@ -45,6 +48,23 @@ def wallet():
 def statement(query):
     """The wallet's statement, newest first; each line explains itself."""
     return service.statement(current_patient().id, query)
+
+
+@bp.get("/v1/org/points")
+@require(scopes.DATA_USE_WRITE, scopes.CONSENT_READ)
+@output(OrgPointsOut)
+def org_totals():
+    """What the calling organisation paid as a data user and earned as a data holder."""
+    return organisations.totals(current_org_ref().id)
+
+
+@bp.get("/v1/org/points/ledger")
+@require(scopes.DATA_USE_WRITE, scopes.CONSENT_READ)
+@output(OrgStatementPageOut)
+@query(StatementQuery)
+def org_statement(query):
+    """The calling organisation's statement, newest first; each line explains itself."""
+    return organisations.statement(current_org_ref().id, query)
 
 
 @bp.post("/v1/me/points/redemptions")

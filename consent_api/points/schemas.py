@@ -72,6 +72,69 @@ class StatementPageOut(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
+class OrgPointsOut(Schema):
+    """What an organisation paid as a data user, earned as a data holder, and the net of
+    corrections; `balance` is what they come to."""
+
+    paid = fields.Integer()
+    earned = fields.Integer()
+    corrected = fields.Integer()
+    balance = fields.Integer()
+
+
+class OrgStatementLineOut(Schema):
+    """A line of an organisation's statement: a fee it paid for one of its uses, its share as
+    the data holder of someone else's (who, and which use, are theirs to know), or a
+    correction."""
+
+    id = fields.UUID(attribute="entry.id")
+    created_at = fields.DateTime(attribute="entry.created_at")
+    amount = fields.Integer(attribute="entry.amount")
+    kind = fields.String(attribute="transaction.kind")
+    transaction_id = fields.UUID(attribute="transaction.id")
+    role = fields.Method("_role", allow_none=True)
+    data_use_id = fields.Method("_data_use_id", allow_none=True)
+    purpose = fields.Method("_purpose", allow_none=True)
+    fee = fields.Method("_fee", allow_none=True)
+    description = fields.Method("_description")
+
+    def _role(self, line) -> str | None:
+        if line.transaction.kind != "use_fee":
+            return None
+        return "payer" if line.entry.amount < 0 else "holder"
+
+    def _data_use_id(self, line) -> str | None:
+        if self._role(line) != "payer":
+            return None
+        return str(line.transaction.data_use_id)
+
+    def _purpose(self, line) -> dict | None:
+        if line.transaction.kind != "use_fee":
+            return None
+        code = line.transaction.details["purpose"]
+        return {"code": code, "label": catalog.PURPOSES.get(code, code)}
+
+    def _fee(self, line) -> int | None:
+        return line.transaction.details["fee"] if line.transaction.kind == "use_fee" else None
+
+    def _description(self, line) -> str:
+        role = self._role(line)
+        if role is None:
+            return "Correction"
+        purpose = self._purpose(line)["label"]
+        fee = line.transaction.details["fee"]
+        if role == "payer":
+            return f"You paid {fee} points for a use for {purpose}"
+        return f"Your share as data holder of a {fee}-point fee for {purpose}"
+
+
+class OrgStatementPageOut(Schema):
+    """A page of an organisation's statement, newest first."""
+
+    items = fields.List(fields.Nested(OrgStatementLineOut))
+    next_cursor = fields.String(allow_none=True)
+
+
 class RewardIn(Schema):
     name = fields.String(required=True, validate=validate.Length(min=1, max=200))
     description = fields.String(load_default="", validate=validate.Length(max=2000))

@@ -145,22 +145,7 @@ class StatementLine(NamedTuple):
 
 def statement(patient_id: uuid.UUID, query: dict[str, Any]) -> pagination.Page:
     """One page of the wallet's entries, newest first, each explained."""
-    account = ledger.account_id(ledger.WALLET, patient_id)
-    rows = db.session.execute(
-        pagination.page(
-            select(Entry, LedgerTransaction)
-            .join(LedgerTransaction, LedgerTransaction.id == Entry.transaction_id)
-            .where(Entry.account_id == account),
-            order_column=Entry.created_at,
-            id_column=Entry.id,
-            cursor=query.get("cursor"),
-            limit=query["limit"],
-            descending=True,
-        )
-    ).all()
-    page = pagination.envelope(
-        rows, limit=query["limit"], order_attr="created_at", keyed_by=lambda row: row[0]
-    )
+    page = ledger.entries_page(ledger.account_id(ledger.WALLET, patient_id), query)
     return pagination.Page(_explained(page.items), page.next_cursor)
 
 

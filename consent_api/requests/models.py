@@ -6,7 +6,17 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, select
+from sqlalchemy import (
+    JSON,
+    CheckConstraint,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    select,
+    text,
+)
 from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from consent_api.consents.models import Consent
@@ -14,6 +24,7 @@ from consent_api.orgs.models import Organisation
 from server.db import db, utcnow, uuid_pk
 
 STATUSES = ("pending", "approved", "denied", "expired", "withdrawn")
+_PENDING = text("status = 'pending'")
 
 
 class ConsentRequest(db.Model):
@@ -25,6 +36,17 @@ class ConsentRequest(db.Model):
         CheckConstraint("fee_per_use >= 0", name="fee_not_negative"),
         Index("ix_consent_requests_patient_status", "patient_id", "status"),
         Index("ix_consent_requests_status_expires", "status", "expires_at"),
+        # One pending request per organisation, patient and scope (duplicates.py): the
+        # database refuses the second of two racing requests. Led by patient_id (STYLE.md).
+        Index(
+            "uq_consent_requests_pending_scope",
+            "patient_id",
+            "org_id",
+            "scope_key",
+            unique=True,
+            postgresql_where=_PENDING,
+            sqlite_where=_PENDING,
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -41,6 +63,8 @@ class ConsentRequest(db.Model):
     valid_until: Mapped[datetime | None]
     max_uses: Mapped[int | None]
     exclusions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    # What makes two requests the same question to the patient (duplicates.scope_key).
+    scope_key: Mapped[str | None] = mapped_column(String(64))
     justification: Mapped[str] = mapped_column(Text)
     fee_per_use: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime]
@@ -65,4 +89,12 @@ class ConsentRequest(db.Model):
 # The consent an approval created, if any (consents.request_id is unique), read with the request.
 ConsentRequest.consent_id = column_property(
     select(Consent.id).where(Consent.request_id == ConsentRequest.id).scalar_subquery()
+)
+# Read-only: that consent, whose first version holds the terms granted (schemas.granted).
+ConsentRequest.consent = relationship(
+    Consent,
+    primaryjoin=Consent.request_id == ConsentRequest.id,
+    foreign_keys=[Consent.request_id],
+    uselist=False,
+    viewonly=True,
 )

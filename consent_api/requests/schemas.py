@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields, validate
 
-from consent_api.consents.schemas import ScopeFields, data_period, when
+from consent_api.consents.schemas import ScopeFields, data_period, visible_exclusions, when
 from consent_api.consents.scope import normalise_exclusions
 from consent_api.links import refs
 from consent_api.links.schemas import PatientNamedIn
@@ -70,6 +70,40 @@ class RequestPageOut(Schema):
     next_cursor = fields.String(allow_none=True)
 
 
+class GrantedOut(Schema):
+    """The terms a patient granted in answer to a request (its consent's first version, as
+    narrowed), as the asking organisation sees them."""
+
+    consent_id = fields.String()
+    data_categories = fields.List(fields.String())
+    purposes = fields.List(fields.String())
+    actions = fields.List(fields.String())
+    data_period = fields.Raw(allow_none=True)
+    valid_from = fields.String()
+    valid_until = fields.String(allow_none=True)
+    max_uses = fields.Integer(allow_none=True)
+    exclusions = fields.List(fields.Dict())
+
+
+_GRANTED = GrantedOut()
+
+
+def granted(request) -> dict | None:
+    """What the patient granted the organisation in answer to `request`, or None unless
+    approved: as approved, whatever the patient changed since (the consent's own read shows
+    it as it stands)."""
+    if request.consent is None:
+        return None
+    kept = request.consent.versions[0].snapshot  # as the patient saw it (ConsentOut)
+    return _GRANTED.dump(
+        {
+            **kept,
+            "consent_id": str(refs.shown_consent_id(request.org_id, request.consent.id)),
+            "exclusions": visible_exclusions(kept["exclusions"], request.org_id),
+        }
+    )
+
+
 class OrgRequestOut(RequestOut):
     """A consent request as the asking organisation sees it: the patient by its reference."""
 
@@ -85,6 +119,7 @@ class OrgRequestOut(RequestOut):
         ),
         allow_none=True,
     )
+    granted = fields.Function(granted, allow_none=True)
 
 
 class OrgRequestPageOut(Schema):

@@ -26,7 +26,7 @@ from consent_api.links.schemas import PatientNamedIn
 from consent_api.orgs.models import Organisation
 from consent_api.orgs.names import org_names
 from consent_api.patients.models import Patient
-from consent_api.requests import notices
+from consent_api.requests import duplicates, notices
 from consent_api.requests.models import ConsentRequest
 from consent_api.requests.narrowing import narrowed_scope
 from server import pagination
@@ -44,8 +44,9 @@ def create(org: Organisation, body: dict[str, Any], *, now: datetime) -> Consent
     """File a request with a patient; it stays pending until answered or `expires_at`.
 
     The patient is named as the organisation knows them (`UnknownPatient` if it knows nobody
-    so). An erased patient is answered like any other (the answer must not tell an
-    organisation who exists): the request is kept, nobody is asked, and it lapses."""
+    so); one repeating a request still pending is `DuplicateRequest`. An erased patient is
+    answered like any other (the answer must not tell an organisation who exists): the
+    request is kept, nobody is asked, and it lapses."""
     if body["expires_at"] <= now:
         raise ValidationFailed(errors={"expires_at": ["Must be in the future."]})
     check_orgs_exist(body, None)
@@ -69,8 +70,7 @@ def create(org: Organisation, body: dict[str, Any], *, now: datetime) -> Consent
     apply_scope(request, body)
     names = org_names({org.id, *excluded_orgs(request)})
     request.summary = summarise(scope_dict(request), grantee=org.name, org_names=names)
-    db.session.add(request)
-    db.session.flush()
+    duplicates.add_unless_pending(request, now=now)
     patient = db.session.get(Patient, patient_id)
     if patient is not None and patient.erased_at is None:
         notices.request_received(request, org.name, now=now)
@@ -130,7 +130,13 @@ def _listing(statement, query: dict[str, Any], *, now: datetime):
 
 def list_for_org(org: Organisation, query: dict[str, Any], *, now: datetime):
     """Return a page of the organisation's requests and the next cursor."""
-    return _listing(select(ConsentRequest).where(ConsentRequest.org_id == org.id), query, now=now)
+    statement = (
+        select(ConsentRequest)
+        .where(ConsentRequest.org_id == org.id)
+        # What each approval granted, for the whole page at once.
+        .options(selectinload(ConsentRequest.consent).selectinload(Consent.versions))
+    )
+    return _listing(statement, query, now=now)
 
 
 def list_for_patient(patient: Patient, query: dict[str, Any], *, now: datetime):

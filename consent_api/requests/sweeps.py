@@ -24,16 +24,21 @@ def expire_due(*, now: datetime, batch: int = 500) -> int:
         .with_for_update(skip_locked=True)
     ).all()
     for request in due:
-        request.status, request.updated_at = "expired", now
-        journal.record(
-            kinds.REQUEST_LAPSED,
-            now=now,
-            org_ids=[request.org_id],
-            patient_id=request.patient_id,
-            data={"request_id": str(request.id)},
-        )
+        lapse(request, now=now)
     db.session.flush()
     return len(due)
+
+
+def lapse(request: ConsentRequest, *, now: datetime) -> None:
+    """Mark one pending request past its deadline expired, and tell its organisation."""
+    request.status, request.updated_at = "expired", now
+    journal.record(
+        kinds.REQUEST_LAPSED,
+        now=now,
+        org_ids=[request.org_id],
+        patient_id=request.patient_id,
+        data={"request_id": str(request.id)},
+    )
 
 
 def remind_expiring(*, now: datetime, ahead: timedelta, batch: int = 500) -> int:

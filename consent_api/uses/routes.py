@@ -6,8 +6,15 @@ from flask import Blueprint
 
 from consent_api.orgs.current import current_org_ref
 from consent_api.patients.current import current_patient
-from consent_api.uses import access_log, service
-from consent_api.uses.schemas import AccessLogPageOut, AccessLogQuery, DataUseIn, DataUseOut
+from consent_api.uses import access_log, listing, service
+from consent_api.uses.schemas import (
+    AccessLogPageOut,
+    AccessLogQuery,
+    DataUseIn,
+    DataUseOut,
+    DataUsePageOut,
+    DataUseQuery,
+)
 from server import scopes
 from server.db import utcnow
 from server.guard import require
@@ -25,6 +32,15 @@ bp = Blueprint("uses", __name__)
 def report(body):
     """Report one use; decided at `occurred_at`. A refusal is recorded and the patient told."""
     return service.report(current_org_ref(), body, now=utcnow())
+
+
+@bp.get("/v1/data-uses")
+@require(scopes.DATA_USE_WRITE)
+@output(DataUsePageOut)
+@query(DataUseQuery)
+def list_reported(query):
+    """The calling organisation's own reports (uses and refused attempts), newest first."""
+    return listing.for_org(current_org_ref(), query)
 
 
 @bp.get("/v1/me/access-log")

@@ -101,6 +101,27 @@ class DataUseOut(Schema):
     recorded_at = fields.DateTime(attribute="created_at")
 
 
+class DataUsePageOut(Schema):
+    """A page of the organisation's own reports, newest first."""
+
+    items = fields.List(fields.Nested(DataUseOut))
+    next_cursor = fields.String(allow_none=True)
+
+
+class DataUseQuery(Schema):
+    """Filters and paging for an organisation's own reports (newest recorded first)."""
+
+    patient_ref = fields.String(validate=validate.Length(equal=refs.LENGTH))
+    data_category = fields.String(validate=validate.OneOf(tuple(catalog.CATEGORIES)))
+    purpose = fields.String(validate=validate.OneOf(tuple(catalog.PURPOSES)))
+    outcome = fields.String(validate=validate.OneOf(OUTCOMES))
+    consent_id = fields.UUID()
+    since = when()
+    until = when()
+    cursor = fields.String(validate=validate.Length(max=200))
+    limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
+
+
 class AccessLogEntryOut(Schema):
     """One line of the patient's access history, every code with its plain label."""
 

@@ -44,7 +44,7 @@ def _grant(client, token, *, category="lab_results", **extra) -> dict:
     return response.json
 
 
-def _ask(client, token, patient, *, expires_in=timedelta(days=10)):
+def _ask(client, token, patient, *, expires_in=timedelta(days=10), **more):
     body = {
         "patient_ref": ref(token, patient),
         "data_categories": ["lab_results"],
@@ -52,6 +52,7 @@ def _ask(client, token, patient, *, expires_in=timedelta(days=10)):
         "actions": ["use"],
         "justification": "A study of kidney function.",
         "expires_at": (utcnow() + expires_in).isoformat(),
+        **more,
     }
     response = client.post("/v1/consent-requests", json=body, headers=bearer(token))
     assert response.status_code == 201, response.json
@@ -74,7 +75,8 @@ def test_a_pending_request_is_reminded_once_before_it_lapses(client, token_for):
     token = token_for("research")
     patient = PatientFactory()
     request = _ask(client, token, patient, expires_in=timedelta(days=3))
-    short_lived = _ask(client, token, patient, expires_in=timedelta(hours=2))
+    # Another question (one pending request per scope): a clinical trial, not the study.
+    short_lived = _ask(client, token, patient, expires_in=timedelta(hours=2), purposes=["CLINTRL"])
     row = db.session.get(ConsentRequest, uuid.UUID(request["id"]))
     row.created_at = utcnow() - timedelta(days=3)  # asked three days ago,
     row.expires_at = utcnow() + timedelta(hours=20)  # lapsing within the 24-hour window

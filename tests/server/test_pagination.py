@@ -20,8 +20,8 @@ def _paginated_routes() -> list[tuple[str, str]]:
         operation = item.get("get") or {}
         refs = [p.get("$ref", "") for p in operation.get("parameters", [])]
         if "#/components/parameters/Cursor" in refs:
-            (requirement,) = operation["security"]
-            (scope,) = requirement["oauth2"]
+            # The first scope that admits a caller (any one requirement does).
+            scope = operation["security"][0]["oauth2"][0]
             found.append((path, scope))
     return found
 

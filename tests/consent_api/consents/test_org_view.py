@@ -5,7 +5,7 @@ from datetime import timedelta
 import pytest
 
 from server.db import utcnow
-from tests.conftest import bearer, ref, shown
+from tests.conftest import bearer, ref, report, shown, use_body
 
 
 @pytest.fixture
@@ -119,3 +119,102 @@ def test_org_pages_through_many_consents(client, patient_token, hospital, hospit
         if cursor is None:
             break
     assert seen == [shown(hospital_token, consent_id) for consent_id in made]
+
+
+def test_org_reads_one_consent_it_holds_by_the_id_it_was_shown(
+    client, patient_token, patient, hospital, hospital_token
+):
+    consent = _grant(client, patient_token, grantee={"org_type": "hospital"})
+    consent_id = shown(hospital_token, consent["id"])
+
+    response = client.get(f"/v1/consents/{consent_id}", headers=bearer(hospital_token))
+
+    assert response.status_code == 200, response.json
+    body = response.json
+    assert (body["id"], body["patient_ref"]) == (consent_id, ref(hospital_token, patient))
+    assert (body["status"], body["revoked_at"], body["revocation_reason"]) == (
+        "active",
+        None,
+        None,
+    )
+    assert "summary" not in body
+    assert "revoke_reason" not in body
+
+
+def test_an_org_never_reads_a_consent_it_does_not_hold(
+    client, patient_token, hospital, hospital_token, org_credentials, token_for
+):
+    rival = org_credentials("hospital")
+    theirs = _grant(client, patient_token, grantee={"org_id": str(rival.org.id)})
+    for_pharma = _grant(client, patient_token, grantee={"org_type": "pharma"})
+    mine = _grant(client, patient_token, grantee={"org_id": str(hospital.org.id)})
+    rival_token = token_for(registration=rival)
+
+    asked = [
+        f"/v1/consents/{shown(hospital_token, theirs['id'])}",  # someone else's
+        f"/v1/consents/{shown(hospital_token, for_pharma['id'])}",  # another type's
+        f"/v1/consents/{mine['id']}",  # the internal id, never shown to anyone
+        f"/v1/consents/{shown(rival_token, mine['id'])}",  # an id shown to another
+    ]
+    for path in asked:
+        response = client.get(path, headers=bearer(hospital_token))
+        assert (response.status_code, response.json["code"]) == (404, "not_found"), path
+
+
+def test_a_revoked_consent_shows_when_and_a_coded_reason_never_the_patients_words(
+    client, patient_token, hospital, hospital_token
+):
+    consent = _grant(client, patient_token, grantee={"org_id": str(hospital.org.id)})
+    client.post(
+        f"/v1/me/consents/{consent['id']}/revoke",
+        json={"reason": "I moved to Dr Smith after my HIV diagnosis"},
+        headers=bearer(patient_token),
+    )
+    consent_id = shown(hospital_token, consent["id"])
+
+    one = client.get(f"/v1/consents/{consent_id}", headers=bearer(hospital_token)).json
+    (listed,) = client.get("/v1/consents", headers=bearer(hospital_token)).json["items"]
+
+    for body in (one, listed):
+        assert body["status"] == "revoked"
+        assert body["revoked_at"] is not None
+        assert body["revocation_reason"] == "revoked_by_patient"
+        assert "Smith" not in str(body)
+
+
+def test_consents_revoked_at_erasure_say_so(client, patient_token, hospital, hospital_token):
+    consent = _grant(client, patient_token, grantee={"org_id": str(hospital.org.id)})
+    assert client.delete("/v1/me", headers=bearer(patient_token)).status_code == 204
+
+    body = client.get(
+        f"/v1/consents/{shown(hospital_token, consent['id'])}", headers=bearer(hospital_token)
+    ).json
+
+    assert (body["status"], body["revocation_reason"]) == ("revoked", "patient_erased")
+
+
+def test_use_count_counts_permitted_uses_not_checks_and_leaves_updated_at(
+    client, patient_token, patient, hospital, hospital_token
+):
+    consent = _grant(client, patient_token, grantee={"org_id": str(hospital.org.id)})
+    consent_id = shown(hospital_token, consent["id"])
+    check = {
+        "patient_ref": ref(hospital_token, patient),
+        "data_category": "lab_results",
+        "purpose": "TREAT",
+        "action": "use",
+    }
+    assert (
+        client.post("/v1/consent-checks", json=check, headers=bearer(hospital_token)).json[
+            "decision"
+        ]
+        == "permit"
+    )
+    assert report(client, hospital_token, use_body(ref(hospital_token, patient))).status_code == 201
+    refused = use_body(ref(hospital_token, patient), purpose="HMARKT")
+    assert report(client, hospital_token, refused).status_code == 403
+
+    body = client.get(f"/v1/consents/{consent_id}", headers=bearer(hospital_token)).json
+
+    assert body["use_count"] == 1
+    assert (body["updated_at"], body["version"]) == (consent["updated_at"], 1)

@@ -222,7 +222,7 @@ def test_bad_requests_are_422_naming_the_field(client, pharma_token, patient, ov
 
 def test_org_lists_its_requests_by_status(client, pharma_token, ask):
     kept = ask()
-    gone = ask()
+    gone = ask(purposes=["HRESCH"])
     client.post(f"/v1/consent-requests/{gone['id']}/withdraw", headers=bearer(pharma_token))
     pending = client.get("/v1/consent-requests?status=pending", headers=bearer(pharma_token)).json[
         "items"
@@ -249,3 +249,133 @@ def test_approving_a_request_that_excludes_an_organisation_creates_the_consent(
     assert approved.json["exclusions"] == [
         {"data_categories": [], "purposes": [], "org_ids": [str(rival.org.id)]}
     ]
+
+
+def _file(client, token, body):
+    return client.post("/v1/consent-requests", json=body, headers=bearer(token))
+
+
+def test_a_second_pending_request_for_the_same_scope_is_409_naming_the_first(
+    client, pharma_token, patient, patient_token, ask
+):
+    first = ask(purposes=["CLINTRL", "HRESCH"], data_categories=["genomics", "lab_results"])
+    again = {
+        "patient_ref": ref(pharma_token, patient),
+        # The same categories, purposes and actions, in another order and with other terms.
+        "data_categories": ["lab_results", "genomics"],
+        "purposes": ["HRESCH", "CLINTRL"],
+        "actions": ["use", "access"],
+        "justification": "Asking again, louder.",
+        "expires_at": _soon(days=30),
+        "fee_per_use": 500,
+    }
+
+    response = _file(client, pharma_token, again)
+
+    assert response.status_code == 409
+    assert response.json["code"] == "duplicate_request"
+    assert response.json["pending_request_id"] == first["id"]
+    mine = client.get("/v1/me/consent-requests", headers=bearer(patient_token)).json["items"]
+    assert [r["id"] for r in mine] == [first["id"]]
+    notices = client.get("/v1/me/notifications", headers=bearer(patient_token)).json["items"]
+    assert [n["type"] for n in notices].count("consent_request_received") == 1
+
+
+def test_another_scope_patient_or_organisation_is_no_duplicate(
+    client, pharma_token, token_for, patient, ask
+):
+    ask()
+    assert ask(actions=["access"])["status"] == "pending"
+    assert ask(data_categories=["lab_results"])["status"] == "pending"
+    from tests.factories import PatientFactory
+
+    assert ask(patient_ref=ref(pharma_token, PatientFactory()))["status"] == "pending"
+    rival = token_for("pharma")
+    body = {
+        "patient_ref": ref(rival, patient),
+        "data_categories": ["lab_results", "medications", "genomics"],
+        "purposes": ["HRESCH", "CLINTRL"],
+        "actions": ["access", "use"],
+        "justification": "Our own study.",
+        "expires_at": _soon(),
+    }
+    assert _file(client, rival, body).status_code == 201
+
+
+@pytest.mark.parametrize("answer", ["withdraw", "deny", "approve", "lapse"])
+def test_once_the_request_is_no_longer_pending_the_org_may_ask_again(
+    client, pharma_token, patient_token, ask, answer
+):
+    from consent_api.requests.models import ConsentRequest
+    from server.db import db
+
+    first = ask()
+    if answer == "withdraw":
+        client.post(f"/v1/consent-requests/{first['id']}/withdraw", headers=bearer(pharma_token))
+    elif answer == "lapse":  # past its deadline, not yet swept: lapsed as the sweep would
+        row = db.session.get(ConsentRequest, __import__("uuid").UUID(first["id"]))
+        row.expires_at = utcnow() - timedelta(seconds=1)
+        db.session.flush()
+    else:
+        path = f"/v1/me/consent-requests/{first['id']}/{answer}"
+        assert client.post(path, headers=bearer(patient_token)).status_code in (200, 201)
+
+    second = ask()
+
+    assert second["id"] != first["id"]
+    followed = client.get(f"/v1/consent-requests/{first['id']}", headers=bearer(pharma_token))
+    assert followed.json["status"] != "pending"
+
+
+def test_the_org_sees_the_terms_the_patient_granted_once_approved(
+    client, patient_token, pharma_token, ask, org_credentials
+):
+    rival = org_credentials("pharma", name="Rival Pharma")
+    request = ask()
+    path = f"/v1/consent-requests/{request['id']}"
+    assert client.get(path, headers=bearer(pharma_token)).json["granted"] is None
+    until = _soon(days=30)
+    approved = client.post(
+        f"/v1/me/consent-requests/{request['id']}/approve",
+        json={
+            "data_categories": ["lab_results"],
+            "purposes": ["HRESCH"],
+            "valid_until": until,
+            "max_uses": 10,
+            "data_period": {"start": "2022-01-01"},
+            "exclusions": [{"org_ids": [str(rival.org.id)]}, {"purposes": ["CLINTRL"]}],
+        },
+        headers=bearer(patient_token),
+    ).json
+    # Amended later: the request still shows what was granted in answer to it.
+    client.patch(
+        f"/v1/me/consents/{approved['id']}", json={"max_uses": 5}, headers=bearer(patient_token)
+    )
+
+    followed = client.get(path, headers=bearer(pharma_token)).json
+
+    assert followed["data_categories"] == ["lab_results", "medications", "genomics"]  # as asked
+    assert followed["granted"] == {
+        "consent_id": shown(pharma_token, approved["id"]),
+        "data_categories": ["lab_results"],
+        "purposes": ["HRESCH"],
+        "actions": ["access", "use"],
+        "data_period": {"start": "2022-01-01", "end": "2025-12-31"},
+        "valid_from": approved["valid_from"],
+        "valid_until": approved["valid_until"],
+        "max_uses": 10,
+        "exclusions": [{"data_categories": [], "purposes": ["CLINTRL"], "org_ids": []}],
+    }
+    listed = client.get("/v1/consent-requests", headers=bearer(pharma_token)).json["items"]
+    assert [r["granted"] for r in listed] == [followed["granted"]]
+
+
+@pytest.mark.parametrize("answer", ["deny", "withdraw"])
+def test_a_request_not_approved_grants_nothing(client, patient_token, pharma_token, ask, answer):
+    request = ask()
+    if answer == "deny":
+        client.post(f"/v1/me/consent-requests/{request['id']}/deny", headers=bearer(patient_token))
+    else:
+        client.post(f"/v1/consent-requests/{request['id']}/withdraw", headers=bearer(pharma_token))
+    followed = client.get(f"/v1/consent-requests/{request['id']}", headers=bearer(pharma_token))
+    assert (followed.json["consent_id"], followed.json["granted"]) == (None, None)

@@ -134,7 +134,8 @@ def test_answered_and_lapsed_requests_are_told_to_the_organisation_that_asked(
         assert response.status_code == 201, response.json
         return response.json["id"]
 
-    approved, denied, lapsing = ask(), ask(), ask()
+    # Three questions (one pending request per scope): each for another purpose.
+    approved, denied, lapsing = ask(), ask(purposes=["CLINTRL"]), ask(purposes=["HPAYMT"])
     answer = client.post(
         f"/v1/me/consent-requests/{approved}/approve",
         json={"data_categories": ["lab_results"]},  # narrowed
