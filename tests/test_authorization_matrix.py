@@ -49,6 +49,7 @@ from tests.openapi_check import (
     resolve,
     served_operations,
 )
+from tests.support import problem_code
 
 # --- the operations, read from openapi.yaml ----------------------------------------------
 
@@ -429,7 +430,7 @@ class MatrixClient(FlaskClient):
         db.session.commit()
         response = super().open(*args, **kwargs)
         matched = match_path(response.request.path)
-        code = (response.json or {}).get("code") if response.is_json else None
+        code = problem_code(response.json) if response.is_json else None
         key = (response.request.method, matched and matched[0].path, response.status_code, code)
         if key not in self.checked:
             check_response(response)
@@ -520,9 +521,7 @@ def test_cell(cell, operation: Operation, caller_name: str):
     else:
         assert got == want.status, where
     if want.code is not None and response.is_json:
-        assert (response.json or {}).get("code", (response.json or {}).get("error")) == want.code, (
-            where
-        )
+        assert problem_code(response.json) == want.code, where
     if got == 401:
         assert response.headers.get("WWW-Authenticate", "").startswith("Bearer"), where
 

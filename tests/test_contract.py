@@ -157,6 +157,8 @@ def test_operations_follow_the_documentation_conventions():
                 allowed = {"application/problem+json"}
                 if path in OAUTH_PROTOCOL_ENDPOINTS and status in ("400", "401"):
                     allowed = {"application/json"}  # RFC 6749 error bodies
+                if path.startswith("/fhir/"):
+                    allowed = {"application/fhir+json"}  # OperationOutcomes
                 if media_types != allowed:
                     problems.append(f"{where} {status}: errors are {allowed}, not {media_types}")
             if status == "401" and "WWW-Authenticate" not in response.get("headers", {}):

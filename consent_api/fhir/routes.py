@@ -7,18 +7,20 @@ import uuid
 
 from flask import Blueprint, Response
 
-from consent_api.fhir import render, service
+from consent_api.fhir import outcome, render, service
 from consent_api.fhir.schemas import BY_IDENTIFIER, ConsentSearch
 from consent_api.orgs.current import current_org
 from consent_api.patients.current import current_patient
-from server import scopes
+from server import errors, scopes
 from server.db import utcnow
 from server.guard import bearer, require
 from server.http import external_url, query
 
-FHIR_JSON = "application/fhir+json"
+FHIR_JSON = outcome.FHIR_JSON
 
 bp = Blueprint("fhir", __name__)
+# Every error under /fhir/, whatever raised it, is an OperationOutcome.
+bp.record_once(lambda state: errors.add_dialect(state.app, "/fhir/", outcome.rendered))
 
 
 def _reader() -> service.Reader:

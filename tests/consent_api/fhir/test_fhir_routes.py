@@ -19,6 +19,7 @@ from consent_api.consents.models import Consent
 from server.app import create_app
 from server.db import db
 from tests.conftest import CommittingClient, app_config, bearer, ref, shown
+from tests.support import problem_code
 
 FHIR_JSON = "application/fhir+json"
 ACTION_SYSTEM = "http://terminology.hl7.org/CodeSystem/consentaction"
@@ -263,8 +264,8 @@ def test_org_gets_404_for_a_consent_granted_to_another_org(
     for named in (made["id"], shown(other, made["id"])):  # its own id, or as the other sees it
         response = client.get(f"/fhir/R5/Consent/{named}", headers=bearer(hospital_token))
         assert response.status_code == 404
-    assert response.mimetype == "application/problem+json"
-    assert response.json["code"] == "not_found"
+    assert response.mimetype == FHIR_JSON
+    assert problem_code(response.json) == "not_found"
 
 
 def test_org_does_not_see_exclusions_naming_other_orgs(
@@ -303,7 +304,7 @@ def test_patient_cannot_read_another_patients_consent(
     response = client.get(f"/fhir/R5/Consent/{made['id']}", headers=bearer(stranger))
 
     assert response.status_code == 404
-    assert response.json["code"] == "not_found"
+    assert problem_code(response.json) == "not_found"
 
 
 def test_unknown_consent_is_404(client, patient_token):
@@ -315,7 +316,7 @@ def test_token_without_a_reading_scope_is_refused(client, token_for, hospital):
     token = token_for(registration=hospital, scopes="consent.check")
     response = client.get(f"/fhir/R5/Consent/{uuid.uuid4()}", headers=bearer(token))
     assert response.status_code == 403
-    assert response.json["code"] == "insufficient_scope"
+    assert problem_code(response.json) == "insufficient_scope"
 
 
 # --- search ----------------------------------------------------------------------------------
@@ -383,8 +384,8 @@ def test_search_needs_a_patient_id(client, patient_token, patient_param):
     query = {} if patient_param is None else {"patient": patient_param}
     response = client.get("/fhir/R5/Consent", query_string=query, headers=bearer(patient_token))
     assert response.status_code == 422
-    assert response.mimetype == "application/problem+json"
-    assert "patient" in response.json["errors"]
+    assert response.mimetype == FHIR_JSON
+    assert [i["expression"] for i in response.json["issue"]] == [["patient"]]
 
 
 @pytest.fixture
