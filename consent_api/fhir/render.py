@@ -25,9 +25,11 @@ PARTICIPATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ParticipationTy
 LOINC_SYSTEM = "http://loinc.org"
 
 # consent-state-codes (draft | active | inactive | not-done | entered-in-error | unknown) has
-# no word for paused, revoked or expired: none is enforced now, which is what inactive says.
-# The period and meta.versionId tell the rest.
+# no word for paused, revoked or expired: none is enforced now, which is what inactive says
+# ("terminated or replaced"). Which of them it is, a reader needs (paused comes back, revoked
+# never does), so an extension of ours says it with our own state code.
 STATUSES = {"active": "active", "paused": "inactive", "revoked": "inactive", "expired": "inactive"}
+STATE_EXTENSION = "https://consent-wallet.example/fhir/StructureDefinition/consent-state"
 
 CATEGORY = {"system": LOINC_SYSTEM, "code": "59284-0", "display": "Consent Document"}
 # The grantee receives the data: v3 "information recipient".
@@ -64,6 +66,7 @@ def consent_resource(view: Mapping[str, Any], *, patient: str) -> dict[str, Any]
         "resourceType": "Consent",
         "id": str(view["id"]),
         "meta": {"versionId": str(view["version"]), "lastUpdated": instant(view["updated_at"])},
+        "extension": [{"url": STATE_EXTENSION, "valueCode": view["status"]}],
         "status": STATUSES.get(view["status"], "unknown"),
         "category": [{"coding": [CATEGORY]}],
         "subject": patient,

@@ -27,6 +27,7 @@ PURPOSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 CATEGORY_SYSTEM = "https://consent-wallet.example/fhir/CodeSystem/data-category"
 ACT_CODE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 PARTICIPATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+STATE_URL = "https://consent-wallet.example/fhir/StructureDefinition/consent-state"
 
 
 # --- helpers -------------------------------------------------------------------------------
@@ -210,9 +211,23 @@ def test_grantee_by_type_is_a_display_only_reference(client, patient_token):
     assert resource["provision"][0]["actor"][0]["reference"] == grantee
 
 
-@pytest.mark.parametrize("change", ["pause", "revoke"])
-def test_paused_or_revoked_consent_is_inactive_in_its_new_version(
-    client, patient_token, hospital, change
+def state(resource: dict) -> list[str]:
+    """Our consent-state extension's codes on a Consent."""
+    return [e["valueCode"] for e in resource.get("extension", []) if e["url"] == STATE_URL]
+
+
+def test_an_active_consent_says_so_in_its_state_too(client, patient_token, hospital):
+    made = grant(client, patient_token, {"org_id": str(hospital.org.id)})
+
+    resource = read(client, patient_token, made["id"])
+
+    assert resource["status"] == "active"
+    assert state(resource) == ["active"]
+
+
+@pytest.mark.parametrize(("change", "code"), [("pause", "paused"), ("revoke", "revoked")])
+def test_paused_or_revoked_consent_is_inactive_and_says_which_in_its_new_version(
+    client, patient_token, hospital, change, code
 ):
     made = grant(client, patient_token, {"org_id": str(hospital.org.id)})
     changed = client.post(f"/v1/me/consents/{made['id']}/{change}", headers=bearer(patient_token))
@@ -221,10 +236,11 @@ def test_paused_or_revoked_consent_is_inactive_in_its_new_version(
     resource = read(client, patient_token, made["id"])
 
     assert resource["status"] == "inactive"
+    assert state(resource) == [code]
     assert resource["meta"]["versionId"] == "2"
 
 
-def test_consent_past_its_validity_is_inactive(client, patient_token, hospital):
+def test_consent_past_its_validity_is_inactive_and_expired(client, patient_token, hospital):
     made = grant(client, patient_token, {"org_id": str(hospital.org.id)})
     # Time passes: the validity ended, and the sweep job has not marked it expired yet.
     stored = db.session.get(Consent, uuid.UUID(made["id"]))
@@ -234,6 +250,7 @@ def test_consent_past_its_validity_is_inactive(client, patient_token, hospital):
     resource = read(client, patient_token, made["id"])
 
     assert resource["status"] == "inactive"
+    assert state(resource) == ["expired"]
     assert "end" in resource["period"]
 
 
