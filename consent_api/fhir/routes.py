@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import json
 import uuid
+from datetime import datetime
 
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
 
 from consent_api.fhir import outcome, render, service
 from consent_api.fhir.schemas import BY_IDENTIFIER, ConsentSearch
@@ -40,14 +41,21 @@ def _fhir(resource: dict) -> Response:
     return Response(json.dumps(resource), mimetype=FHIR_JSON)
 
 
+def _version(resource: dict) -> Response:
+    """Answer one version of a resource: its versionId as a weak ETag, its lastUpdated as
+    Last-Modified, and 304 Not Modified when the client holds it already (If-None-Match,
+    or If-Modified-Since without it)."""
+    response = _fhir(resource)
+    response.set_etag(resource["meta"]["versionId"], weak=True)
+    response.last_modified = datetime.fromisoformat(resource["meta"]["lastUpdated"])
+    return response.make_conditional(request)
+
+
 @bp.get("/fhir/R5/Consent/<uuid:consent_id>")
 @require(scopes.PATIENT, scopes.CONSENT_READ)
 def read(consent_id: uuid.UUID):
     """Read one consent as a FHIR R5 Consent."""
-    resource = service.read(_reader(), consent_id, now=utcnow())
-    response = _fhir(resource)
-    response.set_etag(resource["meta"]["versionId"], weak=True)
-    return response
+    return _version(service.read(_reader(), consent_id, now=utcnow()))
 
 
 @bp.get("/fhir/R5/Consent")

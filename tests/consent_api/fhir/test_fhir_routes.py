@@ -153,6 +153,73 @@ def test_read_sends_the_version_as_a_weak_etag(client, patient_token, hospital):
     assert response.headers["ETag"] == 'W/"1"'
 
 
+def test_read_sends_last_updated_as_last_modified(client, patient_token, hospital):
+    made = grant(client, patient_token, {"org_id": str(hospital.org.id)})
+    response = client.get(f"/fhir/R5/Consent/{made['id']}", headers=bearer(patient_token))
+    last_updated = datetime.fromisoformat(response.json["meta"]["lastUpdated"])
+    assert response.last_modified == last_updated.replace(microsecond=0)
+
+
+@pytest.mark.parametrize("etag", ['W/"1"', '"1"', 'W/"7", W/"1"', "*"])
+def test_read_of_the_version_the_client_holds_is_not_modified(
+    client, patient_token, hospital, etag
+):
+    made = grant(client, patient_token, {"org_id": str(hospital.org.id)})
+
+    response = client.get(
+        f"/fhir/R5/Consent/{made['id']}",
+        headers={**bearer(patient_token), "If-None-Match": etag},
+    )
+
+    assert response.status_code == 304
+    assert response.data == b""
+    assert response.headers["ETag"] == 'W/"1"'
+
+
+def test_read_after_a_change_is_the_new_version_whatever_the_client_holds(
+    client, patient_token, hospital
+):
+    made = grant(client, patient_token, {"org_id": str(hospital.org.id)})
+    first = client.get(f"/fhir/R5/Consent/{made['id']}", headers=bearer(patient_token))
+    client.post(f"/v1/me/consents/{made['id']}/pause", headers=bearer(patient_token))
+
+    response = client.get(
+        f"/fhir/R5/Consent/{made['id']}",
+        headers={**bearer(patient_token), "If-None-Match": first.headers["ETag"]},
+    )
+
+    assert response.status_code == 200
+    assert response.headers["ETag"] == 'W/"2"'
+    assert response.json["meta"]["versionId"] == "2"
+
+
+def test_read_is_not_modified_since_its_last_modified(client, patient_token, hospital):
+    made = grant(client, patient_token, {"org_id": str(hospital.org.id)})
+    first = client.get(f"/fhir/R5/Consent/{made['id']}", headers=bearer(patient_token))
+    since = first.headers["Last-Modified"]
+
+    response = client.get(
+        f"/fhir/R5/Consent/{made['id']}",
+        headers={**bearer(patient_token), "If-Modified-Since": since},
+    )
+
+    assert response.status_code == 304
+
+
+def test_a_consent_the_caller_may_not_see_is_404_whatever_etag_it_sends(
+    client, patient_token, hospital_token, org_credentials
+):
+    other = org_credentials("hospital").org
+    made = grant(client, patient_token, {"org_id": str(other.id)})
+
+    response = client.get(
+        f"/fhir/R5/Consent/{shown(hospital_token, made['id'])}",
+        headers={**bearer(hospital_token), "If-None-Match": "*"},
+    )
+
+    assert response.status_code == 404
+
+
 def test_all_means_every_non_sensitive_category_plus_the_sensitive_ones_named(
     client, patient_token, hospital
 ):
