@@ -133,6 +133,7 @@ FILL: dict[str, dict[str, str]] = {
     "endpoint_id": {"org": "webhook", "admin": "webhook"},
     "delivery_id": {"org": "delivery"},
     "patient": {"patient": "patient_id", "org": "patient_ref"},  # the FHIR search
+    "version_id": {"patient": "consent_version", "org": "consent_version"},  # of "consent"
 }
 # Optional query parameters the matrix fills all the same, by operationId (one of them is
 # needed, as with the FHIR search's `patient` or `patient:identifier`).

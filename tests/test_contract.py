@@ -55,6 +55,7 @@ CONVERTER_SCHEMAS = {
     "default": {"type": "string", "format": None},
     "string": {"type": "string", "format": None},
     "uuid": {"type": "string", "format": "uuid"},
+    "int": {"type": "integer", "format": None},
 }
 
 

@@ -98,6 +98,40 @@ def searchset(
     return bundle
 
 
+def history_bundle(
+    entries: Sequence[tuple[str, Mapping[str, Any]]], *, self_url: str, now: datetime
+) -> dict[str, Any]:
+    """Wrap (fullUrl, resource) pairs, one per version, newest first, in a FHIR history
+    Bundle: the first version as its creation, each later one as an update."""
+    return {
+        "resourceType": "Bundle",
+        "type": "history",
+        "timestamp": instant(now),
+        "total": len(entries),
+        "link": [{"relation": "self", "url": self_url}],
+        "entry": [_history_entry(full_url, resource) for full_url, resource in entries],
+    }
+
+
+def _history_entry(full_url: str, resource: Mapping[str, Any]) -> dict[str, Any]:
+    meta = resource["meta"]
+    created = meta["versionId"] == "1"
+    path = f"{resource['resourceType']}/{resource['id']}"
+    return {
+        "fullUrl": full_url,
+        "resource": resource,
+        "request": {
+            "method": "POST" if created else "PUT",
+            "url": resource["resourceType"] if created else path,
+        },
+        "response": {
+            "status": "201 Created" if created else "200 OK",
+            "etag": f'W/"{meta["versionId"]}"',
+            "lastModified": meta["lastUpdated"],
+        },
+    }
+
+
 def grantee_reference(grantee: Mapping[str, Any]) -> dict[str, Any]:
     """Return the Reference to a consent's grantee.
 

@@ -58,6 +58,24 @@ def read(consent_id: uuid.UUID):
     return _version(service.read(_reader(), consent_id, now=utcnow()))
 
 
+@bp.get("/fhir/R5/Consent/<uuid:consent_id>/_history/<int:version_id>")
+@require(scopes.PATIENT, scopes.CONSENT_READ)
+def vread(consent_id: uuid.UUID, version_id: int):
+    """Read one version of a consent as a FHIR R5 Consent."""
+    return _version(service.version(_reader(), consent_id, version_id, now=utcnow()))
+
+
+@bp.get("/fhir/R5/Consent/<uuid:consent_id>/_history")
+@require(scopes.PATIENT, scopes.CONSENT_READ)
+def history(consent_id: uuid.UUID):
+    """Every version of a consent, newest first, as a history Bundle."""
+    now = utcnow()
+    resources = service.history(_reader(), consent_id, now=now)
+    entries = [(external_url(".read", consent_id=r["id"]), r) for r in resources]
+    self_url = external_url(".history", consent_id=consent_id)
+    return _fhir(render.history_bundle(entries, self_url=self_url, now=now))
+
+
 @bp.get("/fhir/R5/Consent")
 @require(scopes.PATIENT, scopes.CONSENT_READ)
 @query(ConsentSearch)

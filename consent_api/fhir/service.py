@@ -6,13 +6,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from types import SimpleNamespace
 from typing import Any
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import selectinload
 
 from consent_api.consents.listing import granted_to
-from consent_api.consents.models import Consent
+from consent_api.consents.models import Consent, ConsentVersion
 from consent_api.consents.schemas import ConsentOut, OrgConsentOut
 from consent_api.fhir import render
 from consent_api.fhir.schemas import BY_IDENTIFIER, PATIENT
@@ -32,8 +33,9 @@ class Reader:
     org: Organisation | None = None
 
 
-def read(reader: Reader, consent_id: uuid.UUID, *, now: datetime) -> dict[str, Any]:
-    """Return one consent as a FHIR Consent, or 404 if the reader may not see it."""
+def _find(reader: Reader, consent_id: uuid.UUID) -> Consent:
+    """The consent the reader names (an organisation by its own id of it), or 404 if the
+    reader may not see it."""
     statement = _visible(reader)
     consent = None
     if reader.org is not None:  # an organisation knows every consent by an id of its own
@@ -43,7 +45,37 @@ def read(reader: Reader, consent_id: uuid.UUID, *, now: datetime) -> dict[str, A
     if consent is None:
         # The same answer whether it does not exist or is someone else's: existence leaks too.
         raise NotFound("No consent with this id.")
-    return _render([consent], reader, now=now)[0]
+    return consent
+
+
+def read(reader: Reader, consent_id: uuid.UUID, *, now: datetime) -> dict[str, Any]:
+    """Return one consent as a FHIR Consent, or 404 if the reader may not see it."""
+    return _render([_find(reader, consent_id)], reader, now=now)[0]
+
+
+def history(reader: Reader, consent_id: uuid.UUID, *, now: datetime) -> list[dict[str, Any]]:
+    """Return every version of a consent the reader may see, newest first, as FHIR Consents.
+
+    A reader sees every version of a consent it may read: the grantee never changes, so
+    each version applied to the organisation that reads it now. The current version is the
+    read (its status as of `now`: an expiry not yet swept shows); older ones are rendered
+    from the versions kept exactly as they were, seen as the reader sees the consent."""
+    consent = _find(reader, consent_id)
+    current = _render([consent], reader, now=now)[0]
+    older = [v for v in reversed(consent.versions) if v.version < consent.version]
+    return [current, *(_render_kept(v, consent, reader, now=now) for v in older)]
+
+
+def version(
+    reader: Reader, consent_id: uuid.UUID, version_id: int, *, now: datetime
+) -> dict[str, Any]:
+    """Return one version of a consent the reader may see, as a FHIR Consent, or 404."""
+    found = [
+        r for r in history(reader, consent_id, now=now) if r["meta"]["versionId"] == str(version_id)
+    ]
+    if not found:
+        raise NotFound("No such version of this consent.")
+    return found[0]
 
 
 def _searched_patient(reader: Reader, query: dict[str, Any]) -> uuid.UUID | None:
@@ -92,6 +124,28 @@ def _visible(reader: Reader) -> Select | None:
         # The same predicate as the organisation's own consent list, so the two never differ.
         return visible.where(granted_to(reader.org))
     return None
+
+
+# What an organisation's view changes in a kept version: the consent's id and the patient
+# as it knows them, and only the exclusions that are its business (the schema's own rules).
+_ORG_SHOWN = OrgConsentOut(only=("id", "patient_ref", "exclusions"))
+
+
+def _render_kept(
+    kept: ConsentVersion, consent: Consent, reader: Reader, *, now: datetime
+) -> dict[str, Any]:
+    """Render a kept version (the patient's view of the consent then) for the reader."""
+    if reader.org is None:
+        return render.consent_resource(kept.snapshot, patient=str(consent.patient_id))
+    shown = dump(
+        _ORG_SHOWN,
+        SimpleNamespace(
+            id=consent.id, patient_id=consent.patient_id, exclusions=kept.snapshot["exclusions"]
+        ),
+        now=now,
+        viewer=reader.org.id,
+    )
+    return render.consent_resource({**kept.snapshot, **shown}, patient=shown["patient_ref"])
 
 
 def _render(found: Sequence[Consent], reader: Reader, *, now: datetime) -> list[dict[str, Any]]:

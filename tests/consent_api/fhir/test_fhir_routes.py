@@ -19,9 +19,9 @@ from consent_api.consents.models import Consent
 from server.app import create_app
 from server.db import db
 from tests.conftest import CommittingClient, app_config, bearer, ref, shown
+from tests.consent_api.fhir.conftest import FHIR_JSON, grant
 from tests.support import problem_code
 
-FHIR_JSON = "application/fhir+json"
 ACTION_SYSTEM = "http://terminology.hl7.org/CodeSystem/consentaction"
 PURPOSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 CATEGORY_SYSTEM = "https://consent-wallet.example/fhir/CodeSystem/data-category"
@@ -31,20 +31,6 @@ STATE_URL = "https://consent-wallet.example/fhir/StructureDefinition/consent-sta
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def grant(client, token: str, grantee: dict, **terms) -> dict:
-    """Grant a consent through the patient API and return its JSON."""
-    body = {
-        "grantee": grantee,
-        "data_categories": ["diagnoses"],
-        "purposes": ["TREAT"],
-        "actions": ["access"],
-        **terms,
-    }
-    response = client.post("/v1/me/consents", json=body, headers=bearer(token))
-    assert response.status_code == 201, response.json
-    return response.json
 
 
 def read(client, token: str, consent_id) -> dict:
@@ -81,18 +67,6 @@ def concept_codes(concepts: list[dict], system: str) -> list[str]:
 
 def org_ref(org_id) -> str:
     return f"Organization/{org_id}"
-
-
-@pytest.fixture
-def hospital(org_credentials):
-    """A hospital registration (organisation and client)."""
-    return org_credentials("hospital", name="St Mary's")
-
-
-@pytest.fixture
-def hospital_token(token_for, hospital) -> str:
-    """The hospital's token with consent.read."""
-    return token_for(registration=hospital, scopes="consent.read")
 
 
 # --- the rendered resource ---------------------------------------------------------------
