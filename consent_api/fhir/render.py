@@ -80,15 +80,20 @@ def consent_resource(view: Mapping[str, Any], *, patient: str) -> dict[str, Any]
 
 
 def searchset(
-    entries: Sequence[tuple[str, Mapping[str, Any]]], *, self_url: str, now: datetime
+    entries: Sequence[tuple[str, Mapping[str, Any]]],
+    *,
+    links: Mapping[str, str],
+    total: int,
+    now: datetime,
 ) -> dict[str, Any]:
-    """Wrap (fullUrl, resource) pairs in a FHIR searchset Bundle; every entry is a match."""
+    """Wrap one page of (fullUrl, resource) pairs in a FHIR searchset Bundle, every entry a
+    match; `links` by relation (self, next), `total` the matches on every page."""
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "searchset",
         "timestamp": instant(now),
-        "total": len(entries),
-        "link": [{"relation": "self", "url": self_url}],
+        "total": total,
+        "link": [{"relation": relation, "url": url} for relation, url in links.items()],
     }
     if entries:  # FHIR JSON has no empty arrays: no match, no `entry` at all
         bundle["entry"] = [

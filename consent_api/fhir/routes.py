@@ -8,14 +8,14 @@ from datetime import datetime
 
 from flask import Blueprint, Response, request
 
-from consent_api.fhir import outcome, render, service
-from consent_api.fhir.schemas import BY_IDENTIFIER, ConsentSearch
+from consent_api.fhir import outcome, render, schemas, service
 from consent_api.orgs.current import current_org
 from consent_api.patients.current import current_patient
 from server import errors, scopes
 from server.db import utcnow
+from server.errors import ValidationFailed
 from server.guard import bearer, require
-from server.http import external_url, query
+from server.http import external_url, load, refuse_nul
 
 FHIR_JSON = outcome.FHIR_JSON
 
@@ -76,16 +76,29 @@ def history(consent_id: uuid.UUID):
     return _fhir(render.history_bundle(entries, self_url=self_url, now=now))
 
 
+def _strict() -> bool:
+    """Whether the client asked for FHIR's strict handling (`Prefer: handling=strict`)."""
+    preferences = request.headers.get("Prefer", "").split(",")
+    return any(p.partition(";")[0].replace(" ", "") == "handling=strict" for p in preferences)
+
+
+def _search_parameters() -> dict:
+    """The search, from the query string (a parameter may be given several times)."""
+    params = request.args.to_dict(flat=False)
+    refuse_nul(params)
+    if _strict() and schemas.unknown(params):
+        raise ValidationFailed(errors=schemas.unknown(params))
+    return load(schemas.SEARCH, params)
+
+
 @bp.get("/fhir/R5/Consent")
 @require(scopes.PATIENT, scopes.CONSENT_READ)
-@query(ConsentSearch)
-def search(query):
+def search():
     """Search one patient's consents that the caller may see, as a searchset Bundle."""
-    now = utcnow()
-    resources = service.search(_reader(), query, now=now)
-    entries = [(external_url(".read", consent_id=r["id"]), r) for r in resources]
-    if "patient" in query:
-        self_url = external_url(".search", patient=query["patient"])
-    else:
-        self_url = external_url(".search", **{BY_IDENTIFIER: query["identifier"]})
-    return _fhir(render.searchset(entries, self_url=self_url, now=now))
+    query, now = _search_parameters(), utcnow()
+    found = service.search(_reader(), query, now=now)
+    entries = [(external_url(".read", consent_id=r["id"]), r) for r in found.resources]
+    links = {"self": external_url(".search", **schemas.applied(query))}
+    if found.next_cursor:
+        links["next"] = external_url(".search", **schemas.applied(query, cursor=found.next_cursor))
+    return _fhir(render.searchset(entries, links=links, total=found.total, now=now))
