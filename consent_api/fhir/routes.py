@@ -8,13 +8,13 @@ from datetime import datetime
 
 from flask import Blueprint, Response, request
 
-from consent_api.fhir import outcome, render, schemas, service
+from consent_api.fhir import capabilities, outcome, render, schemas, service
 from consent_api.orgs.current import current_org
 from consent_api.patients.current import current_patient
 from server import errors, scopes
 from server.db import utcnow
 from server.errors import ValidationFailed
-from server.guard import bearer, require
+from server.guard import bearer, public, require
 from server.http import external_url, load, refuse_nul
 
 FHIR_JSON = outcome.FHIR_JSON
@@ -49,6 +49,19 @@ def _version(resource: dict) -> Response:
     response.set_etag(resource["meta"]["versionId"], weak=True)
     response.last_modified = datetime.fromisoformat(resource["meta"]["lastUpdated"])
     return response.make_conditional(request)
+
+
+@bp.get("/fhir/R5/metadata")
+@public
+def metadata():
+    """Describe this FHIR server: its CapabilityStatement."""
+    urls = {
+        "fhir": external_url(".metadata").removesuffix("/metadata"),
+        "token": external_url("oauth.token"),
+        "authorize": external_url("oauth.authorize_form"),
+        "revoke": external_url("oauth.revoke"),
+    }
+    return _fhir(capabilities.capability_statement(urls, now=utcnow()))
 
 
 @bp.get("/fhir/R5/Consent/<uuid:consent_id>")
