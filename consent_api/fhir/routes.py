@@ -6,16 +6,16 @@ import json
 import uuid
 from datetime import datetime
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, jsonify, request
 
-from consent_api.fhir import capabilities, outcome, render, schemas, service
+from consent_api.fhir import capabilities, outcome, render, schemas, service, smart
 from consent_api.orgs.current import current_org
 from consent_api.patients.current import current_patient
 from server import errors, scopes
 from server.db import utcnow
 from server.errors import ValidationFailed
 from server.guard import bearer, public, require
-from server.http import external_url, load, refuse_nul
+from server.http import external_url, issuer, load, refuse_nul
 
 FHIR_JSON = outcome.FHIR_JSON
 
@@ -55,13 +55,26 @@ def _version(resource: dict) -> Response:
 @public
 def metadata():
     """Describe this FHIR server: its CapabilityStatement."""
-    urls = {
-        "fhir": external_url(".metadata").removesuffix("/metadata"),
+    urls = {"fhir": external_url(".metadata").removesuffix("/metadata"), **_oauth_urls()}
+    return _fhir(capabilities.capability_statement(urls, now=utcnow()))
+
+
+def _oauth_urls() -> dict[str, str]:
+    return {
+        "issuer": issuer(),
         "token": external_url("oauth.token"),
         "authorize": external_url("oauth.authorize_form"),
         "revoke": external_url("oauth.revoke"),
     }
-    return _fhir(capabilities.capability_statement(urls, now=utcnow()))
+
+
+@bp.get("/fhir/R5/.well-known/smart-configuration")
+@bp.get("/.well-known/smart-configuration")
+@public
+def smart_configuration():
+    """Describe our OAuth server to SMART clients (SMART App Launch v2): at the FHIR base,
+    where SMART clients look, and at the root."""
+    return jsonify(smart.configuration(_oauth_urls()))
 
 
 @bp.get("/fhir/R5/Consent/<uuid:consent_id>")
