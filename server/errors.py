@@ -1,4 +1,5 @@
-"""One error contract: every error is application/problem+json (RFC 9457) with a stable code."""
+"""One error contract: every error is application/problem+json (RFC 9457) with a stable code,
+or that same problem in the dialect of the paths that speak another (`add_dialect`)."""
 
 from __future__ import annotations
 

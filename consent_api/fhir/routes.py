@@ -51,21 +51,22 @@ def _version(resource: dict) -> Response:
     return response.make_conditional(request)
 
 
-@bp.get("/fhir/R5/metadata")
-@public
-def metadata():
-    """Describe this FHIR server: its CapabilityStatement."""
-    urls = {"fhir": external_url(".metadata").removesuffix("/metadata"), **_oauth_urls()}
-    return _fhir(capabilities.capability_statement(urls, now=utcnow()))
-
-
 def _oauth_urls() -> dict[str, str]:
+    """Our issuer and OAuth endpoints, as absolute URLs under it (for discovery)."""
     return {
         "issuer": issuer(),
         "token": external_url("oauth.token"),
         "authorize": external_url("oauth.authorize_form"),
         "revoke": external_url("oauth.revoke"),
     }
+
+
+@bp.get("/fhir/R5/metadata")
+@public
+def metadata():
+    """Describe this FHIR server: its CapabilityStatement."""
+    urls = {"fhir": external_url(".metadata").removesuffix("/metadata"), **_oauth_urls()}
+    return _fhir(capabilities.capability_statement(urls, now=utcnow()))
 
 
 @bp.get("/fhir/R5/.well-known/smart-configuration")
