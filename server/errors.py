@@ -1,12 +1,13 @@
-"""One error contract: every error is application/problem+json (RFC 9457) with a stable code."""
+"""One error contract: every error is application/problem+json (RFC 9457) with a stable code,
+or that same problem in the dialect of the paths that speak another (`add_dialect`)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
-from flask import Flask, Response, g, json
+from flask import Flask, Response, current_app, g, has_request_context, json, request
 from werkzeug.exceptions import HTTPException, InternalServerError
 from werkzeug.http import HTTP_STATUS_CODES
 
@@ -37,6 +38,11 @@ HTTP_CODES = {
 }
 # Headers an error must keep: Allow on 405, Retry-After on 429/503, the challenge on 401/403.
 KEPT_HEADERS = ("Allow", "Retry-After", "WWW-Authenticate")
+# Where the app keeps the error dialects of its paths (see add_dialect).
+DIALECTS = "problem_dialects"
+
+# Renders a problem document another way: its text and media type.
+Dialect = Callable[[Mapping[str, Any]], tuple[str, str]]
 
 
 class Problem(Exception):
@@ -140,10 +146,26 @@ def problem_response(
     if g.get("request_id"):
         extra = {"request_id": g.request_id, **extra}
     body = problem_document(status, code, title, detail, errors=errors, **extra)
-    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    dialect = _dialect()
+    text, mimetype = dialect(body) if dialect else (json.dumps(body), PROBLEM_JSON)
+    response = Response(text, status=status, mimetype=mimetype)
     for name, value in (headers or {}).items():
         response.headers[name] = value
     return response
+
+
+def add_dialect(app: Flask, prefix: str, dialect: Dialect) -> None:
+    """Answer the problems of requests under the path `prefix` in another dialect (FHIR's
+    OperationOutcome under /fhir/): the same problem, status, code and headers, whatever
+    raised it (a route, the bearer check, routing, an unexpected error)."""
+    app.extensions.setdefault(DIALECTS, {})[prefix] = dialect
+
+
+def _dialect() -> Dialect | None:
+    if not has_request_context():
+        return None
+    dialects = current_app.extensions.get(DIALECTS, {})
+    return next((d for prefix, d in dialects.items() if request.path.startswith(prefix)), None)
 
 
 def render_problem(exc: Problem) -> Response:

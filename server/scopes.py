@@ -28,6 +28,11 @@ ORG_SCOPES = (
 )
 ALL = (PATIENT, *ORG_SCOPES, ADMIN)
 
+# SMART on FHIR's system scopes (App Launch v2, and v1's spelling) that Backend Services
+# clients ask for, taken as aliases of ours at the token endpoint: reading and searching
+# Consent is consent.read. A token holds ours; its answer names the scope as asked.
+ALIASES = {"system/Consent.rs": CONSENT_READ, "system/Consent.read": CONSENT_READ}
+
 
 def parse(scope: str | None) -> list[str]:
     """Split a space-delimited scope string into its distinct scopes, in order."""
@@ -35,3 +40,9 @@ def parse(scope: str | None) -> list[str]:
     for item in (scope or "").split():
         seen.setdefault(item, None)
     return list(seen)
+
+
+def canonical(scope: str | None) -> list[str]:
+    """Our scopes that a requested scope string stands for: each alias read as ours,
+    distinct, in order."""
+    return parse(" ".join(ALIASES.get(item, item) for item in parse(scope)))

@@ -258,6 +258,7 @@ def _organisations_of(
         "patient_ref": link["patient_ref"],
         "mrn_system": mrn_system,
         "consent": consent["id"],
+        "consent_version": "1",
         "pending_request": pending["id"],
         "patient_id": p1.ids["patient_id"],
         "idempotency_key": key,
@@ -333,6 +334,7 @@ def _life_of_the_first_patient(
     notices = b.get("/v1/me/notifications", p1_token, limit=100)["items"]
     p1.ids |= {
         "consent": own["id"],
+        "consent_version": "1",
         "paused_consent": paused["id"],
         "pending_request": hospital.ids["pending_request"],
         "notification": notices[0]["id"],
@@ -370,6 +372,7 @@ def _suspended_hospital(
         "patient_ref": link["patient_ref"],
         "mrn_system": mrn_system,
         "consent": consent["id"],
+        "consent_version": "1",
         "pending_request": pending["id"],
         "patient_id": p1.ids["patient_id"],
     }

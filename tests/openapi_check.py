@@ -15,7 +15,8 @@ Kept out of the contract on purpose:
 Errors that any path can give and the document states once: a path that matches no
 template must answer `404` (components/responses/NotFound); a documented path asked
 with a method it does not serve must answer `405` (MethodNotAllowed), or `404` when a
-path parameter does not convert (e.g. a non-UUID id).
+path parameter does not convert (e.g. a non-UUID id). Under /fhir/ the same errors are
+OperationOutcomes (FhirNotFound, FhirMethodNotAllowed), as every error there is.
 """
 
 from __future__ import annotations
@@ -55,6 +56,11 @@ CHECKS = [
 ]
 # What is still checked when the body is out of the contract (redirects, HTML pages).
 CHECKS_WITHOUT_BODY = [c for c in CHECKS if c is not response_schema_conformance]
+
+
+# The errors any path can give, by status: the component that documents them.
+COMMON_ERRORS = {404: "NotFound", 405: "MethodNotAllowed"}
+FHIR_COMMON_ERRORS = {404: "FhirNotFound", 405: "FhirMethodNotAllowed"}
 
 
 class OpenApiViolation(AssertionError):
@@ -186,13 +192,14 @@ def check_response(response: TestResponse) -> None:
     if method == "OPTIONS":
         return
     matched = match_path(request.path)
+    common = FHIR_COMMON_ERRORS if request.path.startswith("/fhir/") else COMMON_ERRORS
     if matched is None:
-        _check_common_error(response, {404: "NotFound"})
+        _check_common_error(response, {404: common[404]})
         return
     template, path_parameters = matched
     documented_method = "GET" if method == "HEAD" else method
     if documented_method not in template.methods:
-        _check_common_error(response, {404: "NotFound", 405: "MethodNotAllowed"})
+        _check_common_error(response, common)
         return
     operation = schema()[template.path][documented_method]
     if method == "HEAD":

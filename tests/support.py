@@ -52,6 +52,21 @@ def issue_patient_token(patient: Any, app_client: OAuthClient, *, scope: str = "
     return token
 
 
+# Our problem codes, as FHIR OperationOutcomes carry them (consent_api/fhir/outcome.py).
+PROBLEM_SYSTEM = "https://consent-wallet.example/fhir/CodeSystem/problem"
+
+
+def problem_code(body: Any) -> str | None:
+    """The stable code of an error answer: a problem document's `code`, an OperationOutcome's
+    first issue's code in our problem system (under /fhir/), an RFC 6749 body's `error`."""
+    if not isinstance(body, dict):
+        return None
+    if body.get("resourceType") == "OperationOutcome":
+        codings = body["issue"][0].get("details", {}).get("coding", [])
+        return next((c["code"] for c in codings if c.get("system") == PROBLEM_SYSTEM), None)
+    return body.get("code", body.get("error"))
+
+
 def all_pages(
     client: FlaskClient,
     path: str,

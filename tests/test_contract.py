@@ -55,6 +55,7 @@ CONVERTER_SCHEMAS = {
     "default": {"type": "string", "format": None},
     "string": {"type": "string", "format": None},
     "uuid": {"type": "string", "format": "uuid"},
+    "int": {"type": "integer", "format": None},
 }
 
 
@@ -161,6 +162,8 @@ def test_operations_follow_the_documentation_conventions():
                     allowed = {"application/json"}  # RFC 6749 error bodies
                 if (path, method.upper(), status) in PAGES_FOR_BROWSERS:
                     allowed = {"application/problem+json", "text/html"}
+                if path.startswith("/fhir/"):
+                    allowed = {"application/fhir+json"}  # OperationOutcomes
                 if media_types != allowed:
                     problems.append(f"{where} {status}: errors are {allowed}, not {media_types}")
             if status == "401" and "WWW-Authenticate" not in response.get("headers", {}):

@@ -64,14 +64,14 @@ class OAuthClient(db.Model, ClientMixin):
         return self.redirect_uris[0] if len(self.redirect_uris) == 1 else None
 
     def get_allowed_scope(self, scope: str | None) -> str | None:
-        """Return the scope to grant, or None (→ invalid_scope) if any part is not allowed."""
+        """Return the scope to grant, as asked (a SMART alias stays as asked: `save_token`
+        stores ours), or None (→ invalid_scope) if any part is not allowed."""
         allowed = scopes.parse(self.scope)
         if not scope:
             return " ".join(allowed)
-        requested = scopes.parse(scope)
-        if not set(requested) <= set(allowed):
+        if not set(scopes.canonical(scope)) <= set(allowed):
             return None
-        return " ".join(requested)
+        return " ".join(scopes.parse(scope))
 
     def check_redirect_uri(self, redirect_uri: str) -> bool:
         # Exact match, no prefixes or patterns; only a loopback URI's port may differ.

@@ -189,7 +189,7 @@ def metadata():
         authorization_endpoint=f"{base}/oauth/authorize",
         token_endpoint=f"{base}/oauth/token",
         revocation_endpoint=f"{base}/oauth/revoke",
-        scopes_supported=list(scopes.ALL),
+        scopes_supported=[*scopes.ALL, *scopes.ALIASES],
         response_types_supported=["code"],
         grant_types_supported=["authorization_code", "refresh_token", "client_credentials"],
         token_endpoint_auth_methods_supported=["none", "client_secret_basic", "private_key_jwt"],

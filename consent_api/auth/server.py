@@ -67,7 +67,7 @@ def save_token(token: dict[str, Any], oauth_request) -> None:
             family_id=family_id,
             access_token_hash=digest(token["access_token"]),
             refresh_token_hash=digest(refresh) if refresh else None,
-            scope=token.get("scope", ""),
+            scope=" ".join(scopes.canonical(token.get("scope"))),  # SMART aliases as ours
             issued_at=now,
             expires_at=now + timedelta(seconds=token["expires_in"]),
             refresh_expires_at=now + timedelta(seconds=config["REFRESH_TOKEN_TTL"])
@@ -125,7 +125,7 @@ class BearerValidator(BearerTokenValidator):
 
 def init_app(app: Flask) -> None:
     """Wire the authorization server, its grants and endpoints, and the bearer validator."""
-    app.config.setdefault("OAUTH2_SCOPES_SUPPORTED", list(scopes.ALL))
+    app.config.setdefault("OAUTH2_SCOPES_SUPPORTED", [*scopes.ALL, *scopes.ALIASES])
     authorization.init_app(app, query_client=query_client, save_token=save_token)
     authorization.register_token_generator(
         "default",

@@ -25,9 +25,11 @@ PARTICIPATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ParticipationTy
 LOINC_SYSTEM = "http://loinc.org"
 
 # consent-state-codes (draft | active | inactive | not-done | entered-in-error | unknown) has
-# no word for paused, revoked or expired: none is enforced now, which is what inactive says.
-# The period and meta.versionId tell the rest.
+# no word for paused, revoked or expired: none is enforced now, which is what inactive says
+# ("terminated or replaced"). Which of them it is, a reader needs (paused comes back, revoked
+# never does), so an extension of ours says it with our own state code.
 STATUSES = {"active": "active", "paused": "inactive", "revoked": "inactive", "expired": "inactive"}
+STATE_EXTENSION = "https://consent-wallet.example/fhir/StructureDefinition/consent-state"
 
 CATEGORY = {"system": LOINC_SYSTEM, "code": "59284-0", "display": "Consent Document"}
 # The grantee receives the data: v3 "information recipient".
@@ -64,6 +66,7 @@ def consent_resource(view: Mapping[str, Any], *, patient: str) -> dict[str, Any]
         "resourceType": "Consent",
         "id": str(view["id"]),
         "meta": {"versionId": str(view["version"]), "lastUpdated": instant(view["updated_at"])},
+        "extension": [{"url": STATE_EXTENSION, "valueCode": view["status"]}],
         "status": STATUSES.get(view["status"], "unknown"),
         "category": [{"coding": [CATEGORY]}],
         "subject": patient,
@@ -77,15 +80,20 @@ def consent_resource(view: Mapping[str, Any], *, patient: str) -> dict[str, Any]
 
 
 def searchset(
-    entries: Sequence[tuple[str, Mapping[str, Any]]], *, self_url: str, now: datetime
+    entries: Sequence[tuple[str, Mapping[str, Any]]],
+    *,
+    links: Mapping[str, str],
+    total: int,
+    now: datetime,
 ) -> dict[str, Any]:
-    """Wrap (fullUrl, resource) pairs in a FHIR searchset Bundle; every entry is a match."""
+    """Wrap one page of (fullUrl, resource) pairs in a FHIR searchset Bundle, every entry a
+    match; `links` by relation (self, next), `total` the matches on every page."""
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "type": "searchset",
         "timestamp": instant(now),
-        "total": len(entries),
-        "link": [{"relation": "self", "url": self_url}],
+        "total": total,
+        "link": [{"relation": relation, "url": url} for relation, url in links.items()],
     }
     if entries:  # FHIR JSON has no empty arrays: no match, no `entry` at all
         bundle["entry"] = [
@@ -93,6 +101,40 @@ def searchset(
             for full_url, resource in entries
         ]
     return bundle
+
+
+def history_bundle(
+    entries: Sequence[tuple[str, Mapping[str, Any]]], *, self_url: str, now: datetime
+) -> dict[str, Any]:
+    """Wrap (fullUrl, resource) pairs, one per version, newest first, in a FHIR history
+    Bundle: the first version as its creation, each later one as an update."""
+    return {
+        "resourceType": "Bundle",
+        "type": "history",
+        "timestamp": instant(now),
+        "total": len(entries),
+        "link": [{"relation": "self", "url": self_url}],
+        "entry": [_history_entry(full_url, resource) for full_url, resource in entries],
+    }
+
+
+def _history_entry(full_url: str, resource: Mapping[str, Any]) -> dict[str, Any]:
+    meta = resource["meta"]
+    created = meta["versionId"] == "1"
+    path = f"{resource['resourceType']}/{resource['id']}"
+    return {
+        "fullUrl": full_url,
+        "resource": resource,
+        "request": {
+            "method": "POST" if created else "PUT",
+            "url": resource["resourceType"] if created else path,
+        },
+        "response": {
+            "status": "201 Created" if created else "200 OK",
+            "etag": f'W/"{meta["versionId"]}"',
+            "lastModified": meta["lastUpdated"],
+        },
+    }
 
 
 def grantee_reference(grantee: Mapping[str, Any]) -> dict[str, Any]:

@@ -19,30 +19,18 @@ from consent_api.consents.models import Consent
 from server.app import create_app
 from server.db import db
 from tests.conftest import CommittingClient, app_config, bearer, ref, shown
+from tests.consent_api.fhir.conftest import FHIR_JSON, grant
+from tests.support import problem_code
 
-FHIR_JSON = "application/fhir+json"
 ACTION_SYSTEM = "http://terminology.hl7.org/CodeSystem/consentaction"
 PURPOSE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActReason"
 CATEGORY_SYSTEM = "https://consent-wallet.example/fhir/CodeSystem/data-category"
 ACT_CODE_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ActCode"
 PARTICIPATION_SYSTEM = "http://terminology.hl7.org/CodeSystem/v3-ParticipationType"
+STATE_URL = "https://consent-wallet.example/fhir/StructureDefinition/consent-state"
 
 
 # --- helpers -------------------------------------------------------------------------------
-
-
-def grant(client, token: str, grantee: dict, **terms) -> dict:
-    """Grant a consent through the patient API and return its JSON."""
-    body = {
-        "grantee": grantee,
-        "data_categories": ["diagnoses"],
-        "purposes": ["TREAT"],
-        "actions": ["access"],
-        **terms,
-    }
-    response = client.post("/v1/me/consents", json=body, headers=bearer(token))
-    assert response.status_code == 201, response.json
-    return response.json
 
 
 def read(client, token: str, consent_id) -> dict:
@@ -79,18 +67,6 @@ def concept_codes(concepts: list[dict], system: str) -> list[str]:
 
 def org_ref(org_id) -> str:
     return f"Organization/{org_id}"
-
-
-@pytest.fixture
-def hospital(org_credentials):
-    """A hospital registration (organisation and client)."""
-    return org_credentials("hospital", name="St Mary's")
-
-
-@pytest.fixture
-def hospital_token(token_for, hospital) -> str:
-    """The hospital's token with consent.read."""
-    return token_for(registration=hospital, scopes="consent.read")
 
 
 # --- the rendered resource ---------------------------------------------------------------
@@ -151,6 +127,73 @@ def test_read_sends_the_version_as_a_weak_etag(client, patient_token, hospital):
     assert response.headers["ETag"] == 'W/"1"'
 
 
+def test_read_sends_last_updated_as_last_modified(client, patient_token, hospital):
+    made = grant(client, patient_token, {"org_id": str(hospital.org.id)})
+    response = client.get(f"/fhir/R5/Consent/{made['id']}", headers=bearer(patient_token))
+    last_updated = datetime.fromisoformat(response.json["meta"]["lastUpdated"])
+    assert response.last_modified == last_updated.replace(microsecond=0)
+
+
+@pytest.mark.parametrize("etag", ['W/"1"', '"1"', 'W/"7", W/"1"', "*"])
+def test_read_of_the_version_the_client_holds_is_not_modified(
+    client, patient_token, hospital, etag
+):
+    made = grant(client, patient_token, {"org_id": str(hospital.org.id)})
+
+    response = client.get(
+        f"/fhir/R5/Consent/{made['id']}",
+        headers={**bearer(patient_token), "If-None-Match": etag},
+    )
+
+    assert response.status_code == 304
+    assert response.data == b""
+    assert response.headers["ETag"] == 'W/"1"'
+
+
+def test_read_after_a_change_is_the_new_version_whatever_the_client_holds(
+    client, patient_token, hospital
+):
+    made = grant(client, patient_token, {"org_id": str(hospital.org.id)})
+    first = client.get(f"/fhir/R5/Consent/{made['id']}", headers=bearer(patient_token))
+    client.post(f"/v1/me/consents/{made['id']}/pause", headers=bearer(patient_token))
+
+    response = client.get(
+        f"/fhir/R5/Consent/{made['id']}",
+        headers={**bearer(patient_token), "If-None-Match": first.headers["ETag"]},
+    )
+
+    assert response.status_code == 200
+    assert response.headers["ETag"] == 'W/"2"'
+    assert response.json["meta"]["versionId"] == "2"
+
+
+def test_read_is_not_modified_since_its_last_modified(client, patient_token, hospital):
+    made = grant(client, patient_token, {"org_id": str(hospital.org.id)})
+    first = client.get(f"/fhir/R5/Consent/{made['id']}", headers=bearer(patient_token))
+    since = first.headers["Last-Modified"]
+
+    response = client.get(
+        f"/fhir/R5/Consent/{made['id']}",
+        headers={**bearer(patient_token), "If-Modified-Since": since},
+    )
+
+    assert response.status_code == 304
+
+
+def test_a_consent_the_caller_may_not_see_is_404_whatever_etag_it_sends(
+    client, patient_token, hospital_token, org_credentials
+):
+    other = org_credentials("hospital").org
+    made = grant(client, patient_token, {"org_id": str(other.id)})
+
+    response = client.get(
+        f"/fhir/R5/Consent/{shown(hospital_token, made['id'])}",
+        headers={**bearer(hospital_token), "If-None-Match": "*"},
+    )
+
+    assert response.status_code == 404
+
+
 def test_all_means_every_non_sensitive_category_plus_the_sensitive_ones_named(
     client, patient_token, hospital
 ):
@@ -209,9 +252,23 @@ def test_grantee_by_type_is_a_display_only_reference(client, patient_token):
     assert resource["provision"][0]["actor"][0]["reference"] == grantee
 
 
-@pytest.mark.parametrize("change", ["pause", "revoke"])
-def test_paused_or_revoked_consent_is_inactive_in_its_new_version(
-    client, patient_token, hospital, change
+def state(resource: dict) -> list[str]:
+    """Our consent-state extension's codes on a Consent."""
+    return [e["valueCode"] for e in resource.get("extension", []) if e["url"] == STATE_URL]
+
+
+def test_an_active_consent_says_so_in_its_state_too(client, patient_token, hospital):
+    made = grant(client, patient_token, {"org_id": str(hospital.org.id)})
+
+    resource = read(client, patient_token, made["id"])
+
+    assert resource["status"] == "active"
+    assert state(resource) == ["active"]
+
+
+@pytest.mark.parametrize(("change", "code"), [("pause", "paused"), ("revoke", "revoked")])
+def test_paused_or_revoked_consent_is_inactive_and_says_which_in_its_new_version(
+    client, patient_token, hospital, change, code
 ):
     made = grant(client, patient_token, {"org_id": str(hospital.org.id)})
     changed = client.post(f"/v1/me/consents/{made['id']}/{change}", headers=bearer(patient_token))
@@ -220,10 +277,11 @@ def test_paused_or_revoked_consent_is_inactive_in_its_new_version(
     resource = read(client, patient_token, made["id"])
 
     assert resource["status"] == "inactive"
+    assert state(resource) == [code]
     assert resource["meta"]["versionId"] == "2"
 
 
-def test_consent_past_its_validity_is_inactive(client, patient_token, hospital):
+def test_consent_past_its_validity_is_inactive_and_expired(client, patient_token, hospital):
     made = grant(client, patient_token, {"org_id": str(hospital.org.id)})
     # Time passes: the validity ended, and the sweep job has not marked it expired yet.
     stored = db.session.get(Consent, uuid.UUID(made["id"]))
@@ -233,6 +291,7 @@ def test_consent_past_its_validity_is_inactive(client, patient_token, hospital):
     resource = read(client, patient_token, made["id"])
 
     assert resource["status"] == "inactive"
+    assert state(resource) == ["expired"]
     assert "end" in resource["period"]
 
 
@@ -263,8 +322,8 @@ def test_org_gets_404_for_a_consent_granted_to_another_org(
     for named in (made["id"], shown(other, made["id"])):  # its own id, or as the other sees it
         response = client.get(f"/fhir/R5/Consent/{named}", headers=bearer(hospital_token))
         assert response.status_code == 404
-    assert response.mimetype == "application/problem+json"
-    assert response.json["code"] == "not_found"
+    assert response.mimetype == FHIR_JSON
+    assert problem_code(response.json) == "not_found"
 
 
 def test_org_does_not_see_exclusions_naming_other_orgs(
@@ -303,7 +362,7 @@ def test_patient_cannot_read_another_patients_consent(
     response = client.get(f"/fhir/R5/Consent/{made['id']}", headers=bearer(stranger))
 
     assert response.status_code == 404
-    assert response.json["code"] == "not_found"
+    assert problem_code(response.json) == "not_found"
 
 
 def test_unknown_consent_is_404(client, patient_token):
@@ -315,7 +374,7 @@ def test_token_without_a_reading_scope_is_refused(client, token_for, hospital):
     token = token_for(registration=hospital, scopes="consent.check")
     response = client.get(f"/fhir/R5/Consent/{uuid.uuid4()}", headers=bearer(token))
     assert response.status_code == 403
-    assert response.json["code"] == "insufficient_scope"
+    assert problem_code(response.json) == "insufficient_scope"
 
 
 # --- search ----------------------------------------------------------------------------------
@@ -383,8 +442,8 @@ def test_search_needs_a_patient_id(client, patient_token, patient_param):
     query = {} if patient_param is None else {"patient": patient_param}
     response = client.get("/fhir/R5/Consent", query_string=query, headers=bearer(patient_token))
     assert response.status_code == 422
-    assert response.mimetype == "application/problem+json"
-    assert "patient" in response.json["errors"]
+    assert response.mimetype == FHIR_JSON
+    assert [i["expression"] for i in response.json["issue"]] == [["patient"]]
 
 
 @pytest.fixture
