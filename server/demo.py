@@ -154,7 +154,7 @@ def describe(seeded: DemoSeed, base_url: str) -> str:
         '  curl -s -H "Authorization: Bearer $PATIENT" "$BASE/v1/me/access-log?limit=3"',
         '  curl -s -H "Authorization: Bearer $PATIENT" $BASE/v1/me/points',
         "",
-        "The README has a walk-through for the patient app, the hospital and the data user.",
+        "The README's walk-through goes on: linking at the desk and CDS Hooks.",
         "",
     ]
     return "\n".join(lines)
