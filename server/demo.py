@@ -77,9 +77,12 @@ def _org_client(name: str, org_type: str, client_id: str, secret: str) -> Organi
     return org
 
 
-def _reward(name: str, description: str, cost: int) -> None:
-    if db.session.scalar(select(Reward).where(Reward.name == name)) is None:
-        db.session.add(Reward(name=name, description=description, cost=cost, active=True))
+def _reward(name: str, description: str, cost: int, instructions: str) -> None:
+    reward = db.session.scalar(select(Reward).where(Reward.name == name))
+    if reward is None:
+        reward = Reward(name=name, description=description, cost=cost, active=True)
+        db.session.add(reward)
+    reward.instructions = instructions
 
 
 def seed() -> DemoSeed:
@@ -108,7 +111,12 @@ def seed() -> DemoSeed:
                 scope=scopes.PATIENT,
             )
         )
-    _reward("Pharmacy voucher", "5 EUR off at partner pharmacies.", 50)
+    _reward(
+        "Pharmacy voucher",
+        "5 EUR off at partner pharmacies.",
+        50,
+        "Show the code at the till of a partner pharmacy; it works once.",
+    )
     db.session.flush()
     if not demo_story.has_story(patient):
         demo_story.tell(patient, orgs["hospital"], orgs["pharma"], now=utcnow())

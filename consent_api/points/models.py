@@ -117,11 +117,18 @@ class PointsTerms(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+VOUCHER_CODE, INSTRUCTIONS = "voucher_code", "instructions"
+FULFILMENTS = (VOUCHER_CODE, INSTRUCTIONS)
+
+
 class Reward(db.Model):
     """Something patients can spend points on, maintained by the operator."""
 
     __tablename__ = "rewards"
-    __table_args__ = (CheckConstraint("cost > 0", name="cost_positive"),)
+    __table_args__ = (
+        CheckConstraint("cost > 0", name="cost_positive"),
+        CheckConstraint(f"fulfilment IN {FULFILMENTS!r}", name="fulfilment_known"),
+    )
 
     id: Mapped[uuid.UUID] = uuid_pk()
     name: Mapped[str] = mapped_column(String(200))
@@ -129,6 +136,10 @@ class Reward(db.Model):
     cost: Mapped[int] = mapped_column(BigInteger)
     active: Mapped[bool] = mapped_column(default=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # How a redemption is fulfilled: a voucher code (vouchers.py), or instructions alone;
+    # the instructions go with a code too ("show it at a partner pharmacy").
+    fulfilment: Mapped[str] = mapped_column(String(20), default=VOUCHER_CODE)
+    instructions: Mapped[str] = mapped_column(Text, default="")
 
 
 class Redemption(db.Model):

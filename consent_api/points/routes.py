@@ -15,6 +15,7 @@ from consent_api.points.schemas import (
     OrgStatementPageOut,
     RedemptionIn,
     RedemptionOut,
+    RedemptionPageOut,
     RewardIn,
     RewardListOut,
     RewardOut,
@@ -75,6 +76,15 @@ def org_statement(query):
 def redeem(body):
     """Spend points on a reward (Idempotency-Key required); 409 when points are short."""
     return service.redeem(current_patient().id, body["reward_id"], now=utcnow())
+
+
+@bp.get("/v1/me/points/redemptions")
+@require(scopes.PATIENT)
+@output(RedemptionPageOut)
+@query(StatementQuery)
+def list_redemptions(query):
+    """The patient's redemptions, newest first, each with its voucher code or instructions."""
+    return service.redemptions(current_patient().id, query)
 
 
 @bp.get("/v1/rewards")

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from consent_api import catalog
+from consent_api.points import vouchers
+from consent_api.points.models import FULFILMENTS, INSTRUCTIONS, VOUCHER_CODE
 
 
 class WalletOut(Schema):
@@ -141,6 +143,13 @@ class RewardIn(Schema):
     cost = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=1, max=1_000_000_000)
     )
+    fulfilment = fields.String(load_default=VOUCHER_CODE, validate=validate.OneOf(FULFILMENTS))
+    instructions = fields.String(load_default="", validate=validate.Length(max=2000))
+
+    @validates_schema
+    def _instructions_given(self, data, **kwargs):
+        if data.get("fulfilment") == INSTRUCTIONS and not data.get("instructions", "").strip():
+            raise ValidationError("Say how the reward reaches the patient.", "instructions")
 
 
 class RewardOut(Schema):
@@ -149,6 +158,16 @@ class RewardOut(Schema):
     description = fields.String()
     cost = fields.Integer()
     active = fields.Boolean()
+    fulfilment = fields.String()
+    instructions = fields.String()
+
+
+def fulfilment(redeemed) -> dict:
+    """How a redemption reaches the patient: its voucher code (if the reward has one) and
+    the reward's instructions."""
+    reward = redeemed.reward
+    code = vouchers.code_for(redeemed.redemption.id) if reward.fulfilment == VOUCHER_CODE else None
+    return {"kind": reward.fulfilment, "voucher_code": code, "instructions": reward.instructions}
 
 
 class RedemptionIn(Schema):
@@ -159,14 +178,27 @@ class RewardListOut(Schema):
     items = fields.List(fields.Nested(RewardOut))
 
 
-class RedemptionOut(Schema):
-    """A redemption with its reward, and the balance left after it."""
+class RedemptionLineOut(Schema):
+    """A redemption with its reward and how it is fulfilled."""
 
     id = fields.UUID(attribute="redemption.id")
     reward = fields.Nested(RewardOut)
     cost = fields.Integer(attribute="redemption.cost")
-    balance = fields.Integer()
     created_at = fields.DateTime(attribute="redemption.created_at")
+    fulfilment = fields.Function(fulfilment)
+
+
+class RedemptionOut(RedemptionLineOut):
+    """A new redemption, and the balance left after it."""
+
+    balance = fields.Integer()
+
+
+class RedemptionPageOut(Schema):
+    """A page of the patient's redemptions, newest first."""
+
+    items = fields.List(fields.Nested(RedemptionLineOut))
+    next_cursor = fields.String(allow_none=True)
 
 
 class RedemptionExportOut(Schema):

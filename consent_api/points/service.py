@@ -15,8 +15,16 @@ from flask import current_app
 from sqlalchemy import select
 
 from consent_api.orgs.names import org_names
-from consent_api.points import ledger, lots, sweeps
-from consent_api.points.models import Account, Entry, Lot, PointsTerms, Redemption, Reward
+from consent_api.points import ledger, lots, notices, sweeps
+from consent_api.points.models import (
+    VOUCHER_CODE,
+    Account,
+    Entry,
+    Lot,
+    PointsTerms,
+    Redemption,
+    Reward,
+)
 from consent_api.points.models import Transaction as LedgerTransaction
 from consent_api.points.split import Split, Terms, split
 from server import pagination
@@ -190,6 +198,8 @@ def create_reward(body: dict[str, Any], *, now: datetime) -> Reward:
         cost=body["cost"],
         active=True,
         created_at=now,
+        fulfilment=body.get("fulfilment", VOUCHER_CODE),
+        instructions=body.get("instructions", ""),
     )
     db.session.add(reward)
     db.session.flush()
@@ -247,7 +257,38 @@ def redeem(patient_id: uuid.UUID, reward_id: uuid.UUID, *, now: datetime) -> Red
     )
     db.session.add(redemption)
     db.session.flush()
+    notices.reward_redeemed(redemption, reward.name, now=now)
     return Redeemed(redemption, reward, wallet(patient_id, now=now).balance)
+
+
+class RedemptionLine(NamedTuple):
+    """A past redemption and its reward."""
+
+    redemption: Redemption
+    reward: Reward
+
+
+def redemptions(patient_id: uuid.UUID, query: dict[str, Any]) -> pagination.Page:
+    """A page of the patient's redemptions, newest first, each with its reward."""
+    statement = (
+        select(Redemption, Reward)
+        .join(Reward, Reward.id == Redemption.reward_id)
+        .where(Redemption.patient_id == patient_id)
+    )
+    rows = db.session.execute(
+        pagination.page(
+            statement,
+            order_column=Redemption.created_at,
+            id_column=Redemption.id,
+            cursor=query.get("cursor"),
+            limit=query["limit"],
+            descending=True,
+        )
+    ).all()
+    page = pagination.envelope(
+        rows, limit=query["limit"], order_attr="created_at", keyed_by=lambda row: row[0]
+    )
+    return pagination.Page([RedemptionLine(*row) for row in page.items], page.next_cursor)
 
 
 def reverse(transaction_id: uuid.UUID, *, reason: str, now: datetime) -> LedgerTransaction:
