@@ -19,7 +19,7 @@ def _org(client, token_for, org_credentials, org_type, name, **profile):
     token = token_for(registration=registration)
     if profile:
         assert client.patch("/v1/org", json=profile, headers=bearer(token)).status_code == 200
-    return registration, token
+    return token
 
 
 def _link(client, patient_token, org_token, identifier):
@@ -43,7 +43,7 @@ def test_the_patient_apps_day(client, login, patient, token_for, org_credentials
     assert "error=access_denied" in no.headers["Location"]
     me = bearer(login.tokens(patient.email)["access_token"])
 
-    pharma, pharma_token = _org(
+    pharma_token = _org(
         client, token_for, org_credentials, "pharma", "Walk Pharma", website="https://walk.example"
     )
     (listed,) = client.get("/v1/orgs", query_string={"q": "Walk Pharma"}, headers=me).json["items"]
@@ -111,7 +111,7 @@ def test_the_patient_apps_day(client, login, patient, token_for, org_credentials
 def test_the_hospitals_day(client, token_for, org_credentials, patient_token):
     """Link a patient at the desk by MRN, check consent by it, report the use, ask the CDS
     Hooks service, read the consent as FHIR, and follow the events feed."""
-    hospital, token = _org(client, token_for, org_credentials, "hospital", "St. Walk")
+    token = _org(client, token_for, org_credentials, "hospital", "St. Walk")
     _link(client, patient_token, token, MRN)
     grant = {
         "grantee": {"org_type": "hospital"},
@@ -172,7 +172,7 @@ def test_the_hospitals_day(client, token_for, org_credentials, patient_token):
 def test_the_data_users_day(client, token_for, org_credentials, patient_token):
     """Ask for consent (once: a second ask is refused), read what was granted, report a paid
     use, read back its own uses and what it owes, and see the revocation arrive."""
-    pharma, token = _org(client, token_for, org_credentials, "pharma", "Walk Research Pharma")
+    token = _org(client, token_for, org_credentials, "pharma", "Walk Research Pharma")
     participant = _link(client, patient_token, token, STUDY)
     ask = {
         "patient_ref": participant,
