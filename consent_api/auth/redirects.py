@@ -23,6 +23,8 @@ def problem(uri: str) -> str | None:
         return "Must be an absolute URI."
     if parts.fragment or not parts.scheme:
         return "Must be an absolute URI without a fragment."
+    if parts.port == 0:
+        return "Port 0 receives nothing."
     if parts.scheme == "https" and parts.netloc:
         return None
     if _loopback(parts):
@@ -54,7 +56,7 @@ def matches(registered: list[str], presented: str) -> bool:
         asked.port  # noqa: B018 - raises on a port that is no number
     except ValueError:
         return False
-    if not _loopback(asked) or asked.fragment:
+    if not _loopback(asked) or asked.fragment or asked.port == 0:
         return False
     for uri in registered:
         parts = urlsplit(uri)

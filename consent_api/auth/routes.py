@@ -145,7 +145,15 @@ def authorize_submit():
         raise Problem(
             "The form expired or did not come from us; reload it.", code="csrf_failed"
         ) from exc
-    if request.form.get("decision") == "deny":  # RFC 6749 4.1.2.1: access_denied to the app
+    decision = request.form.get("decision", "allow")
+    if decision not in ("allow", "deny"):  # never a sign-in on a button we did not draw
+        raise Problem(
+            "The form's decision is allow or deny.",
+            status=400,
+            code="invalid_decision",
+            errors={"decision": ["Must be allow or deny."]},
+        )
+    if decision == "deny":  # RFC 6749 4.1.2.1: access_denied to the app
         return authorization.create_authorization_response(grant_user=None, grant=grant)
     patient = patients.authenticate(request.form.get("email", ""), request.form.get("password", ""))
     if patient is None:

@@ -106,7 +106,9 @@ def history(consent_id: uuid.UUID):
 def _strict() -> bool:
     """Whether the client asked for FHIR's strict handling (`Prefer: handling=strict`)."""
     preferences = request.headers.get("Prefer", "").split(",")
-    return any(p.partition(";")[0].replace(" ", "") == "handling=strict" for p in preferences)
+    return any(
+        p.partition(";")[0].replace(" ", "").lower() == "handling=strict" for p in preferences
+    )
 
 
 def _search_parameters() -> dict:

@@ -1,10 +1,44 @@
 """Input and output shapes of organisations."""
 
-from marshmallow import Schema, fields, validate
+import ipaddress
+import re
+from urllib.parse import urlsplit
+
+from marshmallow import Schema, ValidationError, fields, validate
 
 from consent_api.orgs.types import DATA_ORG_TYPES
 
 PROFILE_FIELDS = ("description", "website", "logo_url")
+
+
+# What RFC 3986 lets stand in a URL as it is, less the quote and angle brackets it forbids.
+_URL_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+
+
+def public_https_url(value: str) -> None:
+    """Refuse what is no public https URL a patient may be shown: user info (which can make
+    `https://st-demo.example@evil.example` look like another site), a bad port, characters a
+    URL may not hold, and local hosts or bare addresses."""
+    parts = urlsplit(value)
+    try:
+        port = parts.port
+    except ValueError:
+        port = 0
+    host = parts.hostname or ""
+    try:
+        ipaddress.ip_address(host)
+        literal = True
+    except ValueError:
+        literal = False
+    if (
+        not _URL_CHARACTERS.fullmatch(value)
+        or parts.username is not None
+        or port == 0
+        or literal
+        or host == "localhost"
+        or host.endswith(".localhost")
+    ):
+        raise ValidationError("Must be a public https URL, without user name or password.")
 
 
 def _https_url() -> fields.String:
@@ -13,6 +47,7 @@ def _https_url() -> fields.String:
         validate=[
             validate.Length(max=500),
             validate.URL(schemes={"https"}, require_tld=True, error="Must be an https URL."),
+            public_https_url,
         ],
     )
 

@@ -5,6 +5,16 @@ from typing import Any
 from marshmallow import Schema, fields, pre_load, validate
 
 
+def _display_name() -> fields.String:
+    return fields.String(
+        required=True,
+        validate=[
+            validate.Length(min=1, max=100),
+            validate.Regexp(r".*\S", error="Must not be blank."),
+        ],
+    )
+
+
 class PatientIn(Schema):
     """Sign-up body."""
 
@@ -19,7 +29,7 @@ class PatientIn(Schema):
     password = fields.String(
         required=True, load_only=True, validate=validate.Length(min=10, max=256)
     )
-    display_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    display_name = _display_name()
 
 
 class PatientOut(Schema):
@@ -46,7 +56,7 @@ class EmergencyAccessIn(Schema):
 class ProfilePatch(Schema):
     """What the patient may change of their profile (a new e-mail would need proving)."""
 
-    display_name = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    display_name = _display_name()
 
 
 class PasswordChangeIn(Schema):

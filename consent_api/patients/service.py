@@ -70,6 +70,10 @@ def change_password(patient: Patient, *, current: str, new: str) -> None:
     """Replace the password, given the current one; the new one is held to sign-up's rules."""
     if not passwords().verify(patient.password_hash, current):
         raise ValidationFailed(errors={"current_password": ["Not your current password."]})
+    if new == current:
+        raise ValidationFailed(
+            errors={"new_password": ["Choose a password other than your current one."]}
+        )
     weak = weakness(new, personal=(patient.email, patient.display_name))
     if weak:
         raise ValidationFailed(errors={"new_password": [weak]})

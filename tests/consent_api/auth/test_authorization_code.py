@@ -265,6 +265,7 @@ def test_a_loopback_redirect_uri_may_come_back_on_any_port(
         "https://127.0.0.1:51234/callback",  # another scheme
         "http://127.0.0.1.evil.example:51234/callback",
         "http://user@127.0.0.1:51234/callback",
+        "http://127.0.0.1:0/callback",  # review finding: port 0 receives nothing
     ],
 )
 def test_only_the_port_of_a_loopback_redirect_uri_may_differ(client, session, presented):

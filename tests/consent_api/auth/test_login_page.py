@@ -123,3 +123,22 @@ def test_the_apps_name_is_shown_as_text_never_as_markup(client, session):
     page = client.get("/oauth/authorize", query_string=params)
     assert "<img" not in page.text
     assert "&lt;img src=x" in page.text
+
+
+@pytest.mark.parametrize("decision", ["maybe", "ALLOW", ""])
+def test_only_allow_or_deny_is_a_decision(client, login, patient, decision):
+    """Review finding: any other value signed the patient in and issued a code."""
+    params, page = _form(client, login)
+    answer = client.post(
+        "/oauth/authorize",
+        query_string=params,
+        data={
+            "decision": decision,
+            "email": patient.email,
+            "password": TEST_PASSWORD,
+            "csrf_token": csrf_from(page.text),
+        },
+    )
+    assert answer.status_code == 400
+    assert answer.json["code"] == "invalid_decision"
+    assert "Location" not in answer.headers

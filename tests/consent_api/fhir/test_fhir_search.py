@@ -217,11 +217,17 @@ def test_unknown_parameters_are_ignored_and_left_out_of_the_self_link(
     assert link(bundle, "self") == f"http://localhost/fhir/R5/Consent?patient={patient.id}"
 
 
-def test_strict_handling_refuses_unknown_parameters_naming_each(client, patient, patient_token):
+@pytest.mark.parametrize(
+    "prefer",
+    ["return=representation, handling=strict", "Handling=STRICT"],  # RFC 7240: any case
+)
+def test_strict_handling_refuses_unknown_parameters_naming_each(
+    client, patient, patient_token, prefer
+):
     issues = refused(
         client,
         patient_token,
-        headers={"Prefer": "return=representation, handling=strict"},
+        headers={"Prefer": prefer},
         patient=str(patient.id),
         category="x",
         _sort="date",

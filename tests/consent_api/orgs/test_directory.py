@@ -95,6 +95,13 @@ def test_an_organisation_edits_its_own_profile(client, token_for, org_credential
         ("description", "x" * 1001),
         ("name", "New name"),  # the name is the operator's: registered, not self-chosen
         ("website", 7),
+        # review findings: what would mislead a patient or is no URL at all
+        ("website", "https://st-demo.example@evil.example/"),
+        ("website", "https://user:pass@evil.example/"),
+        ("website", 'https://x.example#"><script>'),
+        ("website", "https://x.example:99999/"),
+        ("logo_url", "https://localhost/logo.png"),
+        ("logo_url", "https://127.0.0.1/logo.png"),
     ],
 )
 def test_a_bad_profile_is_refused_naming_the_field_and_changes_nothing(

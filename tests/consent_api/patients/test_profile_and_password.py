@@ -23,6 +23,7 @@ def test_the_patient_changes_their_display_name(client, patient_token):
         ({"display_name": "x" * 101}, "display_name"),
         ({"email": "new@example.org"}, "email"),  # a new address needs proving: not here
         ({"display_name": None}, "display_name"),
+        ({"display_name": "   "}, "display_name"),  # review finding: blank was accepted
     ],
 )
 def test_a_bad_profile_edit_names_the_field_and_changes_nothing(client, patient_token, body, field):
@@ -77,6 +78,7 @@ def test_the_old_password_no_longer_signs_in(client, login, patient, patient_tok
         ("not my password at all", NEW_PASSWORD, "current_password"),
         (TEST_PASSWORD, "password123", "new_password"),  # too short and too common
         (TEST_PASSWORD, "qwertyuiop123", "new_password"),  # long enough, but guessable
+        (TEST_PASSWORD, TEST_PASSWORD, "new_password"),  # review finding: the same one
     ],
 )
 def test_a_refused_password_change_names_the_field_and_changes_nothing(
