@@ -300,6 +300,11 @@ class OrgConsentOut(ConsentTermsOut):
     exclusions = fields.Function(
         lambda consent: visible_exclusions(consent.exclusions, rendered("viewer"))
     )
+    # On a consent to every organisation of a type, the count holds the others' uses too:
+    # how often they used the patient's data is not this organisation's to know.
+    use_count = fields.Function(
+        lambda consent: consent.use_count if consent.grantee_org_id else None, allow_none=True
+    )
 
 
 class HeldConsentOut(OrgConsentOut):

@@ -218,3 +218,27 @@ def test_use_count_counts_permitted_uses_not_checks_and_leaves_updated_at(
 
     assert body["use_count"] == 1
     assert (body["updated_at"], body["version"]) == (consent["updated_at"], 1)
+
+
+def test_an_organisation_never_counts_another_organisations_uses(
+    client, patient_token, patient, hospital, hospital_token, token_for
+):
+    """Review finding: on a consent to every hospital, use_count told one hospital how often
+    the others used the patient's data (that they treat the patient, too)."""
+    by_type = _grant(client, patient_token, grantee={"org_type": "hospital"}, actions=["use"])
+    direct = _grant(
+        client, patient_token, grantee={"org_id": str(hospital.org.id)}, data_categories=["imaging"]
+    )
+    elsewhere = token_for("hospital")
+    assert report(client, elsewhere, use_body(ref(elsewhere, patient))).status_code == 201
+    body = use_body(ref(hospital_token, patient), data_categories=["imaging"])
+    assert report(client, hospital_token, body).status_code == 201
+    items = {
+        c["id"]: c for c in client.get("/v1/consents", headers=bearer(hospital_token)).json["items"]
+    }
+    assert items[shown(hospital_token, by_type["id"])]["use_count"] is None
+    assert items[shown(hospital_token, direct["id"])]["use_count"] == 1
+    one = client.get(
+        f"/v1/consents/{shown(hospital_token, by_type['id'])}", headers=bearer(hospital_token)
+    )
+    assert one.json["use_count"] is None
