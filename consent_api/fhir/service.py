@@ -84,7 +84,10 @@ def _searched_patient(reader: Reader, query: dict[str, Any]) -> uuid.UUID | None
     someone else (they see only their own consents: an empty search, not an error)."""
     if reader.org is not None:
         if "patient" in query:
-            return naming.resolve(reader.org.id, naming.Named(query["patient"], None))
+            try:
+                return naming.resolve(reader.org.id, naming.Named(query["patient"], None))
+            except naming.UnknownPatient as unknown:  # named by this search's parameter
+                raise naming.UnknownPatient({PATIENT: unknown.errors[naming.REF]}) from unknown
         system, bar, value = query["identifier"].partition("|")
         identifier, errors = identifiers.parse({"system": system, "value": value})
         if not bar or errors:

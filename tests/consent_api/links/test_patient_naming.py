@@ -231,6 +231,8 @@ def test_the_fhir_search_answers_unknown_names_alike(client, names, hospital_tok
     ]
     assert shapes[0] == shapes[1]
     assert problem_code(shapes[0]) == "unknown_patient"  # an OperationOutcome, under /fhir/
+    # The issue names the search's own parameter (review finding: it said patient_ref).
+    assert shapes[0]["issue"][0]["expression"] == ["patient"]
     shapes = [
         _problem(
             fhir_search(
