@@ -28,13 +28,14 @@ from consent_api.rights.routes import bp as rights_bp
 from consent_api.uses.routes import bp as uses_bp
 from consent_api.webhooks.routes import bp as webhooks_bp
 from notifications.routes import bp as notifications_bp
+from server import apidocs, db, errors, guard, headers, health, http, ratelimit
 from server import config as config_module
-from server import db, errors, guard, headers, health, http, ratelimit
 from server.http import RequestIdFilter
 from server.jsonio import ApiJSONProvider
 
 BLUEPRINTS = (
     health.bp,
+    apidocs.bp,
     oauth_bp,
     patients_bp,
     orgs_bp,

@@ -4,12 +4,16 @@ JSON answers load nothing and may be framed by nobody: `default-src 'none'; fram
 'none'`. The login form (the one HTML page) gets its own policy: it loads nothing either, and
 sets no `form-action`, because browsers apply that directive to the redirect that follows the
 form (to the patient app's redirect URI, often a custom scheme) and would block the login.
-HSTS only in production, where the service is reached over https.
+The API reference (/docs and its assets, server/apidocs) runs a viewer: scripts and styles
+from our origin only (never inline), images from it or `data:` (the viewer's icons are data
+URLs in its stylesheet), and fetches to it (the contract, and "try it out"). Its error
+answers are API answers like any other. HSTS only in production, where the service is
+reached over https.
 """
 
 from __future__ import annotations
 
-from flask import Flask, Response
+from flask import Flask, Response, request
 from secure import (
     ContentSecurityPolicy,
     ReferrerPolicy,
@@ -20,10 +24,12 @@ from secure import (
 )
 
 HSTS_MAX_AGE = 365 * 24 * 3600
+# The blueprint of the API reference (server/apidocs), the one place scripts may run.
+DOCS_BLUEPRINT = "apidocs"
 
 
-def policies(*, production: bool) -> tuple[Secure, Secure]:
-    """Return the header sets for (API answers, HTML pages)."""
+def policies(*, production: bool) -> tuple[Secure, Secure, Secure]:
+    """Return the header sets for (API answers, HTML pages, the API reference)."""
     hsts = StrictTransportSecurity().max_age(HSTS_MAX_AGE) if production else None
 
     def common(csp: ContentSecurityPolicy) -> Secure:
@@ -39,22 +45,37 @@ def policies(*, production: bool) -> tuple[Secure, Secure]:
     page = common(
         ContentSecurityPolicy().default_src("'none'").base_uri("'none'").frame_ancestors("'none'")
     )
-    return api, page
+    docs = common(
+        ContentSecurityPolicy()
+        .default_src("'none'")
+        .script_src("'self'")
+        .style_src("'self'")
+        .img_src("'self'", "data:")
+        .connect_src("'self'")
+        .base_uri("'none'")
+        .frame_ancestors("'none'")
+    )
+    return api, page, docs
 
 
 def static_headers(*, production: bool = False) -> list[tuple[str, str]]:
     """The API header set as a list, for answers made outside Flask (the WSGI server's)."""
-    api, _ = policies(production=production)
+    api, _, _ = policies(production=production)
     return list(api.headers.items())
 
 
 def init_app(app: Flask) -> None:
     """Add the security headers to every response the app makes, errors included."""
-    api, page = policies(production=app.config["APP_ENV"] == "production")
-    api_items, page_items = dict(api.headers), dict(page.headers)
+    api, page, docs = policies(production=app.config["APP_ENV"] == "production")
+    api_items, page_items, docs_items = dict(api.headers), dict(page.headers), dict(docs.headers)
 
     @app.after_request
     def _secure(response: Response) -> Response:
-        chosen = page_items if response.mimetype == "text/html" else api_items
+        if request.blueprint == DOCS_BLUEPRINT and response.status_code < 400:
+            chosen = docs_items
+        elif response.mimetype == "text/html":
+            chosen = page_items
+        else:
+            chosen = api_items
         response.headers.update(chosen)
         return response

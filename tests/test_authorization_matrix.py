@@ -135,6 +135,10 @@ FILL: dict[str, dict[str, str]] = {
     "patient": {"patient": "patient_id", "org": "patient_ref"},  # the FHIR search
     "version_id": {"patient": "consent_version", "org": "consent_version"},  # of "consent"
 }
+# Parameters that name nobody's data, filled alike for every caller.
+FIXED: dict[str, str] = {
+    "asset": "start.js",  # a file of the public API reference (/docs)
+}
 # Optional query parameters the matrix fills all the same, by operationId (one of them is
 # needed, as with the FHIR search's `patient` or `patient:identifier`).
 FILLED_QUERY: dict[str, tuple[str, ...]] = {"searchFhirConsents": ("patient",)}
@@ -333,6 +337,8 @@ def _owner(operation: Operation, caller: Caller, world: World) -> Party:
 
 
 def _fill(operation: Operation, name: str, owner: Party) -> str:
+    if name in FIXED:
+        return FIXED[name]
     key = FILL_FOR_OPERATION.get((operation.id, name)) or FILL.get(name, {}).get(owner.kind)
     if key is None or key not in owner.ids:
         raise CannotFill(
