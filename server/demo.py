@@ -162,7 +162,8 @@ def describe(seeded: DemoSeed, base_url: str) -> str:
         '  curl -s -H "Authorization: Bearer $PATIENT" "$BASE/v1/me/access-log?limit=3"',
         '  curl -s -H "Authorization: Bearer $PATIENT" $BASE/v1/me/points',
         "",
-        "The README's walk-through goes on: linking at the desk and CDS Hooks.",
+        "The README walks the hospital, the patient app and the data user through; the API",
+        f"reference is at {base_url}/docs.",
         "",
     ]
     return "\n".join(lines)
