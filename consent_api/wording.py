@@ -3,8 +3,11 @@ and data categories."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 from datetime import date, datetime
+
+from marshmallow import ValidationError
 
 from consent_api.catalog import CATEGORIES
 
@@ -42,3 +45,13 @@ def categories(codes: Iterable[str]) -> str:
     if len(codes) > 3:
         return f"{len(codes)} kinds of your data"
     return join_words([CATEGORIES[code] for code in codes])
+
+
+# Spaces, controls and format characters (zero-width ones, direction marks): none shows.
+_UNSEEN = frozenset({"Zs", "Zl", "Zp", "Cc", "Cf"})
+
+
+def visible(value: str) -> None:
+    """Refuse a name that would show as blank: only spaces, controls or invisible marks."""
+    if all(unicodedata.category(char) in _UNSEEN for char in value):
+        raise ValidationError("Must not be blank.")

@@ -75,14 +75,20 @@ def _key() -> str:
     return key
 
 
-def _replay(record: IdempotencyRecord, digest: str) -> Response:
+def _as_is(answer: Any) -> Any:
+    return answer
+
+
+def _replay(
+    record: IdempotencyRecord, digest: str, restore: Callable[[Any], Any] = _as_is
+) -> Response:
     if record.fingerprint != digest:
         raise ValidationFailed(
             f"This {HEADER} was already used with a different request body.",
             code="idempotency_key_reused",
             errors={HEADER: ["Already used with a different body; use a new key."]},
         )
-    response = current_app.json.response(record.response)
+    response = current_app.json.response(restore(record.response))
     response.status_code = record.status_code
     if record.status_code >= 400:
         response.mimetype = "application/problem+json"
@@ -102,7 +108,13 @@ def _find(principal_id: uuid.UUID, endpoint: str, key: str) -> IdempotencyRecord
     )
 
 
-def _record(principal_id: uuid.UUID, key: str, digest: str, answer: Response) -> bool:
+def _record(
+    principal_id: uuid.UUID,
+    key: str,
+    digest: str,
+    answer: Response,
+    keep: Callable[[Any], Any] = _as_is,
+) -> bool:
     """Store the answer under the key, in the request's transaction; False if the key is
     taken. On PostgreSQL, a concurrent twin's uncommitted row makes this INSERT wait for the
     twin's transaction to end; then it conflicts (the twin committed) or goes in."""
@@ -115,7 +127,7 @@ def _record(principal_id: uuid.UUID, key: str, digest: str, answer: Response) ->
             key=key,
             fingerprint=digest,
             status_code=answer.status_code,
-            response=answer.get_json(silent=True),
+            response=keep(answer.get_json(silent=True)),
             location=answer.headers.get("Location"),
             created_at=utcnow(),
         )
@@ -124,7 +136,9 @@ def _record(principal_id: uuid.UUID, key: str, digest: str, answer: Response) ->
     return stored.scalar_one_or_none() is not None
 
 
-def _replay_instead(principal_id: uuid.UUID, key: str, digest: str) -> Response:
+def _replay_instead(
+    principal_id: uuid.UUID, key: str, digest: str, restore: Callable[[Any], Any] = _as_is
+) -> Response:
     """The key was used before: undo what this request wrote and answer as the first did."""
     db.session.rollback()
     found = _find(principal_id, request.endpoint or request.path, key)
@@ -134,11 +148,20 @@ def _replay_instead(principal_id: uuid.UUID, key: str, digest: str) -> Response:
             status=409,
             code="idempotency_key_in_use",
         )
-    return _replay(found, digest)
+    return _replay(found, digest, restore)
 
 
-def idempotent(principal: Callable[[], uuid.UUID]) -> Callable:
+def idempotent(
+    principal: Callable[[], uuid.UUID],
+    *,
+    keep: Callable[[Any], Any] = _as_is,
+    restore: Callable[[Any], Any] = _as_is,
+) -> Callable:
     """Make a JSON POST view idempotent per (principal(), route, Idempotency-Key).
+
+    An answer that carries a secret derived when it is rendered (a voucher code) is stored
+    as `keep` leaves it, and `restore` derives the secret again on a replay: the record of
+    an answer never holds what the rest of the database does not.
 
     The view runs, and its answer is stored under the key in the same transaction: its
     success, or a refusal it keeps on record (`KeptRefusal`); other errors roll back and
@@ -162,10 +185,10 @@ def idempotent(principal: Callable[[], uuid.UUID]) -> Callable:
                 elif _find(principal_id, request.endpoint or request.path, key) is None:
                     raise  # a plain error: nothing stored, the key stays free
                 # A retry that fails now (points spent since, say) still gets the first answer.
-                return _replay_instead(principal_id, key, digest)
-            if _record(principal_id, key, digest, response):
+                return _replay_instead(principal_id, key, digest, restore)
+            if _record(principal_id, key, digest, response, keep):
                 return response
-            return _replay_instead(principal_id, key, digest)
+            return _replay_instead(principal_id, key, digest, restore)
 
         return wrapper
 

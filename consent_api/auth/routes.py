@@ -145,7 +145,8 @@ def authorize_submit():
         raise Problem(
             "The form expired or did not come from us; reload it.", code="csrf_failed"
         ) from exc
-    decision = request.form.get("decision", "allow")
+    decisions = request.form.getlist("decision") or ["allow"]
+    decision = decisions[0] if len(decisions) == 1 else None
     if decision not in ("allow", "deny"):  # never a sign-in on a button we did not draw
         raise Problem(
             "The form's decision is allow or deny.",

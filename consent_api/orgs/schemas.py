@@ -11,8 +11,11 @@ from consent_api.orgs.types import DATA_ORG_TYPES
 PROFILE_FIELDS = ("description", "website", "logo_url")
 
 
-# What RFC 3986 lets stand in a URL as it is, less the quote and angle brackets it forbids.
-_URL_CHARACTERS = re.compile(r"[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=%]+")
+# What RFC 3986 lets stand in a URL as it is (less the quote and angle brackets it forbids),
+# every % starting an escape.
+_URL_CHARACTERS = re.compile(r"(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})+")
+# Names that public DNS never answers (RFC 6761, 6762, 8375; .internal by ICANN, 2024).
+_PRIVATE_SUFFIXES = (".localhost", ".local", ".internal", ".home.arpa", ".lan")
 
 
 def public_https_url(value: str) -> None:
@@ -36,7 +39,7 @@ def public_https_url(value: str) -> None:
         or port == 0
         or literal
         or host == "localhost"
-        or host.endswith(".localhost")
+        or host.endswith(_PRIVATE_SUFFIXES)
     ):
         raise ValidationError("Must be a public https URL, without user name or password.")
 

@@ -4,13 +4,15 @@ from typing import Any
 
 from marshmallow import Schema, fields, pre_load, validate
 
+from consent_api.wording import visible
+
 
 def _display_name() -> fields.String:
     return fields.String(
         required=True,
         validate=[
             validate.Length(min=1, max=100),
-            validate.Regexp(r".*\S", error="Must not be blank."),
+            visible,
         ],
     )
 

@@ -24,6 +24,8 @@ from consent_api.points.schemas import (
     TermsIn,
     TermsOut,
     WalletOut,
+    with_voucher_code,
+    without_voucher_code,
 )
 from server import scopes
 from server.db import utcnow
@@ -70,7 +72,7 @@ def org_statement(query):
 
 @bp.post("/v1/me/points/redemptions")
 @require(scopes.PATIENT)
-@idempotent(current_patient_id)
+@idempotent(current_patient_id, keep=without_voucher_code, restore=with_voucher_code)
 @output(RedemptionOut, status=201)
 @body(RedemptionIn)
 def redeem(body):

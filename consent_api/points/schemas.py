@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from consent_api import catalog
 from consent_api.points import vouchers
 from consent_api.points.models import FULFILMENTS, INSTRUCTIONS, VOUCHER_CODE
+from consent_api.wording import visible
 
 
 class WalletOut(Schema):
@@ -138,7 +141,7 @@ class OrgStatementPageOut(Schema):
 
 
 class RewardIn(Schema):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    name = fields.String(required=True, validate=[validate.Length(min=1, max=200), visible])
     description = fields.String(load_default="", validate=validate.Length(max=2000))
     cost = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=1, max=1_000_000_000)
@@ -224,3 +227,19 @@ class TermsIn(Schema):
 class TermsOut(Schema):
     commission_bp = fields.Integer()
     patient_share_bp = fields.Integer(attribute="patient_bp")
+
+
+def without_voucher_code(answer: dict) -> dict:
+    """A redemption's answer as the idempotency record keeps it: without its voucher code."""
+    if (answer or {}).get("fulfilment", {}).get("voucher_code") is None:
+        return answer
+    return {**answer, "fulfilment": {**answer["fulfilment"], "voucher_code": None}}
+
+
+def with_voucher_code(answer: dict) -> dict:
+    """A kept redemption answer with its voucher code derived again (for a replay)."""
+    fulfilment = (answer or {}).get("fulfilment")
+    if not fulfilment or fulfilment.get("kind") != VOUCHER_CODE:
+        return answer
+    code = vouchers.code_for(uuid.UUID(answer["id"]))
+    return {**answer, "fulfilment": {**fulfilment, "voucher_code": code}}

@@ -142,3 +142,18 @@ def test_only_allow_or_deny_is_a_decision(client, login, patient, decision):
     assert answer.status_code == 400
     assert answer.json["code"] == "invalid_decision"
     assert "Location" not in answer.headers
+
+
+@pytest.mark.parametrize("decisions", [["allow", "deny"], ["deny", "allow"]])
+def test_two_decisions_are_no_decision(client, login, patient, decisions):
+    """Second review: with two values the first won, so 'allow&deny' signed in."""
+    params, page = _form(client, login)
+    data = {
+        "email": patient.email,
+        "password": TEST_PASSWORD,
+        "csrf_token": csrf_from(page.text),
+        "decision": decisions,
+    }
+    answer = client.post("/oauth/authorize", query_string=params, data=data)
+    assert answer.status_code == 400
+    assert answer.json["code"] == "invalid_decision"

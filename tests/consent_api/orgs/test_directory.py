@@ -102,6 +102,10 @@ def test_an_organisation_edits_its_own_profile(client, token_for, org_credential
         ("website", "https://x.example:99999/"),
         ("logo_url", "https://localhost/logo.png"),
         ("logo_url", "https://127.0.0.1/logo.png"),
+        # second review: a broken escape, and names no public DNS answers
+        ("website", "https://cdn.example/%zz"),
+        ("website", "https://printer.local"),
+        ("website", "https://metadata.google.internal"),
     ],
 )
 def test_a_bad_profile_is_refused_naming_the_field_and_changes_nothing(

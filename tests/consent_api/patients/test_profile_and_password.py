@@ -24,6 +24,8 @@ def test_the_patient_changes_their_display_name(client, patient_token):
         ({"email": "new@example.org"}, "email"),  # a new address needs proving: not here
         ({"display_name": None}, "display_name"),
         ({"display_name": "   "}, "display_name"),  # review finding: blank was accepted
+        ({"display_name": "\u200b"}, "display_name"),  # second review: invisible is blank
+        ({"display_name": "\u200b\u2060 "}, "display_name"),
     ],
 )
 def test_a_bad_profile_edit_names_the_field_and_changes_nothing(client, patient_token, body, field):

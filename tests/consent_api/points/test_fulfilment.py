@@ -71,6 +71,14 @@ def test_the_patient_is_told_of_a_redemption_without_the_code(
     assert code not in told["title"] + told["body"] + str(told["data"])
 
 
+def test_a_rewards_name_may_not_be_blank(client, admin_token):
+    answer = client.post(
+        "/v1/admin/rewards", json={"name": " \u200b ", "cost": 5}, headers=bearer(admin_token)
+    )
+    assert answer.status_code == 422
+    assert "name" in answer.json["errors"]
+
+
 def test_instructions_are_required_for_an_instructions_reward(client, admin_token):
     answer = client.post(
         "/v1/admin/rewards",
@@ -86,3 +94,25 @@ def test_another_patients_redemptions_are_not_listed(client, admin_token, paid, 
     redeem(client, token, _reward(client, admin_token)["id"])
     _, other, _ = paid(fee=100)
     assert client.get("/v1/me/points/redemptions", headers=bearer(other)).json["items"] == []
+
+
+def test_the_voucher_code_is_kept_nowhere_not_even_with_the_replayable_answer(
+    client, admin_token, paid, pharma_token
+):
+    """Review finding: the idempotency record kept the first answer, code and all, for a
+    week; it now keeps the answer without the code, and a replay derives it again."""
+    from sqlalchemy import select
+
+    from server.db import db
+    from server.idempotency import IdempotencyRecord
+
+    token = _rich(client, paid, pharma_token)
+    reward_id = _reward(client, admin_token)["id"]
+    first = redeem(client, token, reward_id, key="keep-nothing")
+    code = first.json["fulfilment"]["voucher_code"]
+    stored = db.session.scalars(select(IdempotencyRecord.response)).all()
+    assert stored
+    assert all(code not in str(answer) for answer in stored)
+    replay = redeem(client, token, reward_id, key="keep-nothing")
+    assert replay.headers["Idempotent-Replayed"] == "true"
+    assert replay.json == first.json
