@@ -1,0 +1,96 @@
+"""Answer a cohort count: spend the budget, count in the database, release with noise."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from consent_api.cohorts import budget as budgets
+from consent_api.cohorts import noise
+from consent_api.cohorts.counting import Scope, count_consenting
+from consent_api.cohorts.models import MICRO
+from consent_api.orgs.models import Organisation
+from consent_api.orgs.values import Org
+from server.db import db
+from server.errors import NotFound
+
+
+@dataclass(frozen=True)
+class Released:
+    """A noisy count as released: None and `below` when under the threshold."""
+
+    count: int | None
+    below: int | None
+
+
+@dataclass(frozen=True)
+class Noise:
+    """How a count was noised (sensitivity 1, discrete Laplace)."""
+
+    scale: float
+    accuracy_95: int
+    mechanism: str = noise.MECHANISM
+    sensitivity: int = noise.SENSITIVITY
+
+
+@dataclass(frozen=True)
+class CohortCount:
+    """The answer to a cohort count."""
+
+    consenting: Released
+    epsilon: float
+    noise: Noise
+    budget: budgets.Budget
+
+
+def _release(exact: int, *, epsilon: float) -> Released:
+    value = noise.suppressed(noise.noisy(exact, epsilon=epsilon))
+    return Released(value, noise.THRESHOLD if value is None else None)
+
+
+def count(
+    query: dict[str, Any], *, org: Org, now: datetime, default: budgets.Default
+) -> CohortCount:
+    """Spend the query's epsilon of the caller's budget (409 when it would overspend), then
+    count the patients whose consents permit its scope to the caller, released with noise."""
+    epsilon = query["epsilon"]
+    spent = budgets.spend(org.id, round(epsilon * MICRO), now=now, default=default)
+    period = query.get("data_period") or {}
+    scope = Scope(
+        tuple(query["data_categories"]),
+        tuple(query["purposes"]),
+        tuple(query["actions"]),
+        period.get("start"),
+        period.get("end"),
+    )
+    exact = count_consenting(scope, org=org, now=now)
+    return CohortCount(
+        _release(exact, epsilon=epsilon),
+        epsilon,
+        Noise(noise.scale_for(epsilon), noise.accuracy(epsilon)),
+        spent,
+    )
+
+
+def _org(org_id: uuid.UUID) -> Organisation:
+    org = db.session.get(Organisation, org_id)
+    if org is None:
+        raise NotFound("No such organisation.")
+    return org
+
+
+def budget_of(org_id: uuid.UUID, *, now: datetime, default: budgets.Default) -> budgets.Budget:
+    """An organisation's privacy budget as of `now`."""
+    return budgets.current(_org(org_id).id, now=now, default=default)
+
+
+def set_budget(org_id: uuid.UUID, body: dict[str, Any], *, now: datetime) -> budgets.Budget:
+    """Set an organisation's privacy budget and its renewal period."""
+    return budgets.set_budget(
+        _org(org_id).id,
+        total_micro=round(body["total_epsilon"] * MICRO),
+        renews_every_days=body["renews_every_days"],
+        now=now,
+    )
