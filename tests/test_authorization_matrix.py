@@ -267,6 +267,12 @@ BODIES: dict[str, Callable[[Party, World], dict[str, Any]]] = {
     "changeWebhookEndpoint": lambda o, w: {"description": "the mirror's endpoint"},
     "editMyOrganisationProfile": lambda o, w: {"website": "https://matrix.example"},
     "editMyProfile": lambda o, w: {"display_name": "Renamed"},
+    "setMyResearchPreferences": lambda o, w: {
+        "opted_in": True,
+        "purposes": ["HRESCH"],
+        "data_categories": ["lab_results"],
+        "org_types": ["research"],
+    },
     "changeMyPassword": lambda o, w: {
         "current_password": TEST_PASSWORD,
         "new_password": "a brand new passphrase for the wallet",
