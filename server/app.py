@@ -25,7 +25,9 @@ from consent_api.patients.routes import bp as patients_bp
 from consent_api.points.routes import bp as points_bp
 from consent_api.registration.routes import bp as registration_bp
 from consent_api.requests.routes import bp as requests_bp
+from consent_api.research.routes import bp as research_bp
 from consent_api.rights.routes import bp as rights_bp
+from consent_api.studies.routes import bp as studies_bp
 from consent_api.uses.routes import bp as uses_bp
 from consent_api.webhooks.routes import bp as webhooks_bp
 from notifications.routes import bp as notifications_bp
@@ -44,6 +46,8 @@ BLUEPRINTS = (
     catalog_bp,
     consents_bp,
     requests_bp,
+    research_bp,
+    studies_bp,
     decisions_bp,
     fhir_bp,
     cds_bp,

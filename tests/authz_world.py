@@ -32,6 +32,7 @@ from consent_api.webhooks.models import WebhookDelivery
 from server import scopes
 from server.db import db, utcnow
 from tests.conftest import REDIRECT_URI, TEST_PASSWORD, PatientLogin, basic_auth, bearer
+from tests.consent_api.studies.test_studies_routes import study_body
 
 # The matrix's columns, in order (the world builds one caller of each name).
 CALLER_NAMES = (
@@ -218,10 +219,16 @@ def build(client: FlaskClient) -> World:
     # The operator: an organisation and a reward to administer.
     target = b.org("administered-org", "pharma")
     webhook = b.webhook(b.tokens[target.name])
+    study = b.post("/v1/studies", b.tokens[target.name], 201, **study_body())
     operator = Party(
         "operator",
         "admin",
-        {"org": target.ids["org"], "reward": reward["id"], "webhook": webhook["id"]},
+        {
+            "org": target.ids["org"],
+            "reward": reward["id"],
+            "webhook": webhook["id"],
+            "study": study["id"],
+        },
     )
     parties["operator"] = operator
     callers["admin"] = Caller(
@@ -252,7 +259,9 @@ def _organisations_of(
     pending = b.request(token, link["patient_ref"])
     used, key = b.use(token, link["patient_ref"], ["lab_results"])
     webhook = b.webhook(token)
+    study = b.post("/v1/studies", token, 201, **study_body())
     first.ids |= {
+        "study": study["id"],
         "webhook": webhook["id"],
         "link": link["id"],
         "patient_ref": link["patient_ref"],
@@ -263,7 +272,14 @@ def _organisations_of(
         "patient_id": p1.ids["patient_id"],
         "idempotency_key": key,
     }
-    first.private |= {consent["id"], pending["id"], used["id"], link["id"], webhook["id"]}
+    first.private |= {
+        consent["id"],
+        pending["id"],
+        used["id"],
+        link["id"],
+        webhook["id"],
+        study["id"],
+    }
     parties[first.name], parties[second.name] = first, second
     scope = frozenset(BY_ORG_TYPE[org_type])
     callers[org_type] = Caller(org_type, token, scope, first, first)
@@ -366,7 +382,9 @@ def _suspended_hospital(
     link = b.link(token, p1_token, mrn_system)
     pending = b.request(token, link["patient_ref"])
     webhook = b.webhook(token)
+    study = b.post("/v1/studies", token, 201, **study_body())
     suspended.ids |= {
+        "study": study["id"],
         "webhook": webhook["id"],
         "link": link["id"],
         "patient_ref": link["patient_ref"],

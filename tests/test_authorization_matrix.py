@@ -41,6 +41,7 @@ from server.ratelimit import limiter
 from tests import authz_world
 from tests.authz_world import CALLER_NAMES, SCOPE, Caller, Party, World
 from tests.conftest import REDIRECT_URI, TEST_PASSWORD, pkce_pair, rolled_back
+from tests.consent_api.studies.test_studies_routes import study_body
 from tests.openapi_check import (
     check_response,
     documented_operations,
@@ -131,6 +132,7 @@ FILL: dict[str, dict[str, str]] = {
     "org_id": {"admin": "org"},
     "reward_id": {"admin": "reward"},
     "endpoint_id": {"org": "webhook", "admin": "webhook"},
+    "study_id": {"org": "study", "admin": "study"},
     "delivery_id": {"org": "delivery"},
     "patient": {"patient": "patient_id", "org": "patient_ref"},  # the FHIR search
     "version_id": {"patient": "consent_version", "org": "consent_version"},  # of "consent"
@@ -269,6 +271,15 @@ BODIES: dict[str, Callable[[Party, World], dict[str, Any]]] = {
     "changeWebhookEndpoint": lambda o, w: {"description": "the mirror's endpoint"},
     "editMyOrganisationProfile": lambda o, w: {"website": "https://matrix.example"},
     "editMyProfile": lambda o, w: {"display_name": "Renamed"},
+    "registerStudy": lambda o, w: study_body(),
+    "approveStudy": lambda o, w: {},
+    "rejectStudy": lambda o, w: {"reason": "No ethics approval on file."},
+    "setMyResearchPreferences": lambda o, w: {
+        "opted_in": True,
+        "purposes": ["HRESCH"],
+        "data_categories": ["lab_results"],
+        "org_types": ["research"],
+    },
     "changeMyPassword": lambda o, w: {
         "current_password": TEST_PASSWORD,
         "new_password": "a brand new passphrase for the wallet",

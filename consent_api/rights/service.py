@@ -13,11 +13,12 @@ from consent_api.patients import rights as patients
 from consent_api.patients.models import Patient
 from consent_api.points import rights as points
 from consent_api.requests import rights as requests
+from consent_api.research import rights as research
 from consent_api.uses import rights as uses
 from notifications import rights as notifications
 
 # Who holds what of a patient, in the order the export reads them.
-EXPORTERS = (patients, consents, links, requests, uses, points, notifications)
+EXPORTERS = (patients, consents, links, requests, research, uses, points, notifications)
 
 
 def export(patient: Patient, *, now: datetime) -> dict[str, Any]:
@@ -33,6 +34,7 @@ def erase(patient: Patient, *, now: datetime) -> None:
     only the pseudonymous records (ids, consent history, uses, ledger) the record needs."""
     consents.forget(patient, now=now)  # first: nothing may be used once they are gone
     links.forget(patient)
+    research.forget(patient.id)
     notifications.forget(patient.id)
     uses.forget(patient.id)
     auth.forget(patient.id)

@@ -4,8 +4,8 @@ One row per organisation: the epsilon (in millionths) it may spend on cohort cou
 period and what it has spent; organisations are a shared, small table, so no patient key
 (STYLE.md). An organisation without a row has the configured default.
 
-Revision ID: 0019
-Revises: 0017
+Revision ID: 0020
+Revises: 0019
 Create Date: 2026-11-30 20:45:00
 
 """
@@ -14,8 +14,8 @@ from alembic import op
 
 
 # revision identifiers, used by Alembic.
-revision = '0019'
-down_revision = '0017'
+revision = '0020'
+down_revision = '0019'
 branch_labels = None
 depends_on = None
 
