@@ -51,6 +51,7 @@ class ReleasedOut(Schema):
 
 class NoiseOut(Schema):
     mechanism = fields.String()
+    epsilon = fields.Float()
     sensitivity = fields.Integer()
     scale = fields.Float()
     accuracy_95 = fields.Integer()
@@ -58,6 +59,7 @@ class NoiseOut(Schema):
 
 class CohortCountOut(Schema):
     consenting = fields.Nested(ReleasedOut)
+    invitable = fields.Nested(ReleasedOut)
     epsilon = fields.Float()
     noise = fields.Nested(NoiseOut)
     budget = fields.Nested(BudgetOut)

@@ -1,4 +1,9 @@
-"""Answer a cohort count: spend the budget, count in the database, release with noise."""
+"""Answer a cohort count: spend the budget, count in the database, release with noise.
+
+One query releases two counts of the same patients (who consent; who opted in to be invited),
+so by sequential composition it costs the sum of their epsilons: the query's `epsilon` is what
+it spends of the budget, split evenly between the two (each noised at scale 2/epsilon).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from consent_api.cohorts.counting import Scope, count_consenting
 from consent_api.cohorts.models import MICRO
 from consent_api.orgs.models import Organisation
 from consent_api.orgs.values import Org
+from consent_api.research.preferences import count_opted_in
 from server.db import db
 from server.errors import NotFound
 
@@ -27,8 +33,9 @@ class Released:
 
 @dataclass(frozen=True)
 class Noise:
-    """How a count was noised (sensitivity 1, discrete Laplace)."""
+    """How each count was noised (sensitivity 1, discrete Laplace)."""
 
+    epsilon: float
     scale: float
     accuracy_95: int
     mechanism: str = noise.MECHANISM
@@ -40,6 +47,7 @@ class CohortCount:
     """The answer to a cohort count."""
 
     consenting: Released
+    invitable: Released
     epsilon: float
     noise: Noise
     budget: budgets.Budget
@@ -50,11 +58,15 @@ def _release(exact: int, *, epsilon: float) -> Released:
     return Released(value, noise.THRESHOLD if value is None else None)
 
 
+COUNTS = 2  # consenting and invitable: each spends half the query's epsilon
+
+
 def count(
     query: dict[str, Any], *, org: Org, now: datetime, default: budgets.Default
 ) -> CohortCount:
     """Spend the query's epsilon of the caller's budget (409 when it would overspend), then
-    count the patients whose consents permit its scope to the caller, released with noise."""
+    count the patients whose consents permit its scope to the caller, and those opted in to
+    be invited for it by the caller's kind of organisation, each released with noise."""
     epsilon = query["epsilon"]
     spent = budgets.spend(org.id, round(epsilon * MICRO), now=now, default=default)
     period = query.get("data_period") or {}
@@ -65,11 +77,16 @@ def count(
         period.get("start"),
         period.get("end"),
     )
-    exact = count_consenting(scope, org=org, now=now)
+    consenting = count_consenting(scope, org=org, now=now)
+    invitable = count_opted_in(
+        data_categories=scope.data_categories, purposes=scope.purposes, org_type=org.type
+    )
+    each = epsilon / COUNTS
     return CohortCount(
-        _release(exact, epsilon=epsilon),
+        _release(consenting, epsilon=each),
+        _release(invitable, epsilon=each),
         epsilon,
-        Noise(noise.scale_for(epsilon), noise.accuracy(epsilon)),
+        Noise(each, noise.scale_for(each), noise.accuracy(each)),
         spent,
     )
 

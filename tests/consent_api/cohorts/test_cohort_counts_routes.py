@@ -12,7 +12,14 @@ from tests.conftest import bearer, org_id_of
 from tests.support import problem_code
 
 SCOPE = {"data_categories": ["lab_results"], "purposes": ["HRESCH"], "actions": ["use"]}
-PATIENTS = 40
+CONSENTING, OPTED_IN, QUERIES = 60, 50, 20
+PREFERENCES = {
+    "opted_in": True,
+    "purposes": ["HRESCH"],
+    "data_categories": ["lab_results"],
+    "org_types": ["pharma"],
+    "max_invitations_per_month": 2,
+}
 
 
 @pytest.fixture
@@ -24,6 +31,13 @@ def _ask(client, token, **body):
     return client.post("/v1/cohort-counts", json={**SCOPE, **body}, headers=bearer(token))
 
 
+def _opt_in(client, patient_token):
+    answer = client.put(
+        "/v1/me/research-preferences", json=PREFERENCES, headers=bearer(patient_token)
+    )
+    assert answer.status_code == 200, answer.json
+
+
 def _spent(token) -> int:
     stored = db.session.scalar(
         select(PrivacyBudget.spent_micro).where(PrivacyBudget.org_id == org_id_of(token))
@@ -31,41 +45,58 @@ def _spent(token) -> int:
     return stored or 0
 
 
-def test_a_count_is_answered_noised_with_its_noise_and_the_budget_left(client, grant, token_for):
-    pharma_token = token_for("pharma")
-    for _ in range(PATIENTS):
-        grant(grantee={"org_type": "pharma"}, **SCOPE)
+def test_counts_are_answered_noised_with_their_noise_and_the_budget_left(
+    client, grant, pharma_token
+):
+    for number in range(CONSENTING):
+        _, _, patient = grant(grantee={"org_type": "pharma"}, **SCOPE)
+        if number < OPTED_IN:
+            _opt_in(client, patient)
     response = _ask(client, pharma_token, epsilon=1.0)
     assert response.status_code == 200, response.json
     body = response.json
-    # Scale 1: the noise stays within 12 of the truth but once in about 100,000 runs.
-    assert abs(body["consenting"]["count"] - PATIENTS) <= 12
+    # Each count spends half of 1.0: scale 2, within 30 of the truth but once in a million.
+    assert abs(body["consenting"]["count"] - CONSENTING) <= 30
+    assert abs(body["invitable"]["count"] - OPTED_IN) <= 30
     assert body["consenting"]["below"] is None
+    assert body["invitable"]["below"] is None
     assert body["epsilon"] == 1.0
     assert body["noise"] == {
         "mechanism": "discrete_laplace",
         "sensitivity": 1,
-        "scale": 1.0,
+        "epsilon": 0.5,
+        "scale": 2.0,
         "accuracy_95": body["noise"]["accuracy_95"],
     }
     assert body["budget"]["total_epsilon"] == 1.0  # the configured default
-    assert body["budget"]["spent_epsilon"] == 1.0
+    assert body["budget"]["spent_epsilon"] == 1.0  # both counts: the query's epsilon, once
     assert body["budget"]["remaining_epsilon"] == 0.0
     assert body["budget"]["renews_every_days"] == 30
 
 
-def test_a_small_cohort_is_answered_as_below_the_threshold(client, grant, pharma_token):
-    grant(grantee={"org_type": "pharma"}, **SCOPE)
-    response = _ask(client, pharma_token, epsilon=1.0)
-    assert response.status_code == 200, response.json
-    # One patient, noise of scale 1: a noisy 11 or more is a one-in-100,000 event.
-    assert response.json["consenting"] == {"count": None, "below": 11}
+def test_small_cohorts_are_never_shown_below_the_threshold(
+    client, grant, pharma_token, admin_token
+):
+    _, _, patient = grant(grantee={"org_type": "pharma"}, **SCOPE)
+    _opt_in(client, patient)
+    client.put(
+        f"/v1/admin/orgs/{org_id_of(pharma_token)}/privacy-budget",
+        json={"total_epsilon": 100, "renews_every_days": 30},
+        headers=bearer(admin_token),
+    )
+    answers = [_ask(client, pharma_token, epsilon=1.0).json for _ in range(QUERIES)]
+    released = [a[kind] for a in answers for kind in ("consenting", "invitable")]
+    for count in released:
+        assert count in ({"count": None, "below": 11},) or count["count"] >= 11
+    # One patient, noise of scale 2: a noisy 11 or more comes once in 400 answers or so.
+    suppressed = sum(count["count"] is None for count in released)
+    assert suppressed >= len(released) - 6
 
 
 def test_the_default_epsilon_is_a_tenth(client, pharma_token):
     body = _ask(client, pharma_token).json
     assert body["epsilon"] == 0.1
-    assert body["noise"]["scale"] == pytest.approx(10)
+    assert body["noise"]["scale"] == pytest.approx(20)  # each count spends half
     assert body["budget"]["spent_epsilon"] == pytest.approx(0.1)
 
 
@@ -133,6 +164,6 @@ def test_a_token_without_the_cohort_scope_is_refused_and_spends_nothing(client, 
 
 
 def test_the_answer_names_no_patient(client, grant, pharma_token):
-    patients = [grant(grantee={"org_type": "pharma"}, **SCOPE)[0] for _ in range(12)]
+    patients = [grant(grantee={"org_type": "pharma"}, **SCOPE)[0] for _ in range(15)]
     text = _ask(client, pharma_token, epsilon=0.5).get_data(as_text=True)
     assert not any(str(p.id) in text for p in patients)
