@@ -14,6 +14,7 @@ from consent_api.auth import server as auth_server
 from consent_api.auth.routes import bp as oauth_bp
 from consent_api.catalog.routes import bp as catalog_bp
 from consent_api.cds.routes import bp as cds_bp
+from consent_api.cohorts.routes import bp as cohorts_bp
 from consent_api.consents.routes import bp as consents_bp
 from consent_api.decisions.routes import bp as decisions_bp
 from consent_api.fhir.routes import bp as fhir_bp
@@ -54,6 +55,7 @@ BLUEPRINTS = (
     uses_bp,
     webhooks_bp,
     points_bp,
+    cohorts_bp,
     rights_bp,
     notifications_bp,
 )

@@ -29,16 +29,27 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         raise ConfigError(f"{name} must be an integer, got {raw!r}") from exc
 
 
-def _float(env: Mapping[str, str], name: str, default: float) -> float:
+def _number(env: Mapping[str, str], name: str, default: float) -> float:
     raw = env.get(name)
     if raw in (None, ""):
         return default
     try:
-        value = float(raw)
+        return float(raw)
     except ValueError as exc:
         raise ConfigError(f"{name} must be a number, got {raw!r}") from exc
+
+
+def _float(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _number(env, name, default)
     if not 0 < value < 3600:
-        raise ConfigError(f"{name} must be between 0 and 3600 seconds, got {raw!r}")
+        raise ConfigError(f"{name} must be between 0 and 3600 seconds, got {value!r}")
+    return value
+
+
+def _epsilon(env: Mapping[str, str], name: str, default: float) -> float:
+    value = _number(env, name, default)
+    if not 0 <= value <= 100:
+        raise ConfigError(f"{name} must be an epsilon between 0 and 100, got {value!r}")
     return value
 
 
@@ -113,6 +124,9 @@ def from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "POINTS_COMMISSION_BP": _int(env, "POINTS_COMMISSION_BP", 1500),
         "POINTS_PATIENT_SHARE_BP": _int(env, "POINTS_PATIENT_SHARE_BP", 6000),
         "POINTS_EXPIRY_MONTHS": _int(env, "POINTS_EXPIRY_MONTHS", 24),
+        # The privacy budget of an organisation the operator has set none for (cohort counts).
+        "COHORT_BUDGET_EPSILON": _epsilon(env, "COHORT_BUDGET_EPSILON", 1.0),
+        "COHORT_BUDGET_RENEWS_DAYS": _int(env, "COHORT_BUDGET_RENEWS_DAYS", 30),
         "POINTS_EXPIRY_WARNING_DAYS": _int(env, "POINTS_EXPIRY_WARNING_DAYS", 30),
         "WTF_CSRF_TIME_LIMIT": 3600,
         "SESSION_COOKIE_HTTPONLY": True,

@@ -14,6 +14,7 @@ PATIENT_LINK = "patient.link"
 EVENTS_READ = "events.read"
 WEBHOOK_MANAGE = "webhook.manage"
 ORG_PROFILE = "org.profile"
+COHORT_COUNT = "cohort.count"
 ADMIN = "admin"
 
 ORG_SCOPES = (
@@ -25,6 +26,7 @@ ORG_SCOPES = (
     EVENTS_READ,
     WEBHOOK_MANAGE,
     ORG_PROFILE,
+    COHORT_COUNT,
 )
 ALL = (PATIENT, *ORG_SCOPES, ADMIN)
 

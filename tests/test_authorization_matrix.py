@@ -263,6 +263,8 @@ BODIES: dict[str, Callable[[Party, World], dict[str, Any]]] = {
     "redeemPoints": lambda o, w: {"reward_id": w.parties["operator"].ids["reward"]},
     "createReward": lambda o, w: {"name": "Mug", "cost": 5},
     "setPointsTerms": lambda o, w: {"commission_bp": 1500, "patient_share_bp": 6000},
+    "countCohort": lambda o, w: {**SCOPE, "purposes": ["HRESCH"], "epsilon": 0.01},
+    "setPrivacyBudget": lambda o, w: {"total_epsilon": 2.0, "renews_every_days": 30},
     "registerDevice": lambda o, w: {"token": f"fcm-{uuid.uuid4().hex}", "platform": "web"},
     "replaceMyNotificationPreferences": lambda o, w: {"data_uses": "daily_digest"},
     "createWebhookEndpoint": lambda o, w: {"url": "http://127.0.0.1:9/other-hooks"},

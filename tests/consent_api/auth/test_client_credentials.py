@@ -43,6 +43,7 @@ def test_hospital_gets_a_short_lived_token_with_every_hospital_scope(client, org
         "events.read",
         "webhook.manage",
         "org.profile",
+        "cohort.count",
     }
 
 
