@@ -11,8 +11,9 @@ from sqlalchemy import func, select
 
 from consent_api.research import codes
 from consent_api.research.models import ResearchPreference
-from consent_api.research.schemas import DEFAULT_MAX_PER_MONTH
+from consent_api.research.schemas import DEFAULT_MAX_PER_MONTH, LISTS
 from server.db import db
+from server.errors import ValidationFailed
 
 
 class Preferences(NamedTuple):
@@ -47,17 +48,25 @@ def get(patient_id: uuid.UUID) -> Preferences:
 
 
 def replace(patient_id: uuid.UUID, body: dict[str, Any], *, now: datetime) -> Preferences:
-    """Set the whole preference. Opting out keeps the choices (for opting in again later);
-    it stops invitations at once, since invitations read `opted_in` when they are sent."""
+    """Opt in or out, with the lists and cap given (those left out stay as they were).
+    Opted in, the patient accepts at least one code of each kind. Opting out stops
+    invitations at once, since invitations read `opted_in` when they are sent."""
     row = db.session.get(ResearchPreference, patient_id)
+    chosen = (NONE_SET if row is None else _shown(row))._replace(**body)
+    if chosen.opted_in:
+        empty = [name for name in LISTS if not getattr(chosen, name)]
+        if empty:
+            raise ValidationFailed(
+                errors={name: ["Name at least one to opt in."] for name in empty}
+            )
     if row is None:
         row = ResearchPreference(patient_id=patient_id, created_at=now)
         db.session.add(row)
-    row.opted_in = body["opted_in"]
-    row.purposes_mask = codes.mask(body.get("purposes", []), codes.PURPOSES)
-    row.categories_mask = codes.mask(body.get("data_categories", []), codes.DATA_CATEGORIES)
-    row.org_types_mask = codes.mask(body.get("org_types", []), codes.ORG_TYPES)
-    row.max_invitations_per_month = body["max_invitations_per_month"]
+    row.opted_in = chosen.opted_in
+    row.purposes_mask = codes.mask(chosen.purposes, codes.PURPOSES)
+    row.categories_mask = codes.mask(chosen.data_categories, codes.DATA_CATEGORIES)
+    row.org_types_mask = codes.mask(chosen.org_types, codes.ORG_TYPES)
+    row.max_invitations_per_month = chosen.max_invitations_per_month
     row.updated_at = now
     db.session.flush()
     return _shown(row)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, fields, validate
 
 from consent_api.consents.schemas import codes
 from consent_api.research import codes as positions
@@ -12,23 +12,14 @@ LISTS = ("purposes", "data_categories", "org_types")
 
 
 class PreferencesIn(Schema):
-    """The whole preference, replaced; opted in, it must accept something of each kind."""
+    """Opt in or out; the lists and the cap given replace the stored ones, those left out
+    stay (so opting out alone keeps the choices for opting in again)."""
 
     opted_in = fields.Boolean(required=True, truthy={True}, falsy={False})
-    purposes = codes(positions.PURPOSES, min_length=0)
-    data_categories = codes(positions.DATA_CATEGORIES, min_length=0)
-    org_types = codes(positions.ORG_TYPES, min_length=0)
-    max_invitations_per_month = fields.Integer(
-        load_default=DEFAULT_MAX_PER_MONTH, strict=True, validate=validate.Range(min=1, max=30)
-    )
-
-    @validates_schema
-    def _something_of_each(self, data, **kwargs):
-        if not data.get("opted_in"):
-            return
-        empty = {name: ["Name at least one to opt in."] for name in LISTS if not data.get(name)}
-        if empty:
-            raise ValidationError(empty)
+    purposes = codes(positions.PURPOSES, required=False, min_length=0)
+    data_categories = codes(positions.DATA_CATEGORIES, required=False, min_length=0)
+    org_types = codes(positions.ORG_TYPES, required=False, min_length=0)
+    max_invitations_per_month = fields.Integer(strict=True, validate=validate.Range(min=1, max=30))
 
 
 class PreferencesOut(Schema):

@@ -118,3 +118,23 @@ def test_the_export_holds_them_and_erasure_removes_them(client, patient_token):
         )
         == 0
     )
+
+
+def test_opting_out_alone_keeps_the_choices_and_opting_in_again_restores_them(
+    client, patient_token
+):
+    client.put(URL, json=OPT_IN, headers=bearer(patient_token))
+    off = client.put(URL, json={"opted_in": False}, headers=bearer(patient_token))
+    assert off.status_code == 200
+    assert off.json["opted_in"] is False
+    assert sorted(off.json["org_types"]) == sorted(OPT_IN["org_types"])
+    on = client.put(URL, json={"opted_in": True}, headers=bearer(patient_token))
+    assert on.status_code == 200
+    assert sorted(on.json["purposes"]) == sorted(OPT_IN["purposes"])
+    assert on.json["max_invitations_per_month"] == OPT_IN["max_invitations_per_month"]
+
+
+def test_opting_in_with_nothing_chosen_yet_names_what_is_missing(client, patient_token):
+    answer = client.put(URL, json={"opted_in": True}, headers=bearer(patient_token))
+    assert answer.status_code == 422
+    assert set(answer.json["errors"]) == {"purposes", "data_categories", "org_types"}
