@@ -180,6 +180,18 @@ def test_read_is_not_modified_since_its_last_modified(client, patient_token, hos
     assert response.status_code == 304
 
 
+def test_an_if_modified_since_in_the_future_is_ignored(client, patient_token, hospital):
+    """RFC 9110 13.1.3: a date later than the server's clock is not a valid condition
+    (review finding: it answered 304)."""
+    made = grant(client, patient_token, {"org_id": str(hospital.org.id)})
+    response = client.get(
+        f"/fhir/R5/Consent/{made['id']}",
+        headers={**bearer(patient_token), "If-Modified-Since": "Fri, 01 Jan 2099 00:00:00 GMT"},
+    )
+    assert response.status_code == 200
+    assert response.json["id"] == made["id"]
+
+
 def test_a_consent_the_caller_may_not_see_is_404_whatever_etag_it_sends(
     client, patient_token, hospital_token, org_credentials
 ):
