@@ -17,6 +17,7 @@ from itsdangerous import BadData, URLSafeSerializer
 from sqlalchemy import Select, tuple_
 from sqlalchemy.orm import InstrumentedAttribute
 
+from server.db import db
 from server.errors import ValidationFailed
 
 
@@ -76,6 +77,29 @@ def page(
     if descending:
         return statement.order_by(order_column.desc(), id_column.desc()).limit(limit + 1)
     return statement.order_by(order_column, id_column).limit(limit + 1)
+
+
+def fetch(
+    statement: Select,
+    *,
+    order_column: InstrumentedAttribute,
+    id_column: InstrumentedAttribute,
+    query: dict[str, Any],
+    descending: bool = False,
+) -> Page:
+    """One page of the model rows `statement` selects, in (order_column, id) order, as a
+    list query's `cursor` and `limit` ask."""
+    rows = db.session.scalars(
+        page(
+            statement,
+            order_column=order_column,
+            id_column=id_column,
+            cursor=query.get("cursor"),
+            limit=query["limit"],
+            descending=descending,
+        )
+    ).all()
+    return envelope(rows, limit=query["limit"], order_attr=order_column.key)
 
 
 def envelope(

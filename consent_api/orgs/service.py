@@ -48,16 +48,9 @@ def directory(query: dict[str, Any]) -> pagination.Page:
         statement = statement.where(Organisation.type == query["type"])
     if "q" in query:
         statement = statement.where(Organisation.name.icontains(query["q"], autoescape=True))
-    rows = db.session.scalars(
-        pagination.page(
-            statement,
-            order_column=Organisation.created_at,
-            id_column=Organisation.id,
-            cursor=query.get("cursor"),
-            limit=query["limit"],
-        )
-    ).all()
-    return pagination.envelope(rows, limit=query["limit"], order_attr="created_at")
+    return pagination.fetch(
+        statement, order_column=Organisation.created_at, id_column=Organisation.id, query=query
+    )
 
 
 def update_profile(org: Organisation, changes: dict[str, Any]) -> Organisation:

@@ -41,17 +41,9 @@ def register(org: Organisation, body: dict[str, Any], *, now: datetime) -> Study
 def _page(statement, query: dict[str, Any]) -> pagination.Page:
     if "status" in query:
         statement = statement.where(Study.status == query["status"])
-    rows = db.session.scalars(
-        pagination.page(
-            statement,
-            order_column=Study.created_at,
-            id_column=Study.id,
-            cursor=query.get("cursor"),
-            limit=query["limit"],
-            descending=True,
-        )
-    ).all()
-    return pagination.envelope(rows, limit=query["limit"], order_attr="created_at")
+    return pagination.fetch(
+        statement, order_column=Study.created_at, id_column=Study.id, query=query, descending=True
+    )
 
 
 def list_for_org(org_id: uuid.UUID, query: dict[str, Any]) -> pagination.Page:
