@@ -4,8 +4,8 @@ suppression of small results.
 A count of distinct patients changes by at most one when one patient joins or leaves
 (sensitivity 1), so noise of scale 1/epsilon from the discrete Laplace (two-sided geometric)
 mechanism makes one release epsilon-differentially private; OpenDP's privacy map checks that
-claim for every scale we use. A noisy result below THRESHOLD is never shown, only "fewer than
-THRESHOLD" (the suppression rule of the study reports too).
+claim for every scale we use. What is released is then suppressed below the threshold every
+count about patients keeps (research/disclosure.py).
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import functools
 import opendp.prelude as dp
 
 SENSITIVITY = 1
-THRESHOLD = 11
 MECHANISM = "discrete_laplace"
 CONFIDENCE = 0.95  # the accuracy shown: |noise| stays within it with this probability
 
@@ -46,8 +45,3 @@ def noisy(count: int, *, epsilon: float) -> int:
 def accuracy(epsilon: float) -> int:
     """How far the noise may move a count, with CONFIDENCE (a whole number of patients)."""
     return int(dp.discrete_laplacian_scale_to_accuracy(scale_for(epsilon), 1 - CONFIDENCE))
-
-
-def suppressed(value: int) -> int | None:
-    """The value as released: None (shown as "fewer than THRESHOLD") when below it."""
-    return None if value < THRESHOLD else value

@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from consent_api import catalog
 from consent_api.consents.schemas import PeriodSchema, codes
+from consent_api.research.schemas import ReleasedOut
 
 # A query spends at least this much (less buys noise too wide to tell anything) and at most
 # this much (more would let a few queries spend a whole default budget's worth of privacy).
@@ -40,13 +41,6 @@ class BudgetOut(Schema):
     remaining_epsilon = fields.Float()
     renews_every_days = fields.Integer()
     renews_at = fields.DateTime()
-
-
-class ReleasedOut(Schema):
-    """A noisy count as released: the count, or null and `below` when it is suppressed."""
-
-    count = fields.Integer(allow_none=True)
-    below = fields.Integer(allow_none=True)
 
 
 class NoiseOut(Schema):

@@ -18,17 +18,10 @@ from consent_api.cohorts.counting import Scope, count_consenting
 from consent_api.cohorts.models import MICRO
 from consent_api.orgs.models import Organisation
 from consent_api.orgs.values import Org
+from consent_api.research.disclosure import Released, release
 from consent_api.research.preferences import count_opted_in
 from server.db import db
 from server.errors import NotFound
-
-
-@dataclass(frozen=True)
-class Released:
-    """A noisy count as released: None and `below` when under the threshold."""
-
-    count: int | None
-    below: int | None
 
 
 @dataclass(frozen=True)
@@ -54,8 +47,7 @@ class CohortCount:
 
 
 def _release(exact: int, *, epsilon: float) -> Released:
-    value = noise.suppressed(noise.noisy(exact, epsilon=epsilon))
-    return Released(value, noise.THRESHOLD if value is None else None)
+    return release(noise.noisy(exact, epsilon=epsilon))
 
 
 COUNTS = 2  # consenting and invitable: each spends half the query's epsilon

@@ -31,3 +31,11 @@ class PreferencesOut(Schema):
     org_types = fields.List(fields.String())
     max_invitations_per_month = fields.Integer()
     updated_at = fields.DateTime(allow_none=True)
+
+
+class ReleasedOut(Schema):
+    """A count about patients as a data user sees it (disclosure.py): the count, or null and
+    `below` when it is under the threshold."""
+
+    count = fields.Integer(allow_none=True)
+    below = fields.Integer(allow_none=True)

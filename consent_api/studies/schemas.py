@@ -6,7 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from consent_api import catalog
 from consent_api.consents.schemas import codes
-from consent_api.studies.models import PURPOSES, STATUSES
+from consent_api.research.studies import PURPOSES, STATUSES
 from consent_api.wording import visible
 
 

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import select
 
 from consent_api.orgs.models import Organisation
-from consent_api.studies.models import Study
+from consent_api.research.studies import Study
 from server import pagination
 from server.db import db
 from server.errors import Conflict, NotFound, ValidationFailed

@@ -7,6 +7,7 @@ import math
 import pytest
 
 from consent_api.cohorts import noise
+from consent_api.research.disclosure import Released, release
 
 DRAWS = 4000
 
@@ -46,6 +47,14 @@ def test_opendp_says_a_release_costs_the_epsilon_asked():
         assert noise.spent_by(epsilon) == pytest.approx(epsilon)
 
 
-@pytest.mark.parametrize(("value", "released"), [(-3, None), (0, None), (10, None), (11, 11)])
+@pytest.mark.parametrize(
+    ("value", "released"),
+    [
+        (-3, Released(None, 11)),
+        (0, Released(None, 11)),
+        (10, Released(None, 11)),
+        (11, Released(11, None)),
+    ],
+)
 def test_results_below_the_threshold_are_suppressed(value, released):
-    assert noise.suppressed(value) == released
+    assert release(value) == released

@@ -1,4 +1,5 @@
-"""A study a data user registers and the operator reviews."""
+"""A study a data user registers and the operator reviews: here, below consent requests,
+because a patient's invitation to a study is a consent request that shows the study."""
 
 from __future__ import annotations
 
