@@ -68,6 +68,22 @@ def audience(patient_id: uuid.UUID) -> Audience:
     return audience_of(core().execute(_AUDIENCE, {"patient_id": patient_id}).all())
 
 
+_AUDIENCES = (
+    select(Device.patient_id, *AUDIENCE_COLUMNS)
+    .outerjoin(NotificationPreferences, NotificationPreferences.patient_id == Device.patient_id)
+    .where(Device.patient_id.in_(bindparam("patient_ids", expanding=True)), Device.active.is_(True))
+)
+
+
+def audiences(patient_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, Audience]:
+    """Read many patients' audiences (one query); a patient with no active device has none
+    (and gets no push, whatever their preferences)."""
+    rows: dict[uuid.UUID, list[Row]] = {}
+    for row in core().execute(_AUDIENCES, {"patient_ids": list(patient_ids)}):
+        rows.setdefault(row.patient_id, []).append(row)
+    return {patient_id: audience_of(found) for patient_id, found in rows.items()}
+
+
 def notify(
     patient_id: uuid.UUID,
     *,
@@ -87,9 +103,57 @@ def notify(
     inserts: this runs inside every data use, which reads the audience (`to`) with its own
     first query and passes it in.
     """
+    notification = _notice(patient_id, type, title, body, now, data, high_priority, notice_id)
+    if to is None:
+        to = audience(patient_id)
+    core().execute(insert(Notification.__table__), [_columns(notification)])
+    pushes = _pushes(notification, to, now=now, digestible=digestible)
+    if pushes:
+        core().execute(insert(OutboxMessage.__table__), pushes)
+    return notification
+
+
+class Addressee(NamedTuple):
+    """One patient of many told the same thing, with the data their notice carries."""
+
+    patient_id: uuid.UUID
+    data: dict[str, Any]
+
+
+def notify_many(
+    addressees: Sequence[Addressee], *, type: str, title: str, body: str, now: datetime
+) -> None:
+    """Tell many patients the same thing, each in their own inbox and pushed to their
+    devices as `notify` would (not alerts, not digestible): three statements in all, however
+    many patients (a study's invitations are filed by the thousand)."""
+    if not addressees:
+        return
+    found = audiences([addressee.patient_id for addressee in addressees])
+    notices, pushes = [], []
+    for addressee in addressees:
+        notification = _notice(addressee.patient_id, type, title, body, now, addressee.data)
+        notices.append(_columns(notification))
+        to = found.get(addressee.patient_id)
+        if to is not None:
+            pushes += _pushes(notification, to, now=now, digestible=False)
+    core().execute(insert(Notification.__table__), notices)
+    if pushes:
+        core().execute(insert(OutboxMessage.__table__), pushes)
+
+
+def _notice(
+    patient_id: uuid.UUID,
+    type: str,
+    title: str,
+    body: str,
+    now: datetime,
+    data: dict[str, Any] | None,
+    high_priority: bool = False,
+    notice_id: uuid.UUID | None = None,
+) -> Notification:
     if len(title) > TITLE_MAX:  # an organisation's name alone may take 200 characters
         title = title[: TITLE_MAX - 1] + "…"
-    notification = Notification(
+    return Notification(
         id=notice_id or uuid.uuid4(),
         patient_id=patient_id,
         type=type,
@@ -100,33 +164,36 @@ def notify(
         created_at=now,
         read_at=None,
     )
-    if to is None:
-        to = audience(patient_id)
-    core().execute(
-        insert(Notification.__table__),
-        [{column: getattr(notification, column) for column in _NOTICE_COLUMNS}],
-    )
+
+
+def _columns(notification: Notification) -> dict[str, Any]:
+    return {column: getattr(notification, column) for column in _NOTICE_COLUMNS}
+
+
+def _pushes(
+    notification: Notification, to: Audience, *, now: datetime, digestible: bool
+) -> list[dict[str, Any]]:
+    """One outbox row per active device, due when the patient's preferences say."""
     if not to.device_ids:
-        return notification
-    due = now if high_priority else push_due(now, to.preferences, routine_use=digestible)
+        return []
+    if notification.high_priority:
+        due = now
+    else:
+        due = push_due(now, to.preferences, routine_use=digestible)
     if due is None:
-        return notification
-    core().execute(
-        insert(OutboxMessage.__table__),
-        [
-            {
-                "id": uuid.uuid4(),
-                "notification_id": notification.id,
-                "device_id": device_id,
-                "status": "pending",
-                "attempts": 0,
-                "next_attempt_at": due,
-                "created_at": now,
-            }
-            for device_id in to.device_ids
-        ],
-    )
-    return notification
+        return []
+    return [
+        {
+            "id": uuid.uuid4(),
+            "notification_id": notification.id,
+            "device_id": device_id,
+            "status": "pending",
+            "attempts": 0,
+            "next_attempt_at": due,
+            "created_at": now,
+        }
+        for device_id in to.device_ids
+    ]
 
 
 _NOTICE_COLUMNS = [column.key for column in Notification.__table__.columns]

@@ -128,6 +128,12 @@ def from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "COHORT_BUDGET_EPSILON": _epsilon(env, "COHORT_BUDGET_EPSILON", 1.0),
         "COHORT_BUDGET_RENEWS_DAYS": _int(env, "COHORT_BUDGET_RENEWS_DAYS", 30),
         "POINTS_EXPIRY_WARNING_DAYS": _int(env, "POINTS_EXPIRY_WARNING_DAYS", 30),
+        # Studies' invitations: how often the worker files them, how many a second at most,
+        # how many kept open per place to fill, and how long each stays open.
+        "STUDY_FANOUT_SECONDS": _int(env, "STUDY_FANOUT_SECONDS", 10),
+        "STUDY_INVITATIONS_PER_SECOND": _int(env, "STUDY_INVITATIONS_PER_SECOND", 50),
+        "STUDY_INVITATIONS_PER_PLACE": _int(env, "STUDY_INVITATIONS_PER_PLACE", 10),
+        "STUDY_INVITATION_DAYS": _int(env, "STUDY_INVITATION_DAYS", 30),
         "WTF_CSRF_TIME_LIMIT": 3600,
         "SESSION_COOKIE_HTTPONLY": True,
         "SESSION_COOKIE_SAMESITE": "Lax",

@@ -24,6 +24,8 @@ from sqlalchemy import (
     TypeDecorator,
     Uuid,
     event,
+    func,
+    select,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -145,6 +147,15 @@ def core() -> Connection:
     """The session's connection, in its transaction: for Core statements on hot paths (data
     uses, notices), which skip the ORM's per-statement work this way."""
     return db.session.connection()
+
+
+def only_runner(key: int) -> bool:
+    """Whether this transaction is the one running the work `key` names, for work that runs
+    one at a time across workers (a transaction-scoped advisory lock on PostgreSQL, taken
+    without waiting; SQLite has one writer anyway)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return True
+    return bool(db.session.scalar(select(func.pg_try_advisory_xact_lock(key))))
 
 
 def insert_or_skip(table: Table, *conflict_columns: str):

@@ -15,6 +15,7 @@ from consent_api.consents import sweeps as consent_sweeps
 from consent_api.links import service as links
 from consent_api.points import sweeps as points_sweeps
 from consent_api.requests import sweeps as request_sweeps
+from consent_api.studies import fanout
 from consent_api.uses import digests
 from consent_api.webhooks import deliveries, publishing
 from consent_api.webhooks.sending import Dispatcher
@@ -153,6 +154,18 @@ def purge_idempotency_keys(context: JobContext) -> int:
     return idempotency.purge(now=utcnow())
 
 
+def invite_to_studies(context: JobContext) -> int:
+    """Invite patients to the open studies their preferences accept: at most
+    STUDY_INVITATIONS_PER_SECOND for each STUDY_FANOUT_SECONDS between runs."""
+    config = context.config
+    return fanout.invite(
+        now=utcnow(),
+        limit=config["STUDY_INVITATIONS_PER_SECOND"] * config["STUDY_FANOUT_SECONDS"],
+        days=config["STUDY_INVITATION_DAYS"],
+        per_place=config["STUDY_INVITATIONS_PER_PLACE"],
+    )
+
+
 def purge_link_codes(context: JobContext) -> int:
     """Delete link codes a day after they ended (their links, if any, stay)."""
     return links.purge_codes(now=utcnow())
@@ -194,6 +207,13 @@ JOBS: tuple[Job, ...] = (
     Job("remind-expiring-consents", remind_expiring_consents, "interval", {"minutes": 10}),
     Job("remind-expiring-requests", remind_expiring_requests, "interval", {"minutes": 10}),
     Job("send-digests", send_digests, "interval", {"minutes": 1}),
+    Job(
+        "invite-to-studies",
+        invite_to_studies,
+        "interval",
+        {"seconds": 10},
+        every="STUDY_FANOUT_SECONDS",
+    ),
     Job("purge-idempotency-keys", purge_idempotency_keys, "interval", {"hours": 1}),
     Job("purge-link-codes", purge_link_codes, "interval", {"hours": 1}),
     Job("expire-points", expire_points, "interval", {"hours": 1}),

@@ -21,10 +21,12 @@ from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from consent_api.consents.models import Consent
 from consent_api.orgs.models import Organisation
+from consent_api.research.studies import Study
 from server.db import db, utcnow, uuid_pk
 
 STATUSES = ("pending", "approved", "denied", "expired", "withdrawn")
 _PENDING = text("status = 'pending'")
+_INVITATION = text("study_id IS NOT NULL")
 
 
 class ConsentRequest(db.Model):
@@ -47,6 +49,23 @@ class ConsentRequest(db.Model):
             postgresql_where=_PENDING,
             sqlite_where=_PENDING,
         ),
+        # A patient is invited to a study once; their invitations, for the monthly cap.
+        Index(
+            "uq_consent_requests_study_patient",
+            "patient_id",
+            "study_id",
+            unique=True,
+            postgresql_where=_INVITATION,
+            sqlite_where=_INVITATION,
+        ),
+        # A study's counts for its sponsor.
+        Index(
+            "ix_consent_requests_study_status",
+            "study_id",
+            "status",
+            postgresql_where=_INVITATION,
+            sqlite_where=_INVITATION,
+        ),
     )
 
     id: Mapped[uuid.UUID] = uuid_pk()
@@ -63,7 +82,11 @@ class ConsentRequest(db.Model):
     valid_until: Mapped[datetime | None]
     max_uses: Mapped[int | None]
     exclusions: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
-    # What makes two requests the same question to the patient (duplicates.scope_key).
+    # An invitation to a study, filed by the worker (studies/fanout.py); None for an
+    # organisation's own request. The sponsor never sees an invitation, only its study's counts.
+    study_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("studies.id"))
+    # What makes two requests the same question to the patient (duplicates.scope_key); None
+    # for an invitation, which is one per study and patient instead.
     scope_key: Mapped[str | None] = mapped_column(String(64))
     justification: Mapped[str] = mapped_column(Text)
     fee_per_use: Mapped[int] = mapped_column(Integer, default=0)
@@ -73,11 +96,13 @@ class ConsentRequest(db.Model):
     decided_at: Mapped[datetime | None]
     decision_reason: Mapped[str | None] = mapped_column(Text)
     reminded_at: Mapped[datetime | None]
+    seen_at: Mapped[datetime | None]  # the patient's first read of it
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
 
-    # Read-only: the asking organisation (its name is shown).
+    # Read-only: the asking organisation (its name is shown), and the study invited to.
     org: Mapped[Organisation] = relationship(viewonly=True)
+    study: Mapped[Study | None] = relationship(viewonly=True)
 
     def effective_status(self, now: datetime) -> str:
         """Return the status as of `now`: a pending request past its deadline is expired."""

@@ -22,6 +22,6 @@ def export_for(patient: Patient, *, now: datetime) -> dict[str, Any]:
         select(ConsentRequest)
         .where(ConsentRequest.patient_id == patient.id)
         .order_by(ConsentRequest.created_at)
-        .options(selectinload(ConsentRequest.org))
+        .options(selectinload(ConsentRequest.org), selectinload(ConsentRequest.study))
     ).all()
     return {"consent_requests": dump(RequestOut(many=True), asked, now=now)}

@@ -76,7 +76,7 @@ def list_mine(query):
 @output(RequestOut)
 def get_mine(request_id: uuid.UUID):
     """Show one request addressed to the patient."""
-    return service.get_for_patient(current_patient(), request_id)
+    return service.read_by_patient(current_patient(), request_id, now=utcnow())
 
 
 @bp.post("/v1/me/consent-requests/<uuid:request_id>/approve")

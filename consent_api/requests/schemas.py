@@ -35,6 +35,18 @@ class RequestListQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
+class InvitingStudyOut(Schema):
+    """The study a request invites the patient to: what it is for, and its ethics approval."""
+
+    id = fields.UUID()
+    title = fields.String()
+    description = fields.String()
+    purpose = fields.String()
+    ethics_reference = fields.String()
+    starts_on = fields.Date()
+    ends_on = fields.Date()
+
+
 class RequestOut(Schema):
     """A consent request (its status as of the rendering's `now`), as the patient sees it."""
 
@@ -59,6 +71,9 @@ class RequestOut(Schema):
     consent_id = fields.UUID(allow_none=True)
     decided_at = fields.DateTime(allow_none=True)
     decision_reason = fields.String(allow_none=True)
+    # An invitation to a study (filed by the service from the study the operator approved),
+    # or null for an organisation's own request.
+    study = fields.Nested(InvitingStudyOut, allow_none=True)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 
@@ -108,7 +123,7 @@ class OrgRequestOut(RequestOut):
     """A consent request as the asking organisation sees it: the patient by its reference."""
 
     class Meta:
-        exclude = ("patient_id",)
+        exclude = ("patient_id", "study")  # the organisation never sees invitations
 
     patient_ref = fields.Function(lambda request: refs.encode(request.org_id, request.patient_id))
     consent_id = fields.Function(

@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
 from consent_api.consents import service as consents
@@ -84,13 +84,15 @@ def _one(statement) -> ConsentRequest:
     return request
 
 
+def _filed_by(org: Organisation):
+    """The organisation's own requests: not its studies' invitations, which tell it only
+    counts (an invitation names a patient who opted in to research)."""
+    return (ConsentRequest.org_id == org.id) & ConsentRequest.study_id.is_(None)
+
+
 def get_for_org(org: Organisation, request_id: uuid.UUID) -> ConsentRequest:
     """Return one of the organisation's own requests (others' are 404)."""
-    return _one(
-        select(ConsentRequest).where(
-            ConsentRequest.id == request_id, ConsentRequest.org_id == org.id
-        )
-    )
+    return _one(select(ConsentRequest).where(ConsentRequest.id == request_id, _filed_by(org)))
 
 
 def get_for_patient(
@@ -132,7 +134,7 @@ def list_for_org(org: Organisation, query: dict[str, Any], *, now: datetime):
     """Return a page of the organisation's requests and the next cursor."""
     statement = (
         select(ConsentRequest)
-        .where(ConsentRequest.org_id == org.id)
+        .where(_filed_by(org))
         # What each approval granted, for the whole page at once.
         .options(selectinload(ConsentRequest.consent).selectinload(Consent.versions))
     )
@@ -140,9 +142,31 @@ def list_for_org(org: Organisation, query: dict[str, Any], *, now: datetime):
 
 
 def list_for_patient(patient: Patient, query: dict[str, Any], *, now: datetime):
-    """Return a page of the requests addressed to the patient and the next cursor."""
+    """Return a page of the requests addressed to the patient and the next cursor; the
+    patient has now seen each of them."""
     statement = select(ConsentRequest).where(ConsentRequest.patient_id == patient.id)
-    return _listing(statement, query, now=now)
+    page = _listing(statement.options(selectinload(ConsentRequest.study)), query, now=now)
+    _seen(page.items, now=now)
+    return page
+
+
+def read_by_patient(patient: Patient, request_id: uuid.UUID, *, now: datetime) -> ConsentRequest:
+    """Return one request addressed to the patient, who has now seen it."""
+    request = get_for_patient(patient, request_id)
+    _seen([request], now=now)
+    return request
+
+
+def _seen(requests: list[ConsentRequest], *, now: datetime) -> None:
+    """Note the patient's first read of each request (a study's sponsor counts who saw)."""
+    unseen = [request.id for request in requests if request.seen_at is None]
+    if unseen:
+        db.session.execute(
+            update(ConsentRequest)
+            .where(ConsentRequest.id.in_(unseen), ConsentRequest.seen_at.is_(None))
+            .values(seen_at=now),
+            execution_options={"synchronize_session": False},
+        )
 
 
 def _pending(request: ConsentRequest, *, now: datetime) -> None:
@@ -189,6 +213,7 @@ def approve(
         patient, body, now=now, fee_per_use=request.fee_per_use, request_id=request.id
     )
     request.status, request.decided_at, request.updated_at = "approved", now, now
+    request.seen_at = request.seen_at or now
     db.session.flush()
     journal.record(
         kinds.REQUEST_APPROVED,
@@ -209,13 +234,15 @@ def deny(
     request = get_for_patient(patient, request_id, lock=True)
     _pending(request, now=now)
     request.status, request.decided_at, request.updated_at = "denied", now, now
+    request.seen_at = request.seen_at or now
     request.decision_reason = reason
     db.session.flush()
-    journal.record(
-        kinds.REQUEST_DENIED,
-        now=now,
-        org_ids=[request.org_id],
-        patient_id=patient.id,
-        data={"request_id": str(request.id), "reason": reason},
-    )
+    if request.study_id is None:  # a sponsor learns of denied invitations only as a count
+        journal.record(
+            kinds.REQUEST_DENIED,
+            now=now,
+            org_ids=[request.org_id],
+            patient_id=patient.id,
+            data={"request_id": str(request.id), "reason": reason},
+        )
     return request

@@ -30,8 +30,11 @@ def expire_due(*, now: datetime, batch: int = 500) -> int:
 
 
 def lapse(request: ConsentRequest, *, now: datetime) -> None:
-    """Mark one pending request past its deadline expired, and tell its organisation."""
+    """Mark one pending request past its deadline expired, and tell its organisation (a
+    study's sponsor learns of lapsed invitations only as a count)."""
     request.status, request.updated_at = "expired", now
+    if request.study_id is not None:
+        return
     journal.record(
         kinds.REQUEST_LAPSED,
         now=now,
@@ -43,7 +46,8 @@ def lapse(request: ConsentRequest, *, now: datetime) -> None:
 
 def remind_expiring(*, now: datetime, ahead: timedelta, batch: int = 500) -> int:
     """Remind patients once of a pending request that lapses within `ahead` (only requests
-    that were open longer than that: a short-lived one was just announced)."""
+    that were open longer than that: a short-lived one was just announced). Invitations to
+    studies are never chased: a patient may ignore them."""
     due = db.session.scalars(
         select(ConsentRequest)
         .join(Patient, Patient.id == ConsentRequest.patient_id)  # a patient who can answer
@@ -51,6 +55,7 @@ def remind_expiring(*, now: datetime, ahead: timedelta, batch: int = 500) -> int
             Patient.erased_at.is_(None),
             ConsentRequest.status == "pending",
             ConsentRequest.reminded_at.is_(None),
+            ConsentRequest.study_id.is_(None),
             ConsentRequest.expires_at > now,
             ConsentRequest.expires_at <= now + ahead,
         )

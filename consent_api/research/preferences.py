@@ -76,20 +76,26 @@ def _accepting(column, wanted: int):
     return column.op("&")(wanted) == wanted
 
 
+def accepts(*, data_categories: Sequence[str], purposes: Sequence[str], org_type: str) -> list:
+    """The conditions on a preference row that accepts being invited for every one of these
+    purposes and data categories, by this kind of organisation (opted in, each mask
+    covering the codes wanted)."""
+    rp = ResearchPreference
+    return [
+        rp.opted_in.is_(True),
+        _accepting(rp.purposes_mask, codes.mask(purposes, codes.PURPOSES)),
+        _accepting(rp.categories_mask, codes.mask(data_categories, codes.DATA_CATEGORIES)),
+        _accepting(rp.org_types_mask, codes.mask([org_type], codes.ORG_TYPES)),
+    ]
+
+
 def count_opted_in(
     *, data_categories: Sequence[str], purposes: Sequence[str], org_type: str
 ) -> int:
     """How many opted-in patients accept every one of these purposes and data categories,
     from this kind of organisation (one pass over the opted-in rows, in SQL)."""
-    rp = ResearchPreference
-    return db.session.scalar(
-        select(func.count()).where(
-            rp.opted_in.is_(True),
-            _accepting(rp.purposes_mask, codes.mask(purposes, codes.PURPOSES)),
-            _accepting(rp.categories_mask, codes.mask(data_categories, codes.DATA_CATEGORIES)),
-            _accepting(rp.org_types_mask, codes.mask([org_type], codes.ORG_TYPES)),
-        )
-    )
+    wanted = accepts(data_categories=data_categories, purposes=purposes, org_type=org_type)
+    return db.session.scalar(select(func.count()).where(*wanted))
 
 
 def forget(patient_id: uuid.UUID) -> None:

@@ -48,6 +48,9 @@ class Study(db.Model):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
+    # Not stored: the study's invitation counts, set for its sponsor's view (studies.counts).
+    invitations = None
+
     def as_scope(self) -> dict[str, Any]:
         """What the study asks of a patient, as a consent scope."""
         return {

@@ -33,7 +33,7 @@ def register(body):
 @query(StudyListQuery)
 def list_studies(query):
     """The calling organisation's studies, newest first."""
-    return service.list_for_org(current_org_ref().id, query)
+    return service.list_for_org(current_org_ref().id, query, now=utcnow())
 
 
 @bp.get("/v1/studies/<uuid:study_id>")
@@ -41,7 +41,7 @@ def list_studies(query):
 @output(StudyOut)
 def get_study(study_id: uuid.UUID):
     """One of the calling organisation's studies."""
-    return service.get_for_org(current_org_ref().id, study_id)
+    return service.get_for_org(current_org_ref().id, study_id, now=utcnow())
 
 
 @bp.get("/v1/admin/studies")
@@ -50,7 +50,7 @@ def get_study(study_id: uuid.UUID):
 @query(StudyListQuery)
 def review_queue(query):
     """Every study, newest first; `status=submitted` is the review queue."""
-    return service.list_all(query)
+    return service.list_all(query, now=utcnow())
 
 
 @bp.post("/v1/admin/studies/<uuid:study_id>/approve")

@@ -6,6 +6,7 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from consent_api import catalog
 from consent_api.consents.schemas import codes
+from consent_api.research.schemas import ReleasedOut
 from consent_api.research.studies import PURPOSES, STATUSES
 from consent_api.wording import visible
 
@@ -48,6 +49,16 @@ class StudyListQuery(Schema):
     limit = fields.Integer(load_default=50, validate=validate.Range(min=1, max=200))
 
 
+class InvitationCountsOut(Schema):
+    """How the study's invitations went, each count suppressed below the threshold."""
+
+    invited = fields.Nested(ReleasedOut)
+    seen = fields.Nested(ReleasedOut)
+    approved = fields.Nested(ReleasedOut)
+    denied = fields.Nested(ReleasedOut)
+    lapsed = fields.Nested(ReleasedOut)
+
+
 class StudyOut(Schema):
     """A study as its sponsor and the operator see it."""
 
@@ -66,6 +77,7 @@ class StudyOut(Schema):
     status = fields.String()
     review_reason = fields.String(allow_none=True)
     reviewed_at = fields.DateTime(allow_none=True)
+    invitations = fields.Nested(InvitationCountsOut)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 

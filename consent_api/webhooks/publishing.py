@@ -14,21 +14,15 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, or_, select
+from sqlalchemy import delete, insert, or_, select
 
 from consent_api.events.models import JournalEntry, OrgEvent, OrgEventSequence
 from consent_api.orgs.models import Organisation
 from consent_api.webhooks import deliveries
 from consent_api.webhooks.payloads import payload
-from server.db import db
+from server.db import db, only_runner
 
 LOCK_KEY = 0x636F6E73656E74  # any constant of our own: "consent" in ASCII
-
-
-def _exclusive() -> bool:
-    if db.session.get_bind().dialect.name != "postgresql":
-        return True
-    return bool(db.session.scalar(select(func.pg_try_advisory_xact_lock(LOCK_KEY))))
 
 
 def _concerned(entries: Sequence[JournalEntry]) -> dict[str, list[Organisation]]:
@@ -59,7 +53,7 @@ def _targets(entry: JournalEntry, concerned: dict[str, list[Organisation]]) -> l
 def publish(*, now: datetime, batch: int = 1000) -> int:
     """Publish up to `batch` journal entries, oldest first, and queue their webhooks;
     returns how many events."""
-    if not _exclusive():
+    if not only_runner(LOCK_KEY):
         return 0  # another worker is publishing: it will take these too
     entries = db.session.scalars(select(JournalEntry).order_by(JournalEntry.seq).limit(batch)).all()
     if not entries:
