@@ -154,16 +154,25 @@ def purge_idempotency_keys(context: JobContext) -> int:
     return idempotency.purge(now=utcnow())
 
 
-def invite_to_studies(context: JobContext) -> int:
+def invite_to_studies(context: JobContext, *, batch: int = 500) -> int:
     """Invite patients to the open studies their preferences accept: at most
-    STUDY_INVITATIONS_PER_SECOND for each STUDY_FANOUT_SECONDS between runs."""
+    STUDY_INVITATIONS_PER_SECOND for each STUDY_FANOUT_SECONDS between runs, in batches,
+    each committed as it is filed (patients are told as the run goes)."""
     config = context.config
-    return fanout.invite(
+    limit = config["STUDY_INVITATIONS_PER_SECOND"] * config["STUDY_FANOUT_SECONDS"]
+    run = fanout.Run(
         now=utcnow(),
-        limit=config["STUDY_INVITATIONS_PER_SECOND"] * config["STUDY_FANOUT_SECONDS"],
         days=config["STUDY_INVITATION_DAYS"],
         per_place=config["STUDY_INVITATIONS_PER_PLACE"],
     )
+    filed = 0
+    while filed < limit:
+        sent = run.next_batch(limit=min(batch, limit - filed))
+        db.session.commit()
+        if not sent:
+            break
+        filed += sent
+    return filed
 
 
 def purge_link_codes(context: JobContext) -> int:

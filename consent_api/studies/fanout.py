@@ -10,14 +10,16 @@ their `max_invitations_per_month` invitations in the last 30 days (a rolling mon
 more than the cap in any 30 days, across month ends). Preferences are read when the
 invitations are filed, so an opt-out (or an erasure, which deletes them) stops the next batch.
 
-One fan-out at a time (server.db.only_runner): the caps hold across studies without locking
-patients' rows, and a patient is never invited twice to one study (a unique index holds that
-too). Flush only: the worker's job commits.
+One fan-out at a time (server.db.only_runner, taken by each batch: a run stops when another
+worker holds it): the caps hold across studies without locking patients' rows, and a patient
+is never invited twice to one study (a unique index holds that too). A run goes batch after
+batch, each committed by the worker's job, so patients are told as it goes.
 """
 
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
 from sqlalchemy import func, select
@@ -68,13 +70,20 @@ def open_studies(*, now: datetime, per_place: int) -> list[tuple[Study, Organisa
 
 
 def candidates(
-    study: Study, org_type: str, *, now: datetime, after: uuid.UUID | None, limit: int
+    invitation: invitations.Invitation,
+    org_type: str,
+    *,
+    now: datetime,
+    after: uuid.UUID | None,
+    limit: int,
 ) -> list[uuid.UUID]:
     """The next patients (in id order, after `after`) to invite to the study."""
     rp = ResearchPreference
     here, lately = aliased(ConsentRequest), aliased(ConsentRequest)
     invited_here = (
-        select(here.id).where(here.patient_id == rp.patient_id, here.study_id == study.id).exists()
+        select(here.id)
+        .where(here.patient_id == rp.patient_id, here.study_id == invitation.study_id)
+        .exists()
     )
     invited_lately = (
         select(func.count())
@@ -89,8 +98,8 @@ def candidates(
         select(rp.patient_id)
         .where(
             *accepts(
-                data_categories=study.data_categories,
-                purposes=[study.purpose],
+                data_categories=invitation.data_categories,
+                purposes=invitation.purposes,
                 org_type=org_type,
             ),
             ~invited_here,
@@ -121,23 +130,52 @@ def _invitation(study: Study, sponsor: Organisation, *, now: datetime, days: int
     )
 
 
-def invite(*, now: datetime, limit: int, days: int, per_place: int, batch: int = 500) -> int:
-    """File up to `limit` invitations across the open studies, in batches; each lapses
-    after `days` (or when its study ends, if sooner). Returns how many were filed."""
-    if not only_runner(LOCK_KEY):
-        return 0
-    filed = 0
-    for study, sponsor, room in open_studies(now=now, per_place=per_place):
-        invitation = _invitation(study, sponsor, now=now, days=days)
-        after, left = None, min(room, limit - filed)
-        while left > 0:
+@dataclass
+class _Open:
+    """An open study as one run goes through it: what it asks, how many more it may ask,
+    and the last patient asked."""
+
+    invitation: invitations.Invitation
+    org_type: str
+    room: int
+    after: uuid.UUID | None = None
+
+
+@dataclass
+class Run:
+    """One run of the fan-out, batch after batch (each its own transaction): the open
+    studies as the run found them, taken in turn."""
+
+    now: datetime
+    days: int
+    per_place: int
+    studies: list[_Open] | None = None
+
+    def next_batch(self, *, limit: int) -> int:
+        """File the next batch of at most `limit` invitations, to the first study with room
+        and patients left; 0 when there are none (or another worker is running the
+        fan-out). Flush only: the caller commits each batch."""
+        if not only_runner(LOCK_KEY):
+            return 0
+        if self.studies is None:
+            self.studies = [
+                _Open(_invitation(study, sponsor, now=self.now, days=self.days), sponsor.type, room)
+                for study, sponsor, room in open_studies(now=self.now, per_place=self.per_place)
+            ]
+        for study in self.studies:
+            if study.room <= 0:
+                continue
             patient_ids = candidates(
-                study, sponsor.type, now=now, after=after, limit=min(batch, left)
+                study.invitation,
+                study.org_type,
+                now=self.now,
+                after=study.after,
+                limit=min(study.room, limit),
             )
             if not patient_ids:
-                break
-            sent = invitations.file(invitation, patient_ids, now=now)
-            filed, left, after = filed + sent, left - sent, patient_ids[-1]
-        if filed >= limit:
-            break
-    return filed
+                study.room = 0  # nobody left to ask in this run
+                continue
+            filed = invitations.file(study.invitation, patient_ids, now=self.now)
+            study.room, study.after = study.room - filed, patient_ids[-1]
+            return filed
+        return 0
