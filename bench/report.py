@@ -102,7 +102,11 @@ def _statuses(counts: dict[str, int]) -> str:
 
 
 def _ratio(value: float, reference: float) -> float | None:
-    return round(value / reference, 3) if reference else None
+    """Three decimals, or three significant digits below 0.01 (a cohort count's req/s)."""
+    if not reference:
+        return None
+    ratio = value / reference
+    return round(ratio, 3) if abs(ratio) >= 0.01 else float(f"{ratio:.3g}")
 
 
 def git_state() -> dict[str, Any]:
@@ -659,6 +663,12 @@ def _uses_section(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _small(value: float | None) -> str:
+    if value is None or abs(value) >= 0.01:
+        return _num(value, 3)
+    return f"{value:.2g}"
+
+
 def _cohort_row(entry: dict[str, Any]) -> str:
     errors = sum(entry["socket_errors"].values())
     cells = [
@@ -670,7 +680,7 @@ def _cohort_row(entry: dict[str, Any]) -> str:
         _num(entry["p90_ms"], 2),
         _num(entry["p99_ms"], 2),
         _num(entry["max_ms"], 2),
-        _num(entry.get("rps_ratio"), 3),
+        _small(entry.get("rps_ratio")),
         f"{entry['non2xx']} ({_statuses(entry['statuses'])})",
         str(errors),
     ]
@@ -707,8 +717,8 @@ def _cohort_section(results: dict[str, Any]) -> list[str]:
         if "spent_epsilon" in budget:
             lines.append(
                 f"- {entry['name']}: privacy budget written by the setup "
-                f"{budget['total_epsilon']:,.0f} epsilon; spent by its probe, warm-up and run "
-                f"(and what wrk left queued) {budget['spent_epsilon']:,.2f}."
+                f"{budget['total_epsilon']:,.0f} epsilon; spent during the scenario (probe, "
+                f"warm-up, run and what was still queued) {budget['spent_epsilon']:,.2f}."
             )
     return lines
 
