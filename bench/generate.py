@@ -1,4 +1,5 @@
-"""The bench dataset: organisations, patients, consents and their versions, loaded by COPY.
+"""The bench dataset: organisations, patients, consents and their versions, and research
+preferences (bench/researchprefs.py), loaded by COPY.
 
 Deterministic for a given size (one seeded RNG; dates are relative to the load time), and
 cached between runs: the database's comment records what was loaded, and a run asking for
@@ -25,6 +26,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
+from bench import researchprefs
 from bench.settings import PSEUDONYM_KEY
 from consent_api.catalog import ALL, CATEGORIES, SENSITIVE
 from consent_api.consents.summary import summarise
@@ -32,7 +34,10 @@ from consent_api.links import refs
 from consent_api.wording import grantee_phrase
 from server.demo import DEMO
 
-GENERATOR = 2  # bump whenever the generated data changes: cached datasets are then rebuilt
+# Bump whenever the generated data changes: cached datasets are then rebuilt. 3: research
+# preferences, and the demo seed's own consents kept through the load (the generated
+# consents are generator 2's, unchanged).
+GENERATOR = 3
 SEED = 20_261_128
 NAMESPACE = uuid.UUID("6f1d7f0e-6c1b-4c57-9a53-5b3c0a1e7d42")
 TEMPLATES_PER_GRANTEE = 60
@@ -693,6 +698,11 @@ def load_consents(
     maker = ConsentMaker(rng, now)
     versions = 0
     with psycopg.connect(url) as first, psycopg.connect(url) as second:
+        # COPY ... FREEZE needs the table emptied in its transaction; what the demo seed made
+        # (the demo patient's story) is kept aside and put back, so that a later seed of the
+        # reused dataset finds the story told (and does not tell it again over its links).
+        first.execute("CREATE TEMP TABLE seeded AS SELECT * FROM consents")
+        second.execute("CREATE TEMP TABLE seeded AS SELECT * FROM consent_versions")
         first.execute("TRUNCATE consents")
         second.execute("TRUNCATE consent_versions")
         statement_c = _copy_statement("consents", CONSENT_COLUMNS, freeze=True)
@@ -712,6 +722,8 @@ def load_consents(
                 lines = [line for r in rows for line in r.versions]
                 history.write("".join(lines))
                 versions += len(lines)
+        first.execute("INSERT INTO consents SELECT * FROM seeded")
+        second.execute("INSERT INTO consent_versions SELECT * FROM seeded")
         first.commit()
         second.commit()
     return versions
@@ -808,12 +820,16 @@ def load(url: str, spec: Spec, revision: str, *, database: str, say: Say) -> dic
         restore_ddl(connection, ddl)
         connection.commit()
         clock.lap("rebuilding indexes and foreign keys")
-    vacuum_analyze(url, ("organisations", "patients", *LOADED))
+        research = researchprefs.load(connection, patients, now, _ts)
+        clock.lap(f"COPY {research.rows:,} research preferences ({research.opted_in:,} opted in)")
+    vacuum_analyze(url, ("organisations", "patients", *LOADED, "research_preferences"))
     clock.lap("VACUUM (ANALYZE)")
     stamp = {
         **spec.stamp(revision),
         "organisations": len(orgs),
         "versions": versions,
+        "research_preferences": research.rows,
+        "research_opted_in": research.opted_in,
         "generated_at": datetime.fromtimestamp(now, UTC).isoformat(),
         "load_s": clock.total,
         "phases_s": clock.phases,

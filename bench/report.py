@@ -17,6 +17,8 @@ from bench.scenarios import (
     BASELINE,
     BATCH,
     BATCH_ONE_CONNECTION,
+    COHORT_COUNT,
+    COHORT_COUNT_ONE_CONNECTION,
     DATA_USE,
     DATA_USE_PAID,
     DATA_USE_PUSH,
@@ -45,6 +47,7 @@ class Outcome:
     warmup_decisions: dict[str, int] = field(default_factory=dict)
     paid: dict[str, Any] | None = None  # a paid scenario's ledger check (bench/paid.py)
     webhooks: dict[str, Any] | None = None  # a push scenario's revocation → webhook lag
+    cohort: dict[str, Any] | None = None  # cohort counts: the sample and the budget spent
 
     @property
     def valid(self) -> bool:
@@ -83,12 +86,27 @@ def judge_push(push: dict[str, Any]) -> list[str]:
     return []
 
 
+def judge_cohort(result: LoadResult) -> list[str]:
+    """Return why a cohort-count run is doubtful: any 409 means the budget the setup gave
+    ran out, and the cheap refusals that followed would flatter the latency."""
+    exhausted = result.statuses.get("409", 0)
+    if exhausted:
+        return [
+            f"{exhausted} answers were 409 (privacy budget exhausted): the setup's budget ran out"
+        ]
+    return []
+
+
 def _statuses(counts: dict[str, int]) -> str:
     return ", ".join(f"{key}: {count}" for key, count in sorted(counts.items()) if count) or "-"
 
 
 def _ratio(value: float, reference: float) -> float | None:
-    return round(value / reference, 3) if reference else None
+    """Three decimals, or three significant digits below 0.01 (a cohort count's req/s)."""
+    if not reference:
+        return None
+    ratio = value / reference
+    return round(ratio, 3) if abs(ratio) >= 0.01 else float(f"{ratio:.3g}")
 
 
 def git_state() -> dict[str, Any]:
@@ -152,6 +170,8 @@ def scenario_entry(outcome: Outcome, baseline: LoadResult | None) -> dict[str, A
         entry["paid"] = outcome.paid
     if outcome.webhooks is not None:
         entry["webhooks"] = outcome.webhooks
+    if outcome.cohort is not None:
+        entry["cohort"] = outcome.cohort
     if result is None:
         return entry
     entry.update(
@@ -254,6 +274,8 @@ def targets(
     """Return the targets, measured or not (reported, never asserted)."""
     entries = {entry["name"]: entry for entry in scenarios}
     use = _valid(entries, DATA_USE)
+    cohort = _valid(entries, COHORT_COUNT)
+    cohort_serial = _valid(entries, COHORT_COUNT_ONE_CONNECTION)
     drained = drain if drain and not drain.get("problem") else None
     single = _valid(entries, SINGLE_CHECK)
     serial = _valid(entries, BATCH_ONE_CONNECTION)
@@ -293,6 +315,22 @@ def targets(
             "x",
         ),
         _target("data use req/s ÷ healthz", use and use["rps_ratio"], ">=", 0.15, area="uses"),
+        _target(
+            "cohort count p99, one connection",
+            cohort_serial and cohort_serial["p99_ms"],
+            "<=",
+            200,
+            " ms",
+            area="cohorts",
+        ),
+        _target(
+            "cohort count p99 under wrk (all its connections)",
+            cohort and cohort["p99_ms"],
+            "<=",
+            200,
+            " ms",
+            area="cohorts",
+        ),
         _target(
             "push drain, one worker",
             drained and drained["notices_per_s"],
@@ -625,6 +663,66 @@ def _uses_section(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _small(value: float | None) -> str:
+    if value is None or abs(value) >= 0.01:
+        return _num(value, 3)
+    return f"{value:.2g}"
+
+
+def _cohort_row(entry: dict[str, Any]) -> str:
+    errors = sum(entry["socket_errors"].values())
+    cells = [
+        entry["name"],
+        "1 (sequential)" if entry.get("driver") == "serial" else "wrk",
+        f"{entry['requests']:,}",
+        _num(entry["rps"]),
+        _num(entry["p50_ms"], 2),
+        _num(entry["p90_ms"], 2),
+        _num(entry["p99_ms"], 2),
+        _num(entry["max_ms"], 2),
+        _small(entry.get("rps_ratio")),
+        f"{entry['non2xx']} ({_statuses(entry['statuses'])})",
+        str(errors),
+    ]
+    return "| " + " | ".join(cells) + " |"
+
+
+def _cohort_section(results: dict[str, Any]) -> list[str]:
+    names = (COHORT_COUNT, COHORT_COUNT_ONE_CONNECTION)
+    entries = [e for e in results["scenarios"] if e["name"] in names]
+    if not entries:
+        return []
+    lines = ["", "### Cohort counts", ""]
+    measured = [e for e in entries if "requests" in e]
+    if measured:
+        lines += [
+            "| scenario | connections | requests | req/s | p50 ms | p90 ms | p99 ms | max ms "
+            "| req/s ÷ healthz | non-2xx (by status) | socket errors |",
+            "|---|---|--:|--:|--:|--:|--:|--:|--:|---|--:|",
+            *(_cohort_row(entry) for entry in measured),
+            "",
+        ]
+    sample = next((e["cohort"]["sample"] for e in entries if e.get("cohort")), None)
+    if sample:
+        lines.append(
+            f"- {sample['bodies']:,} sampled scopes of the demo pharma "
+            f"({sample['with_data_period']:,} with a data period, "
+            f"{sample['default_epsilon']:,} with the default epsilon); estimated consenting "
+            f"count by size: {_statuses(sample['consenting_estimate_by_bucket'])} (median "
+            f"{sample['consenting_estimate_median']:,}); invitable (exact): "
+            f"{_statuses(sample['invitable_by_bucket'])} (median {sample['invitable_median']:,})."
+        )
+    for entry in entries:
+        budget = (entry.get("cohort") or {}).get("budget") or {}
+        if "spent_epsilon" in budget:
+            lines.append(
+                f"- {entry['name']}: privacy budget written by the setup "
+                f"{budget['total_epsilon']:,.0f} epsilon; spent during the scenario (probe, "
+                f"warm-up, run and what was still queued) {budget['spent_epsilon']:,.2f}."
+            )
+    return lines
+
+
 def _targets_section(results: dict[str, Any]) -> list[str]:
     rows = []
     for target in results.get("targets", []):
@@ -724,7 +822,8 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(f"- **{entry['name']} invalid**: {problem}")
         if entry["valid"] and entry.get("non2xx"):
             lines.append(f"- {entry['name']}: {entry['non2xx']} non-2xx ({entry['statuses']})")
-    lines += _checks_section(results) + _uses_section(results) + _ledger_section(results)
+    lines += _checks_section(results) + _uses_section(results) + _cohort_section(results)
+    lines += _ledger_section(results)
     lines += _targets_section(results) + _profile_section(results)
     return "\n".join(lines) + "\n"
 

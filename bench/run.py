@@ -21,6 +21,7 @@ import requests
 
 from bench import (
     checkdata,
+    cohortdata,
     database,
     ledgerdata,
     load,
@@ -176,6 +177,11 @@ def measure(scenario: Scenario, target: Target, settings: Settings, url: str) ->
                 )
                 revoking.start()
             outcome.result = drive(prepared, target, settings, outcome)
+            if prepared.cohort and target.cohorts is not None:
+                outcome.cohort = {
+                    "sample": target.cohorts.summary,
+                    "budget": cohortdata.budget_after(PG_URL, target.cohorts.org_id),
+                }
             if revoking is not None:
                 revoking.stop()
                 outcome.webhooks = revoking.lags()
@@ -190,6 +196,8 @@ def measure(scenario: Scenario, target: Target, settings: Settings, url: str) ->
         outcome.problems.append(f"{type(exc).__name__}: {exc}")
         return outcome
     outcome.problems += report.judge(outcome.result)
+    if scenario.cohort:
+        outcome.problems += report.judge_cohort(outcome.result)
     if outcome.push is not None:
         outcome.problems += report.judge_push(outcome.push)
     if outcome.paid is not None:
@@ -222,6 +230,14 @@ def sample_uses(settings: Settings) -> usedata.UseFiles:
         return usedata.write(PG_URL, WORK)
     except (psycopg.Error, OSError, ValueError) as exc:
         raise BenchError(f"sampling the data-use bodies failed: {exc}") from exc
+
+
+def sample_cohorts() -> cohortdata.CohortFiles:
+    """Write the cohort-count bodies sampled from the dataset."""
+    try:
+        return cohortdata.write(PG_URL, WORK)
+    except (psycopg.Error, OSError, ValueError) as exc:
+        raise BenchError(f"sampling the cohort-count bodies failed: {exc}") from exc
 
 
 def measure_drain(settings: Settings, url: str) -> dict:
@@ -289,6 +305,12 @@ def bench(settings: Settings) -> dict:
         f"({uses.devices_added:,} devices added); undid {uses.reset['data_uses_removed']:,} "
         "earlier uses"
     )
+    cohorts = sample_cohorts()
+    buckets = cohorts.summary["consenting_estimate_by_bucket"]
+    say(
+        f"cohort counts: {cohorts.summary['bodies']:,} bodies, estimated consenting counts "
+        + ", ".join(f"{name}: {n}" for name, n in buckets.items())
+    )
     outcomes = []
     say(f"starting gunicorn with {settings.workers} workers (the served configuration)")
     with gunicorn(url, settings.workers) as base_url:
@@ -297,6 +319,7 @@ def bench(settings: Settings) -> dict:
             token_margin=settings.warmup + settings.duration + TOKEN_SLACK,
             checks=checks,
             uses=uses,
+            cohorts=cohorts,
         )
         for scenario in scenarios:
             outcomes.append(measure(scenario, target, settings, url))

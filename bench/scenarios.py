@@ -13,9 +13,10 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bench import oauth
+from bench import cohortdata, oauth
 from bench.checkdata import CheckFiles
-from bench.settings import BenchError
+from bench.cohortdata import CohortFiles
+from bench.settings import PG_URL, BenchError
 from bench.usedata import NOW, UseFiles
 from server.demo import DEMO, DEMO_APP, DEMO_PATIENT
 
@@ -26,6 +27,8 @@ BATCH_ONE_CONNECTION = "consent-check-batch-1conn"
 DATA_USE = "data-use"
 DATA_USE_PUSH = "data-use-push"
 DATA_USE_PAID = "data-use-paid"
+COHORT_COUNT = "cohort-count"
+COHORT_COUNT_ONE_CONNECTION = "cohort-count-1conn"
 PUSH_DRAIN = "push-drain"  # not a request: one worker draining a queued outbox (bench/push.py)
 # Not a request either: one worker delivering queued webhooks to a receiver (bench/webhooks.py).
 WEBHOOK_DRAIN = "webhook-drain"
@@ -40,6 +43,7 @@ class Target:
     token_margin: float
     checks: CheckFiles | None = None
     uses: UseFiles | None = None
+    cohorts: CohortFiles | None = None
     _tokens: dict[str, oauth.Token] = field(default_factory=dict)
 
     def _cached(self, key: str, fetch: Callable[[], oauth.Token]) -> str:
@@ -64,12 +68,13 @@ class Target:
             ),
         )
 
-    def org_token(self, role: str = "hospital") -> str:
-        """Return an access token of a demo organisation (hospital, pharma, operator)."""
+    def org_token(self, role: str = "hospital", scope: str | None = None) -> str:
+        """Return an access token of a demo organisation (hospital, pharma, operator), with
+        the scopes its client holds or only those asked for."""
         _, _, client_id, secret = DEMO[role]
         return self._cached(
-            f"org:{role}",
-            lambda: oauth.org_token(self.base_url, client_id=client_id, secret=secret),
+            f"org:{role}:{scope or ''}",
+            lambda: oauth.org_token(self.base_url, client_id=client_id, secret=secret, scope=scope),
         )
 
 
@@ -87,7 +92,7 @@ class Scenario:
     is counted as the decision "refused" rather than as a failure, `push` runs the
     scenario with a real worker pushing to a fake FCM server (and measures the lag), and
     `paid` runs it with fees on the consents relied on and checks the ledger afterwards
-    (bench/paid.py).
+    (bench/paid.py). `cohort` reports the privacy budget the demo pharma spent on the run.
     """
 
     name: str
@@ -108,6 +113,7 @@ class Scenario:
     refusal_status: int | None = None
     push: bool = False
     paid: bool = False
+    cohort: bool = False
 
     def prepare(self, target: Target) -> Scenario:
         """Return the scenario ready to send, after its setup ran against the target."""
@@ -178,6 +184,24 @@ def paid_uses(scenario: Scenario, target: Target) -> Scenario:
     if target.uses is None or target.uses.paid_bodies is None:
         raise BenchError("no paid data-use bodies were sampled from the dataset")
     return _with_bodies(scenario, target, target.uses.paid_bodies, 1)
+
+
+def cohort_counts(scenario: Scenario, target: Target) -> Scenario:
+    """Ask one sampled cohort count per request with the demo pharma's token (scope
+    cohort.count only), after giving the pharma a budget the run cannot spend (written in
+    the bench database: bench/cohortdata.py says why not through the admin API)."""
+    if target.cohorts is None:
+        raise BenchError("no cohort-count bodies were sampled from the dataset")
+    with target.cohorts.bodies.open() as lines:
+        first = lines.readline().strip()
+    if not first:
+        raise BenchError(f"{target.cohorts.bodies} holds no request bodies")
+    cohortdata.open_budget(PG_URL, target.cohorts.org_id)
+    token = target.org_token("pharma", scope="cohort.count")
+    ready = replace(scenario, bodies=target.cohorts.bodies, body=first)
+    return ready.with_headers(
+        **{"Content-Type": "application/json", "Authorization": f"Bearer {token}"}
+    )
 
 
 SCENARIOS: list[Scenario] = [
@@ -254,6 +278,26 @@ SCENARIOS: list[Scenario] = [
             "the same while one worker pushes to a fake FCM server: lag from use to push; and "
             "delivers webhooks of consents revoked meanwhile: lag from revocation to webhook"
         ),
+    ),
+    Scenario(
+        name=COHORT_COUNT,
+        path="/v1/cohort-counts",
+        method="POST",
+        setup=cohort_counts,
+        cohort=True,
+        timeout_s=30,
+        description="demo pharma (scope cohort.count) sizes a random sampled scope per "
+        "request: budget spend, consenting count over its consents, opted-in count, noise",
+    ),
+    Scenario(
+        name=COHORT_COUNT_ONE_CONNECTION,
+        path="/v1/cohort-counts",
+        method="POST",
+        setup=cohort_counts,
+        cohort=True,
+        driver="serial",
+        description="the same counts one after another on one connection: one count's "
+        "latency, without queueing",
     ),
 ]
 # Not request scenarios, selectable with BENCH_SCENARIOS like one; they run after them.
