@@ -7,7 +7,9 @@ P-0042; hospitals may see and use her lab results and medications for treatment;
 revoked an old consent for marketing; she approved Demo Pharma's request for research on her
 lab results at 100 points a use, narrowed to one year; a second request, for her scans, is
 pending. The hospital used her lab results twice and the pharma company once (she earned
-points); the pharma company's attempt at her medications was refused.
+points); the pharma company's attempt at her medications was refused. She opted in to be
+invited to research, and Demo Pharma's home blood-pressure study, once the operator approved
+it, invited her: the invitation waits for her answer.
 """
 
 from __future__ import annotations
@@ -31,6 +33,11 @@ from consent_api.patients.models import Patient
 from consent_api.requests import service as requests
 from consent_api.requests.models import ConsentRequest
 from consent_api.requests.schemas import ApproveIn, RequestIn
+from consent_api.research import preferences
+from consent_api.research.schemas import PreferencesIn
+from consent_api.studies import fanout
+from consent_api.studies import service as studies
+from consent_api.studies.schemas import StudyIn
 from consent_api.uses import service as uses
 from consent_api.uses.schemas import DataUseIn
 from server.db import db
@@ -84,6 +91,37 @@ def _ask(
     return requests.create(org, _load(RequestIn, body), now=now)
 
 
+def _invite(patient: Patient, pharma: Organisation, *, now: datetime) -> None:
+    """Dana opts in to research; Demo Pharma's study is approved, and the fan-out invites her."""
+    accepts = {
+        "opted_in": True,
+        "purposes": ["HRESCH", "PUBHLTH"],
+        "data_categories": ["lab_results", "vital_signs", "wearables"],
+        "org_types": ["pharma", "research"],
+        "max_invitations_per_month": 2,
+    }
+    preferences.replace(patient.id, _load(PreferencesIn, accepts), now=now - timedelta(days=10))
+    study = {
+        "title": "Blood pressure at home",
+        "description": (
+            "How blood pressure measured at home compares with the clinic's, over six months."
+        ),
+        "purpose": "HRESCH",
+        "data_categories": ["vital_signs", "wearables"],
+        "actions": ["use"],
+        "fee_per_use": 20,
+        "ethics_reference": "EC-DEMO-2026-07",
+        "starts_on": (now - timedelta(days=3)).date().isoformat(),
+        "ends_on": (now + timedelta(days=180)).date().isoformat(),
+        "recruitment_target": 200,
+    }
+    made = studies.register(pharma, _load(StudyIn, study), now=now - timedelta(days=4))
+    studies.review(made.id, approve=True, reason=None, now=now - timedelta(days=3))
+    run = fanout.Run(now=now - timedelta(days=1), days=30, per_place=10)
+    while run.next_batch(limit=500):
+        pass
+
+
 def tell(patient: Patient, hospital: Organisation, pharma: Organisation, *, now: datetime) -> None:
     """Seed the story for the demo patient, as it would have happened over the last weeks."""
     start = now - timedelta(days=21)
@@ -123,3 +161,4 @@ def tell(patient: Patient, hospital: Organisation, pharma: Organisation, *, now:
         reporter = Org(id=org.id, type=org.type, name=org.name)
         with contextlib.suppress(uses.UseNotPermitted):  # recorded and told, as the API does
             uses.report(reporter, _load(DataUseIn, body), now=at)
+    _invite(patient, pharma, now=now)

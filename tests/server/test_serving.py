@@ -386,6 +386,10 @@ def test_the_demo_story_answers_the_banners_curls_as_pasted(served, database_url
         statuses = sorted(c["status"] for c in json.loads(body)["items"])
         assert statuses == ["active", "active", "revoked"]  # told once, though seeded twice
         _, _, body = served.request("GET", "/v1/me/consent-requests", headers=bearer)
-        assert sorted(r["status"] for r in json.loads(body)["items"]) == ["approved", "pending"]
+        asked = json.loads(body)["items"]
+        assert sorted(r["status"] for r in asked) == ["approved", "pending", "pending"]
+        # The last is Demo Pharma's study's invitation, filed by the fan-out.
+        assert [bool(r["study"]) for r in asked] == [False, False, True]
+        assert asked[-1]["study"]["title"] == "Blood pressure at home"
     finally:
         wipe_committed(writer)
