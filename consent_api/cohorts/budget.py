@@ -131,8 +131,19 @@ def spend(org_id: uuid.UUID, micro: int, *, now: datetime, default: Default) -> 
     stored = connection.execute(select(_budgets).where(_budgets.c.org_id == org_id)).one()
     if stored.renews_every_days != days:
         return spend(org_id, micro, now=now, default=default)
-    budget = _as_of(stored, now)
-    raise Conflict(
+    raise _exhausted(_as_of(stored, now))
+
+
+def affordable(org_id: uuid.UUID, micro: int, *, now: datetime, default: Default) -> None:
+    """Raise 409 `privacy_budget_exhausted` now if what is left cannot pay `micro` (read
+    only: a query refused here costs no counting; `spend` still decides atomically)."""
+    budget = current(org_id, now=now, default=default)
+    if budget.spent_micro + micro > budget.total_micro:
+        raise _exhausted(budget)
+
+
+def _exhausted(budget: Budget) -> Conflict:
+    return Conflict(
         "This query would spend more of the privacy budget than is left; it renews at "
         f"{budget.renews_at.isoformat()}.",
         code="privacy_budget_exhausted",

@@ -56,11 +56,17 @@ COUNTS = 2  # consenting and invitable: each spends half the query's epsilon
 def count(
     query: dict[str, Any], *, org: Org, now: datetime, default: budgets.Default
 ) -> CohortCount:
-    """Spend the query's epsilon of the caller's budget (409 when it would overspend), then
-    count the patients whose consents permit its scope to the caller, and those opted in to
-    be invited for it by the caller's kind of organisation, each released with noise."""
+    """Count the patients whose consents permit the query's scope to the caller, and those
+    opted in to be invited for it by the caller's kind of organisation; spend the query's
+    epsilon of the caller's budget (409 when it would overspend, and nothing is released);
+    release each count with noise.
+
+    The counts are read before the spend, on the read connection: the budget's row is locked
+    only from the spend to the commit, so one organisation's queries do not queue behind each
+    other's counting. A budget already short is refused before counting."""
     epsilon = query["epsilon"]
-    spent = budgets.spend(org.id, round(epsilon * MICRO), now=now, default=default)
+    micro = round(epsilon * MICRO)
+    budgets.affordable(org.id, micro, now=now, default=default)
     period = query.get("data_period") or {}
     scope = Scope(
         tuple(query["data_categories"]),
@@ -73,6 +79,7 @@ def count(
     invitable = count_opted_in(
         data_categories=scope.data_categories, purposes=scope.purposes, org_type=org.type
     )
+    spent = budgets.spend(org.id, micro, now=now, default=default)
     each = epsilon / COUNTS
     return CohortCount(
         _release(consenting, epsilon=each),

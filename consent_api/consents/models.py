@@ -6,7 +6,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, Integer, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from consent_api.orgs.models import Organisation
@@ -16,6 +16,25 @@ STATUSES = ("active", "paused", "revoked", "expired")
 # Why a consent was revoked, as its grantee may be told: a code, never the patient's words.
 REVOKED_BY_PATIENT, PATIENT_ERASED = "revoked_by_patient", "patient_erased"
 REVOCATION_REASONS = (REVOKED_BY_PATIENT, PATIENT_ERASED)
+# What deciding on a consent reads (decisions/store.py), carried by the indexes that serve
+# decisions and cohort counts so that neither reads the table.
+DECISION_COLUMNS = [
+    "grantee_org_id",
+    "grantee_org_type",
+    "id",
+    "version",
+    "status",
+    "data_categories",
+    "purposes",
+    "actions",
+    "valid_from",
+    "valid_until",
+    "data_period_start",
+    "data_period_end",
+    "max_uses",
+    "use_count",
+    "exclusions",
+]
 
 
 class Consent(db.Model):
@@ -40,25 +59,21 @@ class Consent(db.Model):
         Index(
             "ix_consents_decision",
             "patient_id",
-            postgresql_include=[
-                "grantee_org_id",
-                "grantee_org_type",
-                "id",
-                "version",
-                "status",
-                "data_categories",
-                "purposes",
-                "actions",
-                "valid_from",
-                "valid_until",
-                "data_period_start",
-                "data_period_end",
-                "max_uses",
-                "use_count",
-                "exclusions",
-            ],
+            postgresql_include=DECISION_COLUMNS,
         ),
         Index("ix_consents_grantee_type_updated", "grantee_org_type", "updated_at"),
+        # Cohort counts read the active consents naming one organisation, or its type, from
+        # these alone (index-only scans; consent_api/cohorts/counting.py).
+        *(
+            Index(
+                f"ix_consents_cohort_{key}",
+                column,
+                postgresql_include=["patient_id", *(c for c in DECISION_COLUMNS if c != column)],
+                postgresql_where=text(f"status = 'active' AND {column} IS NOT NULL"),
+                sqlite_where=text(f"status = 'active' AND {column} IS NOT NULL"),
+            )
+            for key, column in (("org", "grantee_org_id"), ("type", "grantee_org_type"))
+        ),
         Index("ix_consents_status_valid_until", "status", "valid_until"),
     )
 
