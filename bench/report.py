@@ -25,6 +25,7 @@ from bench.scenarios import (
     LEDGER_VERIFY,
     PUSH_DRAIN,
     SINGLE_CHECK,
+    STUDY_FANOUT,
     WEBHOOK_DRAIN,
     Scenario,
 )
@@ -270,6 +271,7 @@ def targets(
     scenarios: list[dict[str, Any]],
     drain: dict[str, Any] | None = None,
     hooks: list[dict[str, Any]] | None = None,
+    invited: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Return the targets, measured or not (reported, never asserted)."""
     entries = {entry["name"]: entry for entry in scenarios}
@@ -340,6 +342,14 @@ def targets(
             area="push",
         ),
         *_webhook_targets(entries, hooks),
+        _target(
+            "study invitations, one worker",
+            invited and not invited.get("problem") and invited.get("invitations_per_s"),
+            ">=",
+            1000,
+            " invitations/s",
+            area="studies",
+        ),
     ]
 
 
@@ -353,6 +363,7 @@ def build(
     uses: Any = None,
     verified: dict[str, Any] | None = None,
     hooks: list[dict[str, Any]] | None = None,
+    invited: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return the whole results document of a run."""
     baseline = next((o.result for o in outcomes if o.scenario.name == BASELINE and o.valid), None)
@@ -377,13 +388,15 @@ def build(
         "valid": all(o.valid for o in outcomes)
         and not (drain and drain.get("problem"))
         and not (verified and verified.get("problem"))
-        and not any(h.get("problem") for h in hooks or ()),
+        and not any(h.get("problem") for h in hooks or ())
+        and not (invited and invited.get("problem")),
         "scenarios": scenarios,
         "data_use_sample": sample,
         PUSH_DRAIN: drain,
         LEDGER_VERIFY: verified,
         WEBHOOK_DRAIN: hooks,
-        "targets": targets(scenarios, drain, hooks),
+        STUDY_FANOUT: invited,
+        "targets": targets(scenarios, drain, hooks, invited),
     }
 
 
@@ -663,6 +676,29 @@ def _uses_section(results: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _fanout_section(results: dict[str, Any]) -> list[str]:
+    found = results.get(STUDY_FANOUT)
+    if not found:
+        return []
+    lines = ["", "### Study invitations (fan-out)", ""]
+    if found.get("invitations_per_s") is None:
+        return [*lines, f"- **{STUDY_FANOUT} failed**: {found.get('problem', 'no figure')}"]
+    lines.append(
+        f"**{found['invitations_per_s']:,.0f} invitations/s** — one worker "
+        f"(`consent-wallet worker`, the fan-out unbounded) invited {found['invited']:,} of the "
+        f"{found['expected']:,} patients who accept an approved study of {found['sponsor']} "
+        f"(health research on `{found['data_category']}`), each a consent request, an inbox "
+        f"notice and pushes for their devices, in {found['first_to_last_s']:.1f} s from the "
+        f"first committed batch ({found['first_batch']:,}) to the last "
+        f"({found['start_to_last_s']:.1f} s from starting the worker); worker CPU "
+        f"{_num(found.get('worker_cpu_s'), 1)} s; patients over their cap: "
+        f"{found.get('over_cap')}; deleted afterwards: {found.get('deleted', 0):,}."
+    )
+    if found.get("problem"):
+        lines.append(f"- **{STUDY_FANOUT} invalid**: {found['problem']}")
+    return lines
+
+
 def _small(value: float | None) -> str:
     if value is None or abs(value) >= 0.01:
         return _num(value, 3)
@@ -823,6 +859,7 @@ def markdown(results: dict[str, Any]) -> str:
         if entry["valid"] and entry.get("non2xx"):
             lines.append(f"- {entry['name']}: {entry['non2xx']} non-2xx ({entry['statuses']})")
     lines += _checks_section(results) + _uses_section(results) + _cohort_section(results)
+    lines += _fanout_section(results)
     lines += _ledger_section(results)
     lines += _targets_section(results) + _profile_section(results)
     return "\n".join(lines) + "\n"

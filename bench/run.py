@@ -23,6 +23,7 @@ from bench import (
     checkdata,
     cohortdata,
     database,
+    fanout,
     ledgerdata,
     load,
     paid,
@@ -38,6 +39,7 @@ from bench.report import Outcome
 from bench.scenarios import (
     LEDGER_VERIFY,
     PUSH_DRAIN,
+    STUDY_FANOUT,
     WEBHOOK_DRAIN,
     Scenario,
     Target,
@@ -270,6 +272,21 @@ def measure_webhook_drain(settings: Settings, url: str) -> list[dict]:
     return found
 
 
+def measure_fanout(url: str) -> dict:
+    """Time one worker filing an approved study's invitations (bench/fanout.py)."""
+    say(f"{STUDY_FANOUT}: an approved study, one worker inviting every patient who accepts it")
+    try:
+        found = fanout.measure(url, PG_URL)
+    except (BenchError, psycopg.Error, OSError) as exc:
+        return {"problem": f"{type(exc).__name__}: {exc}"}
+    if found.get("invitations_per_s") is not None:
+        say(
+            f"{STUDY_FANOUT}: {found['invited']:,} invitations, "
+            f"{found['invitations_per_s']:,.0f}/s after the first batch"
+        )
+    return found
+
+
 def measure_ledger(settings: Settings, dataset: dict) -> dict:
     """Build (or reuse) the million-posting ledger database and time `ledger verify` on it."""
     say(f"{LEDGER_VERIFY}: {settings.ledger_uses:,} paid uses in {ledgerdata.DATABASE}")
@@ -327,12 +344,22 @@ def bench(settings: Settings) -> dict:
     hooks = None
     if phase_selected(WEBHOOK_DRAIN, settings.only):
         hooks = measure_webhook_drain(settings, url)
+    invited = measure_fanout(url) if phase_selected(STUDY_FANOUT, settings.only) else None
     verified = None
     if phase_selected(LEDGER_VERIFY, settings.only):
         verified = measure_ledger(settings, dataset)
     machine["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     results = report.build(
-        stamp, machine, settings.as_dict(), outcomes, dataset, drain, uses, verified, hooks
+        stamp,
+        machine,
+        settings.as_dict(),
+        outcomes,
+        dataset,
+        drain,
+        uses,
+        verified,
+        hooks,
+        invited,
     )
     results["profile"] = profile_if_needed(results, settings, url, checks, uses)
     return results

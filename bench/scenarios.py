@@ -32,6 +32,8 @@ COHORT_COUNT_ONE_CONNECTION = "cohort-count-1conn"
 PUSH_DRAIN = "push-drain"  # not a request: one worker draining a queued outbox (bench/push.py)
 # Not a request either: one worker delivering queued webhooks to a receiver (bench/webhooks.py).
 WEBHOOK_DRAIN = "webhook-drain"
+# Not a request: one worker filing an approved study's invitations (bench/fanout.py).
+STUDY_FANOUT = "study-fanout"
 LEDGER_VERIFY = "ledger-verify"  # not a request: `ledger verify` over 1M postings (ledgerdata)
 
 
@@ -301,7 +303,7 @@ SCENARIOS: list[Scenario] = [
     ),
 ]
 # Not request scenarios, selectable with BENCH_SCENARIOS like one; they run after them.
-PHASES = (PUSH_DRAIN, WEBHOOK_DRAIN, LEDGER_VERIFY)
+PHASES = (PUSH_DRAIN, WEBHOOK_DRAIN, STUDY_FANOUT, LEDGER_VERIFY)
 
 
 def selected(names: tuple[str, ...]) -> list[Scenario]:
