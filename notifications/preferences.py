@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from notifications.models import NotificationPreferences
-from server.db import db
+from server.db import db, locked_row
 
 DEFAULT_DIGEST_TIME = time(8, 0)
 
@@ -115,10 +115,17 @@ def replace(
         quiet_end=quiet["end"] if quiet else None,
         time_zone=body["time_zone"],
     )
-    row = _row(patient_id)
-    if row is None:
-        row = NotificationPreferences(patient_id=patient_id)
-        db.session.add(row)
+    defaults = Preferences()
+    row = locked_row(
+        NotificationPreferences,
+        {"patient_id": patient_id},
+        created_with={
+            "data_uses": defaults.data_uses,
+            "digest_time": defaults.digest_time,
+            "time_zone": defaults.time_zone,
+            "updated_at": now,
+        },
+    )
     switching_to_digest = prefs.data_uses == "daily_digest" and row.data_uses != "daily_digest"
     (
         row.data_uses,

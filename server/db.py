@@ -158,6 +158,20 @@ def only_runner(key: int) -> bool:
     return bool(db.session.scalar(select(func.pg_try_advisory_xact_lock(key))))
 
 
+def locked_row(model: type, key: dict[str, Any], *, created_with: dict[str, Any]) -> Any:
+    """The row of `model` with this primary key, locked for update, made first (with
+    `created_with`) if there is none: two first writes at once (a double tap) then queue on
+    the one row, where reading "none yet" and both inserting would break the primary key."""
+    core().execute(insert_or_skip(model.__table__, *key).values(**key, **created_with))
+    identity = tuple(key.values())
+    return db.session.get(
+        model,
+        identity[0] if len(identity) == 1 else identity,
+        with_for_update=True,
+        populate_existing=True,
+    )
+
+
 def insert_or_skip(table: Table, *conflict_columns: str):
     """INSERT ... ON CONFLICT (columns) DO NOTHING, in the session's dialect (PostgreSQL
     or SQLite, which spell it alike). Without columns, a clash on any unique constraint is

@@ -81,11 +81,15 @@ def set_budget(
     org_id: uuid.UUID, *, total_micro: int, renews_every_days: int, now: datetime
 ) -> Budget:
     """Set an organisation's budget; what it spent in the current period stays spent, and the
-    period now ends after the new number of days from its start."""
-    row = db.session.get(PrivacyBudget, org_id)
+    period now ends after the new number of days from its start. A period that had ended is
+    renewed first (nothing spent, starting now), as it reads. The row is locked, so that a
+    query spending meanwhile is neither lost nor spent twice."""
+    row = db.session.get(PrivacyBudget, org_id, with_for_update=True)
     if row is None:
         row = PrivacyBudget(org_id=org_id, spent_micro=0, period_started_at=now)
         db.session.add(row)
+    elif row.period_started_at + timedelta(days=row.renews_every_days) <= now:
+        row.spent_micro, row.period_started_at = 0, now
     row.total_micro, row.renews_every_days, row.updated_at = total_micro, renews_every_days, now
     db.session.flush()
     return _as_of(row, now)

@@ -13,6 +13,16 @@ from consent_api.research.schemas import ReleasedOut
 MIN_EPSILON, MAX_EPSILON, DEFAULT_EPSILON = 0.01, 1.0, 0.1
 
 
+class JsonNumber(fields.Float):
+    """A number as JSON writes one: marshmallow's Float also reads the string "0.5", which
+    would be spent as if it were the number."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise self.make_error("invalid")
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class CohortCountIn(Schema):
     """A scope (specific categories: `all` is no cohort) and the epsilon to spend on it."""
 
@@ -20,7 +30,7 @@ class CohortCountIn(Schema):
     purposes = codes(tuple(catalog.PURPOSES))
     actions = codes(tuple(catalog.ACTIONS))
     data_period = fields.Nested(PeriodSchema, load_default=None, allow_none=True)
-    epsilon = fields.Float(
+    epsilon = JsonNumber(
         load_default=DEFAULT_EPSILON,
         validate=validate.Range(min=MIN_EPSILON, max=MAX_EPSILON),
     )
@@ -29,7 +39,7 @@ class CohortCountIn(Schema):
 class BudgetIn(Schema):
     """The operator's budget for one organisation: epsilon per period, and the period."""
 
-    total_epsilon = fields.Float(required=True, validate=validate.Range(min=0, max=100))
+    total_epsilon = JsonNumber(required=True, validate=validate.Range(min=0, max=100))
     renews_every_days = fields.Integer(
         required=True, strict=True, validate=validate.Range(min=1, max=3650)
     )

@@ -215,15 +215,16 @@ def approve(
     request.status, request.decided_at, request.updated_at = "approved", now, now
     request.seen_at = request.seen_at or now
     db.session.flush()
-    journal.record(
-        kinds.REQUEST_APPROVED,
-        now=now,
-        org_ids=[request.org_id],
-        patient_id=patient.id,
-        consent_id=consent.id,
-        consent_version=consent.version,
-        data={"request_id": str(request.id), "consent": state_of(consent, now=now)},
-    )
+    if request.study_id is None:  # a sponsor is told of the consent granted, never the invitation
+        journal.record(
+            kinds.REQUEST_APPROVED,
+            now=now,
+            org_ids=[request.org_id],
+            patient_id=patient.id,
+            consent_id=consent.id,
+            consent_version=consent.version,
+            data={"request_id": str(request.id), "consent": state_of(consent, now=now)},
+        )
     return consent
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from consent_api.research import codes
 from consent_api.research.models import ResearchPreference
 from consent_api.research.schemas import DEFAULT_MAX_PER_MONTH, LISTS
-from server.db import db
+from server.db import db, locked_row
 from server.errors import ValidationFailed
 
 
@@ -51,17 +51,26 @@ def replace(patient_id: uuid.UUID, body: dict[str, Any], *, now: datetime) -> Pr
     """Opt in or out, with the lists and cap given (those left out stay as they were).
     Opted in, the patient accepts at least one code of each kind. Opting out stops
     invitations at once, since invitations read `opted_in` when they are sent."""
-    row = db.session.get(ResearchPreference, patient_id)
-    chosen = (NONE_SET if row is None else _shown(row))._replace(**body)
+    row = locked_row(
+        ResearchPreference,
+        {"patient_id": patient_id},
+        created_with={
+            "opted_in": False,
+            "purposes_mask": 0,
+            "categories_mask": 0,
+            "org_types_mask": 0,
+            "max_invitations_per_month": NONE_SET.max_invitations_per_month,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
+    chosen = _shown(row)._replace(**body)
     if chosen.opted_in:
         empty = [name for name in LISTS if not getattr(chosen, name)]
         if empty:
             raise ValidationFailed(
                 errors={name: ["Name at least one to opt in."] for name in empty}
             )
-    if row is None:
-        row = ResearchPreference(patient_id=patient_id, created_at=now)
-        db.session.add(row)
     row.opted_in = chosen.opted_in
     row.purposes_mask = codes.mask(chosen.purposes, codes.PURPOSES)
     row.categories_mask = codes.mask(chosen.data_categories, codes.DATA_CATEGORIES)

@@ -1,6 +1,6 @@
 """What a study's sponsor learns of its invitations: how many were invited, saw theirs,
-approved, denied, and let it lapse, each suppressed below the threshold (research/disclosure)
-and never who. Exact otherwise: a study's own recruitment is the sponsor's to follow."""
+approved, denied, and let it lapse, each suppressed below the threshold and rounded to the
+nearest five (research/disclosure), and never who."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from datetime import datetime
 from sqlalchemy import and_, case, func, or_, select
 
 from consent_api.requests.models import ConsentRequest
-from consent_api.research.disclosure import Released, release
+from consent_api.research.disclosure import Released, release_exact
 from consent_api.research.studies import Study
 from server.db import db
 
@@ -51,17 +51,17 @@ def counted(study_ids: Sequence[uuid.UUID], *, now: datetime) -> dict[uuid.UUID,
             .group_by(cr.study_id)
         )
     }
-    none = InvitationCounts(*(release(0),) * 5)
-    return {
-        study_id: (
-            InvitationCounts(
-                *(release(int(getattr(row, field.name))) for field in fields(InvitationCounts))
-            )
-            if (row := rows.get(study_id)) is not None
-            else none
+    return {study_id: _shown(rows.get(study_id)) for study_id in study_ids}
+
+
+def _shown(row) -> InvitationCounts:
+    """A study's counts as its sponsor sees them (all nought when none was invited)."""
+    return InvitationCounts(
+        *(
+            release_exact(0 if row is None else int(getattr(row, field.name)))
+            for field in fields(InvitationCounts)
         )
-        for study_id in study_ids
-    }
+    )
 
 
 def with_counts(studies: Sequence[Study], *, now: datetime) -> Sequence[Study]:

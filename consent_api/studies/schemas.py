@@ -40,7 +40,7 @@ class StudyIn(Schema):
 class ReviewIn(Schema):
     """The operator's reason (required to reject, optional to approve)."""
 
-    reason = fields.String(load_default=None, validate=validate.Length(min=1, max=500))
+    reason = fields.String(load_default=None, validate=[validate.Length(min=1, max=500), visible])
 
 
 class StudyListQuery(Schema):

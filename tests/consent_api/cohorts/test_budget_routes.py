@@ -5,9 +5,10 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import update
 
 from consent_api.cohorts.models import PrivacyBudget
-from server.db import db
+from server.db import db, utcnow
 from tests.conftest import bearer, org_id_of
 from tests.support import problem_code
 
@@ -99,3 +100,60 @@ def test_an_unknown_organisation_has_no_budget(client, admin_token):
         path, json={"total_epsilon": 1, "renews_every_days": 30}, headers=bearer(admin_token)
     )
     assert put.status_code == 404
+
+
+@pytest.mark.parametrize("epsilon", ["0.5", "1e-2"])
+def test_an_epsilon_sent_as_a_string_is_refused_and_spends_nothing(client, pharma_token, epsilon):
+    """openapi.yaml CohortCountIn: `epsilon` is a number (0.01-1); invalid input is a 422
+    naming it, and spends nothing. A JSON string is spent as if it were the number."""
+    answer = client.post(
+        "/v1/cohort-counts", json={**SCOPE, "epsilon": epsilon}, headers=bearer(pharma_token)
+    )
+    assert answer.status_code == 422, answer.json
+    assert "epsilon" in answer.json["errors"]
+    spent = db.session.get(PrivacyBudget, org_id_of(pharma_token))
+    assert spent is None or spent.spent_micro == 0
+
+
+def test_a_privacy_budget_sent_as_a_string_is_refused(client, pharma_token, admin_token):
+    """openapi.yaml PrivacyBudgetIn: `total_epsilon` is a number; a string is a 422."""
+    answer = client.put(
+        f"/v1/admin/orgs/{org_id_of(pharma_token)}/privacy-budget",
+        json={"total_epsilon": "100", "renews_every_days": 30},
+        headers=bearer(admin_token),
+    )
+    assert answer.status_code == 422, answer.json
+    assert "total_epsilon" in answer.json["errors"]
+
+
+def test_setting_a_budget_does_not_bring_back_an_ended_periods_spending(
+    client, pharma_token, admin_token
+):
+    """openapi.yaml: a period that has ended reads as renewed; setting a budget keeps what
+    was spent in the *current* period. Forty days after a 30-day period was spent in full,
+    the budget reads renewed (nothing spent); the operator then sets 60 days, and the old
+    period's spending comes back: nothing left, queries refused for twenty more days."""
+    asked = client.post(
+        "/v1/cohort-counts", json={**SCOPE, "epsilon": 1.0}, headers=bearer(pharma_token)
+    )
+    assert asked.status_code == 200, asked.json
+    org_id = org_id_of(pharma_token)
+    db.session.execute(
+        update(PrivacyBudget)
+        .where(PrivacyBudget.org_id == org_id)
+        .values(period_started_at=utcnow() - timedelta(days=40))
+    )
+    url = f"/v1/admin/orgs/{org_id}/privacy-budget"
+    before = client.get(url, headers=bearer(admin_token)).json
+    assert before["spent_epsilon"] == 0.0  # the period ended ten days ago: renewed
+
+    after = client.put(
+        url, json={"total_epsilon": 1.0, "renews_every_days": 60}, headers=bearer(admin_token)
+    )
+
+    assert after.status_code == 200, after.json
+    assert after.json["spent_epsilon"] == 0.0, after.json
+    again = client.post(
+        "/v1/cohort-counts", json={**SCOPE, "epsilon": 0.5}, headers=bearer(pharma_token)
+    )
+    assert again.status_code == 200, (again.status_code, problem_code(again.json))

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from consent_api.cohorts import noise
-from consent_api.research.disclosure import Released, release
+from consent_api.research.disclosure import Released, release, release_exact
 
 DRAWS = 4000
 
@@ -58,3 +58,10 @@ def test_opendp_says_a_release_costs_the_epsilon_asked():
 )
 def test_results_below_the_threshold_are_suppressed(value, released):
     assert release(value) == released
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"), [(0, None), (10, None), (11, 10), (12, 10), (13, 15), (17, 15), (18, 20)]
+)
+def test_exact_counts_are_suppressed_then_rounded_to_five(value, shown):
+    assert release_exact(value).count == shown

@@ -7,69 +7,15 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-import pytest
 from flask import current_app
 from sqlalchemy import func, select, update
 
 from consent_api.requests.models import ConsentRequest
 from consent_api.research.studies import Study
 from server.db import db, utcnow
-from tests import factories
 from tests.conftest import bearer, ref
 from tests.consent_api.studies.test_studies_routes import study_body
 from tests.support import run_job_now
-
-ACCEPTS = {
-    "opted_in": True,
-    "purposes": ["HRESCH", "CLINTRL"],
-    "data_categories": ["lab_results", "medications"],
-    "org_types": ["pharma", "research"],
-    "max_invitations_per_month": 2,
-}
-
-
-@pytest.fixture
-def pharma_token(token_for):
-    return token_for("pharma")
-
-
-@pytest.fixture
-def opted_in(client, patient_token_for):
-    """Make patients with these research preferences; each with their token."""
-
-    def make(count: int = 1, **preferences):
-        made = []
-        for _ in range(count):
-            someone = factories.PatientFactory()
-            token = patient_token_for(someone)
-            answer = client.put(
-                "/v1/me/research-preferences",
-                json={**ACCEPTS, **preferences},
-                headers=bearer(token),
-            )
-            assert answer.status_code == 200, answer.json
-            made.append((someone, token))
-        return made
-
-    return make
-
-
-@pytest.fixture
-def approved_study(client, pharma_token, admin_token):
-    """Register a study as the pharma organisation, and have the operator approve it."""
-
-    def make(token=None, **overrides):
-        made = client.post(
-            "/v1/studies", json=study_body(**overrides), headers=bearer(token or pharma_token)
-        )
-        assert made.status_code == 201, made.json
-        approved = client.post(
-            f"/v1/admin/studies/{made.json['id']}/approve", headers=bearer(admin_token)
-        )
-        assert approved.status_code == 200, approved.json
-        return approved.json
-
-    return make
 
 
 def _invite() -> int:
@@ -263,7 +209,7 @@ def test_a_study_keeps_a_bounded_number_of_invitations_open_per_place(
     assert _invite() == 0  # the place is filled: nobody else is asked
 
 
-def test_the_sponsor_sees_counts_suppressed_below_eleven(
+def test_the_sponsor_sees_counts_suppressed_below_eleven_and_rounded_to_five(
     client, opted_in, approved_study, pharma_token
 ):
     patients = opted_in(13)
@@ -274,7 +220,7 @@ def test_the_sponsor_sees_counts_suppressed_below_eleven(
 
     assert _invite() == 13
     counts = client.get(f"/v1/studies/{study['id']}", headers=bearer(pharma_token)).json
-    assert counts["invitations"]["invited"] == {"count": 13, "below": None}
+    assert counts["invitations"]["invited"] == {"count": 15, "below": None}  # 13, to the 5
     assert counts["invitations"]["seen"] == {"count": None, "below": 11}
 
     approvers, (_, denier), (idler, _) = patients[:11], patients[11], patients[12]
@@ -294,14 +240,14 @@ def test_the_sponsor_sees_counts_suppressed_below_eleven(
     )
 
     assert _counts(client, pharma_token, study) == {
-        "invited": 13,
-        "seen": 12,
-        "approved": 11,
+        "invited": 15,  # 13, 12 and 11, each to the nearest 5: never subtracted into 1
+        "seen": 10,
+        "approved": 10,
         "denied": None,  # one: fewer than 11
         "lapsed": None,
     }
     listed = client.get("/v1/studies", headers=bearer(pharma_token)).json["items"]
-    assert listed[0]["invitations"]["approved"] == {"count": 11, "below": None}
+    assert listed[0]["invitations"]["approved"] == {"count": 10, "below": None}
 
 
 def test_an_approved_invitation_reaches_the_sponsor_as_a_consent_by_its_own_reference(
@@ -347,3 +293,64 @@ def test_a_denial_or_a_lapse_tells_the_sponsor_nothing_but_the_count(
     run_job_now("publish-events")
     events = client.get("/v1/events", headers=bearer(pharma_token)).json["items"]
     assert [event["type"] for event in events] == []
+
+
+def _invitation(client, token) -> dict:
+    [invitation] = _mine(client, token)
+    assert invitation["study"] is not None
+    return invitation
+
+
+def test_the_sponsors_feed_never_names_an_invitation(
+    client, opted_in, approved_study, pharma_token
+):
+    """README: the sponsor never sees invitations, only counts and, for a patient who
+    approved, the consent it now holds. An approval tells it `consent.granted`; it must not
+    also be told `consent_request.approved` with the invitation's id, a request it cannot
+    follow (404) or withdraw: the feed (and every webhook) would carry the invitation."""
+    [(_, token)] = opted_in()
+    approved_study()
+    assert run_job_now("invite-to-studies") == 1
+    invitation = _invitation(client, token)
+    approved = client.post(
+        f"/v1/me/consent-requests/{invitation['id']}/approve", headers=bearer(token)
+    )
+    assert approved.status_code == 201, approved.json
+    run_job_now("publish-events")
+
+    events = client.get("/v1/events", headers=bearer(pharma_token)).json["items"]
+
+    assert "consent.granted" in [event["type"] for event in events]
+    named = [event for event in events if event["data"].get("request_id") == invitation["id"]]
+    assert named == [], named
+    # Every request the feed names is one the organisation can follow.
+    for event in events:
+        if "request_id" in event["data"]:
+            followed = client.get(
+                f"/v1/consent-requests/{event['data']['request_id']}",
+                headers=bearer(pharma_token),
+            )
+            assert followed.status_code == 200, (event["type"], followed.json)
+
+
+def test_a_studys_counts_cannot_be_subtracted_into_a_small_exact_number(
+    client, opted_in, approved_study, pharma_token
+):
+    """README: the sponsor sees only the study's counts, each suppressed below 11, so no
+    answer singles out a handful of people. Twelve invited and eleven who opened theirs are
+    both shown exactly, so the sponsor reads that exactly one patient never opened it."""
+    patients = opted_in(12)
+    study = approved_study()
+    assert run_job_now("invite-to-studies") == 12
+    for _, token in patients[:11]:
+        _invitation(client, token)  # the patient opens the list: seen
+
+    counts = client.get(f"/v1/studies/{study['id']}", headers=bearer(pharma_token)).json[
+        "invitations"
+    ]
+
+    shown = {name: count["count"] for name, count in counts.items()}
+    assert shown["invited"] is not None  # twelve: shown
+    if shown["seen"] is not None:
+        unseen = shown["invited"] - shown["seen"]
+        assert unseen == 0 or unseen >= 11, f"exactly {unseen} never opened theirs: {shown}"

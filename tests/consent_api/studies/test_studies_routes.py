@@ -27,11 +27,6 @@ def study_body(**overrides) -> dict:
     }
 
 
-@pytest.fixture
-def pharma_token(token_for):
-    return token_for("pharma")
-
-
 def _register(client, token, **overrides):
     return client.post("/v1/studies", json=study_body(**overrides), headers=bearer(token))
 
@@ -108,3 +103,20 @@ def test_a_patient_or_a_hospital_narrowed_to_checks_cannot_register(
     checker = token_for("hospital", scopes="consent.check")
     for token in (patient_token, checker):
         assert _register(client, token).status_code == 403
+
+
+@pytest.mark.parametrize("reason", ["   ", "\u200b", "\t\n"])
+def test_a_rejection_must_say_why_in_something_visible(client, pharma_token, admin_token, reason):
+    """README: a rejection says why (the sponsor sees it); without a reason it is a 422
+    naming `reason`. A reason of only spaces or invisible marks says nothing, and is
+    refused as a blank title is (consent_api.wording.visible)."""
+    made = client.post("/v1/studies", json=study_body(), headers=bearer(pharma_token)).json
+    answer = client.post(
+        f"/v1/admin/studies/{made['id']}/reject",
+        json={"reason": reason},
+        headers=bearer(admin_token),
+    )
+    assert answer.status_code == 422, answer.json
+    assert "reason" in answer.json["errors"]
+    mine = client.get(f"/v1/studies/{made['id']}", headers=bearer(pharma_token)).json
+    assert mine["status"] == "submitted"
