@@ -12,7 +12,9 @@ The rate is the invitations committed over the time from the first committed bat
 last (a poll every POLL seconds of the study's count), so the worker's start-up is left out;
 the time from starting the worker to the last is reported too. Afterwards the caps are
 checked (nobody invited more than their `max_invitations_per_month`, nobody twice), and the
-invitations, their notices and pushes are deleted again.
+invitations, their notices and pushes are deleted again. Every invitation in the dataset is
+deleted first and the other approved studies (the demo's) are held back for the
+measurement: their invitations would take patients' caps.
 """
 
 from __future__ import annotations
@@ -43,25 +45,31 @@ def _bit(code: str, positions: tuple[str, ...]) -> int:
 
 
 def _forget(connection: psycopg.Connection) -> int:
-    """Delete earlier runs' bench studies, their invitations and what told patients of them."""
-    studies = [
-        row[0] for row in connection.execute("SELECT id FROM studies WHERE title = %s", (TITLE,))
-    ]
-    if not studies:
-        return 0
+    """Delete every invitation in the dataset (the demo's among them: they would hold
+    patients' caps), what told patients of them, and earlier runs' bench studies."""
     connection.execute(
         "DELETE FROM outbox_messages WHERE notification_id IN (SELECT id FROM notifications "
-        "WHERE data->>'study_id' = ANY(%s))",
-        ([str(s) for s in studies],),
+        "WHERE data->>'study_id' IS NOT NULL)"
     )
-    connection.execute(
-        "DELETE FROM notifications WHERE data->>'study_id' = ANY(%s)", ([str(s) for s in studies],)
-    )
-    removed = connection.execute(
-        "DELETE FROM consent_requests WHERE study_id = ANY(%s)", (studies,)
-    ).rowcount
-    connection.execute("DELETE FROM studies WHERE id = ANY(%s)", (studies,))
+    connection.execute("DELETE FROM notifications WHERE data->>'study_id' IS NOT NULL")
+    removed = connection.execute("DELETE FROM consent_requests WHERE study_id IS NOT NULL").rowcount
+    connection.execute("DELETE FROM studies WHERE title = %s", (TITLE,))
     return removed
+
+
+def _pause_others(connection: psycopg.Connection) -> list[uuid.UUID]:
+    """Take the other approved studies (the demo's) out of the fan-out for the measurement,
+    as submitted again; `_resume` puts them back."""
+    return [
+        row[0]
+        for row in connection.execute(
+            "UPDATE studies SET status = 'submitted' WHERE status = 'approved' RETURNING id"
+        )
+    ]
+
+
+def _resume(connection: psycopg.Connection, paused: list[uuid.UUID]) -> None:
+    connection.execute("UPDATE studies SET status = 'approved' WHERE id = ANY(%s)", (paused,))
 
 
 def _sponsor(connection: psycopg.Connection) -> tuple[uuid.UUID, str]:
@@ -139,7 +147,7 @@ def measure(database_url: str, pg_url: str) -> dict[str, Any]:
     accepts it, and return the rate; the invitations are deleted again afterwards."""
     with psycopg.connect(pg_url, autocommit=True) as connection:
         _forget(connection)
-        # Earlier invitations of other studies would hold patients' caps: none in the dataset.
+        paused = _pause_others(connection)
         sponsor, sponsor_name = _sponsor(connection)
         category, expected = _widest_category(connection)
         study_id = _study(connection, sponsor, category)
@@ -163,6 +171,7 @@ def measure(database_url: str, pg_url: str) -> dict[str, Any]:
             found["over_cap"] = _over_cap(connection)
         finally:
             found["deleted"] = _forget(connection)
+            _resume(connection, paused)
     started = next(((t, n) for t, n in samples if n > 0), None)
     if started is None:
         found["problem"] = f"no invitation within {TIMEOUT:.0f}s"

@@ -66,10 +66,13 @@ def engine_options(url: str) -> dict[str, Any]:
     options: dict[str, Any] = {"pool_pre_ping": True}
     if url.startswith("postgresql"):
         # Every session in UTC: timestamps come back as UTC without per-value conversion.
+        # And no JIT compilation: our statements are short, but the planner's estimates for
+        # some (a fan-out's candidates, a cohort count) pass its cost threshold, and compiling
+        # took 170 ms of a 9 ms query (bench/README.md). A URL's own `-c jit=on` still wins.
         # connect_args replaces the URL's own `options`, so keep those (e.g. a search_path).
         given = make_url(url).query.get("options", "")
         given = given if isinstance(given, str) else " ".join(given)
-        options["connect_args"] = {"options": f"{given} -c timezone=UTC".strip()}
+        options["connect_args"] = {"options": f"-c jit=off {given} -c timezone=UTC".strip()}
     return options
 
 
