@@ -3,6 +3,8 @@
 Two indexes, one per kind of grantee (an organisation, a type of organisation), holding only
 active consents and carrying every column deciding reads: a cohort count then reads an
 index-only scan of each (consent_api/cohorts/counting.py) instead of most of the table.
+A plain CREATE INDEX holds writes to `consents` while it builds (3.5 s at a million consents);
+on a much larger table, create them CONCURRENTLY by hand first, under the same names.
 
 Revision ID: 0022
 Revises: 0021
@@ -49,6 +51,8 @@ def upgrade():
             postgresql_include=[c for c in CARRIED if c != column],
             postgresql_where=where,
             sqlite_where=where,
+            # Made beforehand by hand (CONCURRENTLY, on a big table), under this name: kept.
+            if_not_exists=True,
         )
 
 
