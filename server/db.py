@@ -32,7 +32,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, registry
 
 from server.config import ROOT
-from server.errors import KeptRefusal, problem_response, render_unexpected
+from server.errors import Conflict, KeptRefusal, problem_response, render_unexpected
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -164,12 +164,17 @@ def locked_row(model: type, key: dict[str, Any], *, created_with: dict[str, Any]
     the one row, where reading "none yet" and both inserting would break the primary key."""
     core().execute(insert_or_skip(model.__table__, *key).values(**key, **created_with))
     identity = tuple(key.values())
-    return db.session.get(
+    row = db.session.get(
         model,
         identity[0] if len(identity) == 1 else identity,
         with_for_update=True,
         populate_existing=True,
     )
+    if row is None:  # deleted by a transaction that committed in between (an erasure)
+        raise Conflict(
+            "This changed while it was being saved; send it again.", code="changed_meanwhile"
+        )
+    return row
 
 
 def insert_or_skip(table: Table, *conflict_columns: str):

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import case, select, update
 
 from consent_api.cohorts.models import MICRO, PrivacyBudget
-from server.db import core, db, insert_or_skip
+from server.db import core, db, insert_or_skip, locked_row
 from server.errors import Conflict
 
 _budgets = PrivacyBudget.__table__
@@ -84,11 +84,18 @@ def set_budget(
     period now ends after the new number of days from its start. A period that had ended is
     renewed first (nothing spent, starting now), as it reads. The row is locked, so that a
     query spending meanwhile is neither lost nor spent twice."""
-    row = db.session.get(PrivacyBudget, org_id, with_for_update=True)
-    if row is None:
-        row = PrivacyBudget(org_id=org_id, spent_micro=0, period_started_at=now)
-        db.session.add(row)
-    elif row.period_started_at + timedelta(days=row.renews_every_days) <= now:
+    row = locked_row(
+        PrivacyBudget,
+        {"org_id": org_id},
+        created_with={
+            "total_micro": total_micro,
+            "spent_micro": 0,
+            "renews_every_days": renews_every_days,
+            "period_started_at": now,
+            "updated_at": now,
+        },
+    )
+    if row.period_started_at + timedelta(days=row.renews_every_days) <= now:
         row.spent_micro, row.period_started_at = 0, now
     row.total_micro, row.renews_every_days, row.updated_at = total_micro, renews_every_days, now
     db.session.flush()

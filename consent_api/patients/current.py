@@ -10,9 +10,19 @@ from server.errors import Problem
 from server.guard import acting_patient_id
 
 
-def current_patient() -> Patient:
-    """Return the patient the current token was issued for (never an erased one)."""
-    patient = db.session.get(Patient, acting_patient_id())
+def current_patient(*, held: bool = False) -> Patient:
+    """Return the patient the current token was issued for (never an erased one).
+
+    `held`: the patient's row is share-locked for the rest of the transaction, for a write
+    that must not outlive an erasure: erasure locks the row before it removes anything
+    (rights/service.py), so a write holding it either lands first (and is erased with the
+    rest) or waits, then finds the patient erased."""
+    patient = db.session.get(
+        Patient,
+        acting_patient_id(),
+        with_for_update={"read": True} if held else None,
+        populate_existing=held,
+    )
     if patient is None or patient.erased_at is not None:
         raise Problem("This token does not act for a patient.", status=403, code="forbidden")
     return patient

@@ -62,6 +62,10 @@ def narrowed_scope(proposed: dict[str, Any], approval: dict[str, Any]) -> tuple[
         if not _earlier_or_equal(approval["valid_until"], proposed["valid_until"]):
             widen("valid_until", "May only end sooner than requested.")
         final["valid_until"] = approval["valid_until"]
+    start, end = final.get("valid_from"), final.get("valid_until")
+    if start is not None and end is not None and end <= start:
+        # Narrowed into a consent that starts after it ends: it could never be used.
+        errors.setdefault("valid_from", []).append("Must be before valid_until.")
     if "max_uses" in approval:
         if not _earlier_or_equal(approval["max_uses"], proposed["max_uses"]):
             widen("max_uses", "May only allow fewer uses than requested.")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from consent_api.patients.current import current_patient_id
+from consent_api.patients.current import current_patient, current_patient_id
 from consent_api.research import preferences
 from consent_api.research.schemas import PreferencesIn, PreferencesOut
 from server import scopes
@@ -29,4 +29,5 @@ def get_preferences():
 @body(PreferencesIn)
 def put_preferences(body):
     """Opt in to invitations (for what, how often at most), change them, or opt out."""
-    return preferences.replace(current_patient_id(), body, now=utcnow())
+    patient = current_patient(held=True)  # never saved for a patient being erased
+    return preferences.replace(patient.id, body, now=utcnow())

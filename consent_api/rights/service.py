@@ -16,6 +16,7 @@ from consent_api.requests import rights as requests
 from consent_api.research import rights as research
 from consent_api.uses import rights as uses
 from notifications import rights as notifications
+from server.db import db
 
 # Who holds what of a patient, in the order the export reads them.
 EXPORTERS = (patients, consents, links, requests, research, uses, points, notifications)
@@ -31,7 +32,12 @@ def export(patient: Patient, *, now: datetime) -> dict[str, Any]:
 
 def erase(patient: Patient, *, now: datetime) -> None:
     """Erase the patient: revoke every consent, remove personal data and credentials, keep
-    only the pseudonymous records (ids, consent history, uses, ledger) the record needs."""
+    only the pseudonymous records (ids, consent history, uses, ledger) the record needs.
+
+    The patient's row is locked before anything is removed: a write that holds it
+    (current_patient(held=True)) lands before the erasure, and is erased with the rest, or
+    waits and finds the patient erased; never a row left behind."""
+    db.session.get(Patient, patient.id, with_for_update=True, populate_existing=True)
     consents.forget(patient, now=now)  # first: nothing may be used once they are gone
     links.forget(patient)
     research.forget(patient.id)

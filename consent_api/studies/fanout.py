@@ -26,6 +26,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import aliased
 
 from consent_api.orgs.models import Organisation
+from consent_api.patients.models import Patient
 from consent_api.requests import invitations
 from consent_api.requests.models import ConsentRequest
 from consent_api.research import codes
@@ -104,6 +105,8 @@ def candidates(
             ),
             ~invited_here,
             invited_lately < rp.max_invitations_per_month,
+            # Erasure deletes the preferences; this holds even for a row left behind.
+            rp.patient_id.in_(select(Patient.id).where(Patient.erased_at.is_(None))),
         )
         .order_by(rp.patient_id)
         .limit(limit)
