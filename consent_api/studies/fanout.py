@@ -105,8 +105,13 @@ def candidates(
             ),
             ~invited_here,
             invited_lately < rp.max_invitations_per_month,
-            # Erasure deletes the preferences; this holds even for a row left behind.
-            rp.patient_id.in_(select(Patient.id).where(Patient.erased_at.is_(None))),
+            # Erasure deletes the preferences; this holds even for a row left behind. A
+            # lookup per candidate (a scalar subquery the planner cannot turn into a join: it
+            # misjudges the masks' selectivity, and joined it rescanned all patients per row).
+            select(Patient.erased_at)
+            .where(Patient.id == rp.patient_id)
+            .scalar_subquery()
+            .is_(None),
         )
         .order_by(rp.patient_id)
         .limit(limit)
