@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, NamedTuple
 
+from consent_api.audit import sequencer
 from consent_api.auth import clients
 from consent_api.consents import sweeps as consent_sweeps
 from consent_api.links import service as links
@@ -23,6 +24,8 @@ from notifications import dispatch
 from notifications.push import PushSender
 from server import idempotency
 from server.db import db, utcnow
+
+AUDIT_BATCH = 1000
 
 
 class JobContext(NamedTuple):
@@ -68,6 +71,18 @@ def drain_outbox(context: JobContext, *, batch: int = 500, budget: float = 10.0)
         db.session.commit()
         if len(work) < batch or time.monotonic() > deadline:
             return counts
+
+
+def sequence_audit(context: JobContext, *, budget: float = 10.0) -> int:
+    """Integrate queued audit entries into the Merkle tree, batch after batch while they come
+    full (for up to `budget` seconds), each batch committed with its tree head."""
+    integrated, deadline = 0, time.monotonic() + budget
+    while True:
+        done = sequencer.sequence(now=utcnow(), batch=AUDIT_BATCH)
+        db.session.commit()
+        integrated += done
+        if done < AUDIT_BATCH or time.monotonic() > deadline:
+            return integrated
 
 
 def publish_events(context: JobContext) -> int:
@@ -205,6 +220,13 @@ JOBS: tuple[Job, ...] = (
     Job(
         "deliver-webhooks",
         deliver_webhooks,
+        "interval",
+        {"seconds": 1},
+        every="OUTBOX_POLL_SECONDS",
+    ),
+    Job(
+        "sequence-audit",
+        sequence_audit,
         "interval",
         {"seconds": 1},
         every="OUTBOX_POLL_SECONDS",

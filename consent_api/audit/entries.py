@@ -102,6 +102,18 @@ def seal(key: bytes, payload: dict[str, Any], *, entry_id: bytes) -> Sealed:
     return Sealed(commitment(salt, payload), sealed)
 
 
+def unsealed(payload: dict[str, Any]) -> Sealed:
+    """A payload that concerns no patient (an operator's, the system's), kept with its salt
+    as it is: its commitment is made the same way."""
+    salt = os.urandom(SALT_BYTES)
+    return Sealed(commitment(salt, payload), salt + canonical(payload))
+
+
+def open_unsealed(kept: bytes) -> Opened:
+    """Read a payload kept as it is."""
+    return Opened(kept[:SALT_BYTES], json.loads(kept[SALT_BYTES:]))
+
+
 @dataclass(frozen=True)
 class Opened:
     """A sealed payload, opened: what a patient's export carries, to check against the leaf."""

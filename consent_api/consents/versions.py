@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from consent_api.audit import log as audit
 from consent_api.consents.models import Consent, ConsentVersion
 from consent_api.consents.schemas import ConsentOut
 from consent_api.consents.states import state_of
@@ -15,17 +16,26 @@ _SNAPSHOT = ConsentOut()
 
 
 def record(consent: Consent, change: str, *, now: datetime) -> None:
-    """Keep the consent's current version (call after a flush, so that it reads back), and
-    journal the change for the organisations the consent names (by id or by type)."""
+    """Keep the consent's current version (call after a flush, so that it reads back), audit
+    it, and journal the change for the organisations the consent names (by id or by type)."""
+    snapshot = dump(_SNAPSHOT, consent, now=now)  # JSON-ready: it reads back as it was shown
     db.session.add(
         ConsentVersion(
             consent_id=consent.id,
             version=consent.version,
             change=change,
-            # JSON-ready, so the stored version reads back exactly as it was shown.
-            snapshot=dump(_SNAPSHOT, consent, now=now),
+            snapshot=snapshot,
             created_at=now,
         )
+    )
+    # The audit log keeps every version, sealed under the patient's key (consent_api/audit).
+    audit.record(
+        kinds.BY_CONSENT_CHANGE[change],
+        actor=audit.SYSTEM if change == "expired" else audit.Actor.patient(consent.patient_id),
+        subjects={"patient": consent.patient_id, "consent": consent.id, "version": consent.version},
+        payload={"consent": snapshot},
+        now=now,
+        patient_id=consent.patient_id,
     )
     db.session.expire(consent, ["versions"])  # read again, with this one, when next shown
     journal.record(
