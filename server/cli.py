@@ -17,6 +17,7 @@ import click
 from flask.cli import FlaskGroup, with_appcontext
 from marshmallow import ValidationError as MarshmallowError
 
+from consent_api.audit import verify as audit_checks
 from consent_api.auth import clients
 from consent_api.orgs import service as orgs_service
 from consent_api.orgs.schemas import ProfileIn
@@ -247,6 +248,24 @@ def ledger_reverse(transaction_id, reason: str) -> None:
     """Post the exact opposite of a transaction (entries are never edited)."""
     posted = points.reverse(transaction_id, reason=reason, now=utcnow())
     emit({"reversal_id": posted.id, "reverses_id": transaction_id})
+
+
+@main.group()
+def audit() -> None:
+    """Check the audit log."""
+
+
+@audit.command("verify")
+@with_appcontext
+def audit_verify() -> None:
+    """Rebuild every leaf and the Merkle tree from the entries and compare them with what
+    is stored; name the first that does not match, and exit 1."""
+    started = time.perf_counter()
+    found = audit_checks.verify().as_dict()
+    found["seconds"] = round(time.perf_counter() - started, 3)
+    emit(found)
+    if not found["ok"]:
+        sys.exit(1)
 
 
 @main.command("demo")
