@@ -72,6 +72,7 @@ _TABLE = re.compile(r"\b(?:FROM|INTO|UPDATE)\s+(\w+)")
 
 def make_app(url: str) -> Flask:
     """Create the app as production would run it, on the bench database."""
+    from bench.server import signing_key_file
     from server.app import create_app
 
     return create_app(
@@ -81,6 +82,7 @@ def make_app(url: str) -> Flask:
             "SECRET_KEY": secrets.token_urlsafe(48),
             "ISSUER": ISSUER,
             "LOG_LEVEL": "WARNING",
+            "SIGNING_KEY_FILE": signing_key_file(),
         }
     )
 

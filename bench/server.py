@@ -15,10 +15,18 @@ from pathlib import Path
 
 import requests
 
-from bench.settings import ISSUER, PSEUDONYM_KEY, ROOT, SERVER_LOG, BenchError
+from bench.settings import ISSUER, PSEUDONYM_KEY, ROOT, SERVER_LOG, WORK, BenchError
+from server import signing
 
 READY_TIMEOUT = 30.0
 STOP_TIMEOUT = 15.0
+
+
+def signing_key_file() -> str:
+    """The bench's signing keys (made once under var/bench/), as production is given its own."""
+    path = WORK / "signing-keys.json"
+    signing.write_new(path)
+    return str(path)
 
 
 def free_port() -> int:
@@ -35,6 +43,7 @@ def production_env(database_url: str) -> dict[str, str]:
         APP_ENV="production",
         SECRET_KEY=secrets.token_urlsafe(48),
         PSEUDONYM_KEY=PSEUDONYM_KEY,
+        SIGNING_KEY_FILE=signing_key_file(),
         ISSUER=ISSUER,
         DATABASE_URL=database_url,
         LOG_LEVEL="WARNING",

@@ -31,7 +31,7 @@ from consent_api.studies.routes import bp as studies_bp
 from consent_api.uses.routes import bp as uses_bp
 from consent_api.webhooks.routes import bp as webhooks_bp
 from notifications.routes import bp as notifications_bp
-from server import apidocs, db, errors, guard, headers, health, http, ratelimit
+from server import apidocs, db, errors, guard, headers, health, http, ratelimit, signing
 from server import config as config_module
 from server.http import RequestIdFilter
 from server.jsonio import ApiJSONProvider
@@ -92,6 +92,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     auth_server.init_app(app)
     language.init_app(app)
     passwords.init_app(app)
+    signing.init_app(app)
     for blueprint in BLUEPRINTS:
         app.register_blueprint(blueprint)
     db.one_transaction_per_request(app)

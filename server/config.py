@@ -83,6 +83,8 @@ def from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
     return {
         "APP_ENV": env.get("APP_ENV", "development"),
         "SECRET_KEY": env.get("SECRET_KEY", DEV_SECRET_KEY),
+        # The signing keys (server/signing.py); development makes var/signing-keys.json.
+        "SIGNING_KEY_FILE": env.get("SIGNING_KEY_FILE") or None,
         "SQLALCHEMY_DATABASE_URI": _database_url(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
         "MAX_CONTENT_LENGTH": _int(env, "MAX_BODY_BYTES", 1_048_576),
         "MAX_BATCH_BODY_BYTES": _int(env, "MAX_BATCH_BODY_BYTES", 4 * 1_048_576),
@@ -172,6 +174,11 @@ def check_production(config: Mapping[str, Any]) -> None:
         )
     if not config.get("ISSUER", "").startswith("https://"):
         raise ConfigError("production needs ISSUER set to the public https:// base URL")
+    if not config.get("SIGNING_KEY_FILE"):
+        raise ConfigError(
+            "production needs SIGNING_KEY_FILE: a JWK Set of the ES256 keys that sign tree "
+            "heads and receipts (the first signs; all are published)"
+        )
 
 
 def warnings_for(config: Mapping[str, Any]) -> list[str]:

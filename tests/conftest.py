@@ -165,6 +165,16 @@ class CommittingClient(FlaskClient):
         return response
 
 
+@pytest.fixture
+def signing_key_file(tmp_path) -> str:
+    """A key file of one new ES256 key, as production is given one (SIGNING_KEY_FILE)."""
+    from server import signing
+
+    path = tmp_path / "signing-keys.json"
+    signing.write_new(path)
+    return str(path)
+
+
 def wipe_committed(application: Flask) -> None:
     """Delete every row, children first: for tests that commit for real (other processes or
     app instances must see their data). Other tests never commit, so nothing else is lost."""

@@ -18,7 +18,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String
+from sqlalchemy import JSON, BigInteger, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from server.db import db
@@ -82,6 +82,8 @@ class AuditTreeHead(db.Model):
     tree_size: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime]
+    # The checkpoint: {origin, tree_size, root, timestamp} signed (checkpoints.py).
+    signed: Mapped[str | None] = mapped_column(Text)
 
 
 class AuditKey(db.Model):

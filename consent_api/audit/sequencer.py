@@ -1,6 +1,7 @@
 """The sequencer: give queued entries their leaf indexes, in the order they were recorded,
-hash them into the tree, and write the new tree head. One at a time (an advisory lock on
-PostgreSQL), run by the worker every second or so; flush only, the job commits.
+hash them into the tree, and write the new tree head, signed (checkpoints.py). One at a
+time (an advisory lock on PostgreSQL), run by the worker every second or so; flush only,
+the job commits.
 
 Each batch stores the new leaves, every perfect subtree the batch completes (reading the
 left halves from earlier batches it needs, O(log n) of them), and the tree head: a proof
@@ -12,7 +13,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func, insert, select
 
-from consent_api.audit import merkle
+from consent_api.audit import checkpoints, merkle
 from consent_api.audit.log import as_entry
 from consent_api.audit.models import AuditEntry, AuditLeaf, AuditNode, AuditQueue, AuditTreeHead
 from consent_api.audit.store import StoredTree
@@ -75,8 +76,16 @@ def sequence(*, now: datetime, batch: int = 1000) -> int:
     core().execute(
         delete(AuditQueue.__table__).where(AuditQueue.entry_id.in_([row.id for row in rows]))
     )
+    root = tree.run(lambda p: merkle.root(p, size))
     core().execute(
         insert(AuditTreeHead.__table__),
-        [{"tree_size": size, "root": tree.run(lambda p: merkle.root(p, size)), "created_at": now}],
+        [
+            {
+                "tree_size": size,
+                "root": root,
+                "created_at": now,
+                "signed": checkpoints.sign(size, root, now),
+            }
+        ],
     )
     return len(rows)

@@ -46,13 +46,14 @@ def test_production_requires_a_pseudonym_key_of_its_own(key):
         create_app({**config, **({"PSEUDONYM_KEY": key} if key else {})})
 
 
-def test_production_starts_with_real_settings(database_url):
+def test_production_starts_with_real_settings(database_url, signing_key_file):
     app = create_app(
         {
             "APP_ENV": "production",
             "SECRET_KEY": "s" * 48,
             "PSEUDONYM_KEY": "p" * 48,
             "ISSUER": "https://wallet.example",
+            "SIGNING_KEY_FILE": signing_key_file,
             "SQLALCHEMY_DATABASE_URI": database_url,
         }
     )
@@ -111,3 +112,36 @@ def test_postgresql_sessions_run_in_utc_without_jit(app):
         settings = "SELECT current_setting('jit'), current_setting('TimeZone')"
         assert tuple(db.session.execute(text(settings)).one()) == ("off", "UTC")
         assert tuple(reads.execute(text(settings), {}).one()) == ("off", "UTC")
+
+
+PRODUCTION = {
+    "APP_ENV": "production",
+    "SECRET_KEY": "s" * 48,
+    "PSEUDONYM_KEY": "p" * 48,
+    "ISSUER": "https://wallet.example",
+}
+
+
+def test_production_refuses_to_start_without_signing_keys(database_url):
+    with pytest.raises(ConfigError, match="SIGNING_KEY_FILE"):
+        create_app({**PRODUCTION, "SQLALCHEMY_DATABASE_URI": database_url})
+
+
+@pytest.mark.parametrize(
+    "content",
+    [
+        "not json",
+        '{"keys": []}',
+        '{"keys": [{"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}]}',  # no private part
+        '{"keys": [{"kty": "oct", "k": "c2VjcmV0"}]}',
+    ],
+)
+def test_production_refuses_a_key_file_without_a_usable_private_key(
+    database_url, tmp_path, content
+):
+    path = tmp_path / "keys.json"
+    path.write_text(content)
+    with pytest.raises(ConfigError, match="SIGNING_KEY_FILE"):
+        create_app(
+            {**PRODUCTION, "SIGNING_KEY_FILE": str(path), "SQLALCHEMY_DATABASE_URI": database_url}
+        )

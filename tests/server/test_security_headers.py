@@ -48,7 +48,7 @@ def test_the_login_form_cannot_be_framed_and_loads_nothing(login):
     assert policy["base-uri"] == ["'none'"]
 
 
-def test_hsts_only_in_production(database_url):
+def test_hsts_only_in_production(database_url, signing_key_file):
     production = create_app(
         app_config(
             database_url,
@@ -56,6 +56,7 @@ def test_hsts_only_in_production(database_url):
             ISSUER="https://wallet.example",
             PSEUDONYM_KEY="p" * 48,
             WEBHOOK_ALLOW_LOCAL=False,
+            SIGNING_KEY_FILE=signing_key_file,
         )
     )
     answer = production.test_client().get("/healthz")
