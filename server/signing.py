@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -59,15 +60,22 @@ def new_key() -> dict[str, Any]:
 
 
 def write_new(path: Path) -> bool:
-    """Make a key file with one new key, unless the file exists (the first writer wins);
-    readable by its owner only. Returns whether it made it."""
+    """Make a key file with one new key, unless the file exists (the first writer wins),
+    readable by its owner only. The file appears whole or not at all (written aside, then
+    linked into place), so a process starting meanwhile never reads half of it."""
+    path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
+    if path.exists():
+        return False
+    descriptor, aside = tempfile.mkstemp(dir=path.parent, prefix=".signing-keys-")  # 0600
     try:
-        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(descriptor, "w") as out:
+            json.dump({"keys": [new_key()]}, out)
+        os.link(aside, path)
     except FileExistsError:
         return False
-    with os.fdopen(descriptor, "w") as out:
-        json.dump({"keys": [new_key()]}, out)
+    finally:
+        os.unlink(aside)
     return True
 
 

@@ -9,6 +9,7 @@ from server import signing
 from server.app import create_app
 from tests.conftest import app_config
 from tests.jose_check import verified, with_claims
+from tests.support import race
 
 
 def test_the_published_keys_have_no_private_part(client):
@@ -46,3 +47,12 @@ def test_after_a_rotation_the_new_key_signs_and_the_old_one_still_verifies(datab
     assert verified(with_claims(signed_after, {"n": 3}), published) is None
     foreign = signing.Signer([signing.ECKey.import_key(signing.new_key())])
     assert verified(foreign.sign({"n": 2}, typ="test+jwt"), published) is None
+
+
+def test_processes_starting_together_make_one_key_file_and_read_it_whole(tmp_path):
+    path = tmp_path / "var" / "signing-keys.json"
+    made = race([lambda: signing.write_new(path)] * 8)
+    assert made.count(True) == 1
+    assert len(signing.load(path).keys) == 1
+    assert [p.name for p in path.parent.iterdir()] == ["signing-keys.json"]  # nothing aside
+    assert path.stat().st_mode & 0o777 == 0o600
