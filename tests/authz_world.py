@@ -24,6 +24,7 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
+from consent_api.audit import sequencer
 from consent_api.auth.models import OAuthToken, digest
 from consent_api.orgs.types import BY_ORG_TYPE, DATA_ORG_TYPES
 from consent_api.registration import service as registration
@@ -235,6 +236,7 @@ def build(client: FlaskClient) -> World:
         "admin", b.admin, frozenset(BY_ORG_TYPE["operator"]), operator, operator
     )
     _published(b, parties)
+    _audited(b, p1, p1_token)
     for name, token in _refused_tokens(b, p1_token, hospital):
         callers[name] = Caller(name, token, frozenset(), None, None, valid=False)
     assert set(callers) == set(CALLER_NAMES), set(callers) ^ set(CALLER_NAMES)
@@ -285,6 +287,17 @@ def _organisations_of(
     callers[org_type] = Caller(org_type, token, scope, first, first)
     name = f"{org_type} on another {org_type}'s ids"
     callers[name] = Caller(name, second_token, scope, second, first)
+
+
+def _audited(b: _Builder, p1: Party, p1_token: str) -> None:
+    """The worker's sequencing, done: every audit entry is in the tree, under a checkpoint;
+    one of the first patient's is the entry the matrix proves."""
+    sequencer.sequence(now=utcnow(), batch=100_000)
+    found = b.get("/v1/me/audit", p1_token, limit=200)["items"]
+    assert found, "the first patient has audit entries"
+    assert all(entry["leaf_index"] is not None for entry in found)
+    p1.ids["audit_entry"] = found[0]["id"]
+    p1.private |= {entry["id"] for entry in found}
 
 
 def _published(b: _Builder, parties: dict[str, Party]) -> None:

@@ -134,6 +134,7 @@ FILL: dict[str, dict[str, str]] = {
     "endpoint_id": {"org": "webhook", "admin": "webhook"},
     "study_id": {"org": "study", "admin": "study"},
     "delivery_id": {"org": "delivery"},
+    "entry_id": {"patient": "audit_entry"},
     "patient": {"patient": "patient_id", "org": "patient_ref"},  # the FHIR search
     "version_id": {"patient": "consent_version", "org": "consent_version"},  # of "consent"
 }
@@ -315,6 +316,7 @@ ON_OTHERS_IDS: dict[str | tuple[str, str], tuple[int, str]] = {  # by operation 
 # show none, is a real test of ownership and not an empty answer for everyone.
 SHOWS_OWNER_IDS = {
     "exportMyData",
+    "listMyAuditEntries",
     "listMyConsents",
     "revokeAllForOrganisation",
     "listMyRequests",
