@@ -17,6 +17,7 @@ import click
 from flask.cli import FlaskGroup, with_appcontext
 from marshmallow import ValidationError as MarshmallowError
 
+from consent_api.audit import offline
 from consent_api.audit import verify as audit_checks
 from consent_api.auth import clients
 from consent_api.orgs import service as orgs_service
@@ -263,6 +264,28 @@ def audit_verify() -> None:
     started = time.perf_counter()
     found = audit_checks.verify().as_dict()
     found["seconds"] = round(time.perf_counter() - started, 3)
+    emit(found)
+    if not found["ok"]:
+        sys.exit(1)
+
+
+@audit.command("check-export")
+@click.argument("export_file", type=click.File("r"))
+@click.option(
+    "--keys",
+    "keys_file",
+    type=click.File("r"),
+    required=True,
+    help="The service's published keys (a saved GET /.well-known/jwks.json).",
+)
+def audit_check_export(export_file, keys_file) -> None:
+    """Check a patient's export (GET /v1/me/export) offline, with no database: its
+    checkpoint's signature, each payload against its commitment, each entry's proof."""
+    try:
+        document, jwks = json.load(export_file), json.load(keys_file)
+    except ValueError as exc:
+        raise click.ClickException(f"not JSON: {exc}") from exc
+    found = offline.check_export(document, jwks)
     emit(found)
     if not found["ok"]:
         sys.exit(1)

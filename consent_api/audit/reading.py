@@ -19,11 +19,13 @@ from server.errors import NotFound, ValidationFailed
 
 @dataclass(frozen=True)
 class Shown:
-    """An entry as its patient reads it: the payload opened (None once erased)."""
+    """An entry as its patient reads it: the payload opened (None once erased), with the
+    salt of its commitment (the export carries it, to check the payload against the leaf)."""
 
     entry: AuditEntry
     payload: dict[str, Any] | None
     leaf_index: int | None
+    salt: bytes | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.entry, name)
@@ -39,11 +41,46 @@ def _opened(rows: list[AuditEntry], patient_id: uuid.UUID) -> list[Shown]:
     )
     shown = []
     for row in rows:
-        payload = None
+        opened = None
         if key is not None:
-            payload = entries.open_sealed(key, row.payload, entry_id=row.id.bytes).payload
-        shown.append(Shown(row, payload, leaves.get(row.id)))
+            opened = entries.open_sealed(key, row.payload, entry_id=row.id.bytes)
+        shown.append(
+            Shown(
+                row,
+                opened and opened.payload,
+                leaves.get(row.id),
+                opened and opened.salt,
+            )
+        )
     return shown
+
+
+@dataclass(frozen=True)
+class Exported:
+    """The patient's whole log, each entry proved against one checkpoint."""
+
+    checkpoint: AuditTreeHead | None
+    entries: list[tuple[Shown, proofs.Inclusion | None]]
+
+
+def export_for_patient(patient_id: uuid.UUID) -> Exported:
+    """Every entry of the patient, oldest first, with its inclusion proof in the latest
+    checkpoint (None for one not sequenced yet)."""
+    rows = list(
+        db.session.scalars(
+            select(AuditEntry)
+            .where(AuditEntry.patient_id == patient_id)
+            .order_by(AuditEntry.recorded_at, AuditEntry.id)
+        )
+    )
+    head = proofs.latest_head()
+    proved = []
+    for shown in _opened(rows, patient_id):
+        inclusion = None
+        if head is not None and shown.leaf_index is not None and shown.leaf_index < head.tree_size:
+            inclusion = proofs.inclusion(shown.entry.id, size=head.tree_size)
+        proved.append((shown, inclusion))
+    return Exported(head, proved)
 
 
 def for_patient(patient_id: uuid.UUID, query: dict[str, Any]) -> pagination.Page:

@@ -75,3 +75,26 @@ class LatestCheckpointOut(Schema):
         ),
         allow_none=True,
     )
+
+
+class ExportedEntryOut(AuditEntryOut):
+    """An entry in the patient's export: with its commitment's salt and its proof."""
+
+    salt = fields.Function(lambda shown: None if shown.salt is None else b64(shown.salt))
+    leaf_hash = fields.Function(lambda shown: None)
+    path = fields.Function(lambda shown: None)
+
+
+def exported(found) -> dict:
+    """The export's `audit` part: the checkpoint, and every entry with its proof."""
+    items = []
+    for shown, inclusion in found.entries:
+        item = ExportedEntryOut().dump(shown)
+        if inclusion is not None:
+            item["leaf_hash"] = b64(inclusion.leaf_hash)
+            item["path"] = [b64(step) for step in inclusion.path]
+        items.append(item)
+    return {
+        "checkpoint": None if found.checkpoint is None else CheckpointOut().dump(found.checkpoint),
+        "entries": items,
+    }

@@ -20,7 +20,7 @@ from notifications import rights as notifications
 from server.db import db
 
 # Who holds what of a patient, in the order the export reads them.
-EXPORTERS = (patients, consents, links, requests, research, uses, points, notifications)
+EXPORTERS = (patients, consents, links, requests, research, uses, points, notifications, audit)
 
 
 def export(patient: Patient, *, now: datetime) -> dict[str, Any]:
