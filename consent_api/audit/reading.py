@@ -33,12 +33,7 @@ class Shown:
 
 def _opened(rows: list[AuditEntry], patient_id: uuid.UUID) -> list[Shown]:
     key = db.session.scalar(select(AuditKey.key).where(AuditKey.patient_id == patient_id))
-    ids = [row.id for row in rows]
-    leaves = dict(
-        db.session.execute(
-            select(AuditLeaf.entry_id, AuditLeaf.leaf_index).where(AuditLeaf.entry_id.in_(ids))
-        ).all()
-    )
+    leaves = _leaf_indexes(rows)
     shown = []
     for row in rows:
         opened = None
@@ -93,6 +88,45 @@ def for_patient(patient_id: uuid.UUID, query: dict[str, Any]) -> pagination.Page
         descending=True,
     )
     return pagination.Page(_opened(list(page.items), patient_id), page.next_cursor)
+
+
+def _leaf_indexes(rows: list[AuditEntry]) -> dict[uuid.UUID, int]:
+    return dict(
+        db.session.execute(
+            select(AuditLeaf.entry_id, AuditLeaf.leaf_index).where(
+                AuditLeaf.entry_id.in_([row.id for row in rows])
+            )
+        ).all()
+    )
+
+
+def for_operator(query: dict[str, Any]) -> pagination.Page:
+    """Every entry, newest first, filtered by kind, patient, actor and time; never a payload
+    (the operator reads what happened, not what a patient's consent said)."""
+    statement = select(AuditEntry)
+    for name, column in (
+        ("kind", AuditEntry.kind),
+        ("patient_id", AuditEntry.patient_id),
+        ("actor_type", AuditEntry.actor_type),
+    ):
+        if name in query:
+            statement = statement.where(column == query[name])
+    if "since" in query:
+        statement = statement.where(AuditEntry.recorded_at >= query["since"])
+    if "until" in query:
+        statement = statement.where(AuditEntry.recorded_at < query["until"])
+    page = pagination.fetch(
+        statement,
+        order_column=AuditEntry.recorded_at,
+        id_column=AuditEntry.id,
+        query=query,
+        descending=True,
+    )
+    rows = list(page.items)
+    indexes = _leaf_indexes(rows)
+    return pagination.Page(
+        [Shown(row, None, indexes.get(row.id)) for row in rows], page.next_cursor
+    )
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,8 @@ from flask import Blueprint
 
 from consent_api.audit import reading
 from consent_api.audit.schemas import (
+    AdminAuditPageOut,
+    AdminAuditQuery,
     AuditListQuery,
     AuditPageOut,
     CheckpointQuery,
@@ -47,3 +49,12 @@ def prove_mine(entry_id: uuid.UUID):
 def checkpoint(query):
     """The latest signed checkpoint, and optionally the consistency proof from an older one."""
     return reading.latest(query.get("from_size"))
+
+
+@bp.get("/v1/admin/audit")
+@require(scopes.ADMIN)
+@output(AdminAuditPageOut)
+@query(AdminAuditQuery)
+def list_all(query):
+    """Every entry, newest first, by kind, patient, actor and time (never a payload)."""
+    return reading.for_operator(query)

@@ -4,8 +4,9 @@ the signed checkpoints."""
 from __future__ import annotations
 
 import base64
+from datetime import UTC
 
-from marshmallow import Schema, fields, validate
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 
 def b64(value: bytes) -> str:
@@ -98,3 +99,40 @@ def exported(found) -> dict:
         "checkpoint": None if found.checkpoint is None else CheckpointOut().dump(found.checkpoint),
         "entries": items,
     }
+
+
+ACTORS = ("patient", "organisation", "operator", "system")
+
+
+class AdminAuditQuery(AuditListQuery):
+    """The operator's filters: kind, patient, kind of actor, and a time range."""
+
+    kind = fields.String(validate=validate.Length(min=1, max=60))
+    patient_id = fields.UUID()
+    actor_type = fields.String(validate=validate.OneOf(ACTORS))
+    since = fields.AwareDateTime(default_timezone=UTC)
+    until = fields.AwareDateTime(default_timezone=UTC)
+
+    @validates_schema
+    def _range_in_order(self, data, **kwargs):
+        if "since" in data and "until" in data and data["until"] <= data["since"]:
+            raise ValidationError("Must be after since.", "until")
+
+
+class AdminAuditEntryOut(Schema):
+    """An entry as the operator sees it: what happened, never what it said."""
+
+    id = fields.UUID()
+    patient_id = fields.UUID(allow_none=True)
+    kind = fields.String()
+    actor = fields.Function(lambda shown: ActorOut().dump(shown.entry))
+    subjects = fields.Dict(keys=fields.String(), values=fields.String())
+    occurred_at = fields.DateTime()
+    recorded_at = fields.DateTime()
+    commitment = fields.Function(lambda shown: b64(shown.commitment))
+    leaf_index = fields.Integer(allow_none=True)
+
+
+class AdminAuditPageOut(Schema):
+    items = fields.List(fields.Nested(AdminAuditEntryOut))
+    next_cursor = fields.String(allow_none=True)
