@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import selectinload
 
+from consent_api.audit import log as audit
 from consent_api.consents import service as consents
 from consent_api.consents.models import Consent
 from consent_api.consents.scope import (
@@ -26,7 +27,7 @@ from consent_api.links.schemas import PatientNamedIn
 from consent_api.orgs.models import Organisation
 from consent_api.orgs.names import org_names
 from consent_api.patients.models import Patient
-from consent_api.requests import duplicates, notices
+from consent_api.requests import auditing, duplicates, notices
 from consent_api.requests.models import ConsentRequest
 from consent_api.requests.narrowing import narrowed_scope
 from server import pagination
@@ -71,6 +72,7 @@ def create(org: Organisation, body: dict[str, Any], *, now: datetime) -> Consent
     names = org_names({org.id, *excluded_orgs(request)})
     request.summary = summarise(scope_dict(request), grantee=org.name, org_names=names)
     duplicates.add_unless_pending(request, now=now)
+    auditing.audited(request, auditing.FILED, audit.Actor.organisation(org.id), now=now)
     patient = db.session.get(Patient, patient_id)
     if patient is not None and patient.erased_at is None:
         notices.request_received(request, org.name, now=now)
@@ -181,6 +183,7 @@ def withdraw(org: Organisation, request_id: uuid.UUID, *, now: datetime) -> Cons
     _pending(request, now=now)
     request.status, request.decided_at, request.updated_at = "withdrawn", now, now
     db.session.flush()
+    auditing.audited(request, auditing.WITHDRAWN, audit.Actor.organisation(org.id), now=now)
     return request
 
 
@@ -215,6 +218,7 @@ def approve(
     request.status, request.decided_at, request.updated_at = "approved", now, now
     request.seen_at = request.seen_at or now
     db.session.flush()
+    auditing.audited(request, auditing.APPROVED, audit.Actor.patient(patient.id), now=now)
     if request.study_id is None:  # a sponsor is told of the consent granted, never the invitation
         journal.record(
             kinds.REQUEST_APPROVED,
@@ -238,6 +242,7 @@ def deny(
     request.seen_at = request.seen_at or now
     request.decision_reason = reason
     db.session.flush()
+    auditing.audited(request, auditing.DENIED, audit.Actor.patient(patient.id), now=now)
     if request.study_id is None:  # a sponsor learns of denied invitations only as a count
         journal.record(
             kinds.REQUEST_DENIED,

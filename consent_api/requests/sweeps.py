@@ -8,9 +8,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
+from consent_api.audit import log as audit
 from consent_api.events import journal, kinds
 from consent_api.patients.models import Patient
-from consent_api.requests import notices
+from consent_api.requests import auditing, notices
 from consent_api.requests.models import ConsentRequest
 from server.db import db
 
@@ -33,6 +34,7 @@ def lapse(request: ConsentRequest, *, now: datetime) -> None:
     """Mark one pending request past its deadline expired, and tell its organisation (a
     study's sponsor learns of lapsed invitations only as a count)."""
     request.status, request.updated_at = "expired", now
+    auditing.audited(request, auditing.LAPSED, audit.SYSTEM, now=now)
     if request.study_id is not None:
         return
     journal.record(
