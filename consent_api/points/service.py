@@ -14,6 +14,7 @@ from typing import Any, NamedTuple
 from flask import current_app
 from sqlalchemy import select
 
+from consent_api.audit import log as audit
 from consent_api.orgs.names import org_names
 from consent_api.points import ledger, lots, notices, sweeps
 from consent_api.points.models import (
@@ -258,6 +259,19 @@ def redeem(patient_id: uuid.UUID, reward_id: uuid.UUID, *, now: datetime) -> Red
     db.session.add(redemption)
     db.session.flush()
     notices.reward_redeemed(redemption, reward.name, now=now)
+    audit.record(
+        "points.redeemed",
+        actor=audit.Actor.patient(patient_id),
+        subjects={
+            "patient": patient_id,
+            "redemption": redemption_id,
+            "reward": reward.id,
+            "transaction": posted.transaction.id,
+        },
+        payload={"reward": reward.name, "cost": reward.cost},
+        now=now,
+        patient_id=patient_id,
+    )
     return Redeemed(redemption, reward, wallet(patient_id, now=now).balance)
 
 

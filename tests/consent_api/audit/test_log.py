@@ -139,6 +139,12 @@ def test_erasure_destroys_the_key_and_keeps_every_proof(client, grant):
     run_job_now("sequence-audit")
 
     assert db.session.get(AuditKey, patient.id) is None
+    [erased] = [entry for entry in _entries(patient.id) if entry.kind == "patient.erased"]
+    assert (erased.kind, erased.actor_type, erased.subjects) == (
+        "patient.erased",
+        "patient",
+        {"patient": str(patient.id)},
+    )
     head = proofs.latest_head()
     for entry in _entries(patient.id):
         proof = proofs.inclusion(entry.id)

@@ -116,3 +116,16 @@ def test_the_voucher_code_is_kept_nowhere_not_even_with_the_replayable_answer(
     replay = redeem(client, token, reward_id, key="keep-nothing")
     assert replay.headers["Idempotent-Replayed"] == "true"
     assert replay.json == first.json
+
+
+def test_a_redemption_is_in_the_patients_audit_log(client, admin_token, paid, pharma_token):
+    token = _rich(client, paid, pharma_token)
+    voucher = _reward(client, admin_token)
+    made = redeem(client, token, voucher["id"]).json
+    entries = client.get("/v1/me/audit", headers=bearer(token)).json["items"]
+    [entry] = [e for e in entries if e["kind"] == "points.redeemed"]
+    assert entry["subjects"]["redemption"] == made["id"]
+    assert entry["subjects"]["reward"] == voucher["id"]
+    assert entry["payload"] == {"reward": "Pharmacy voucher", "cost": 20}
+    assert entry["actor"]["type"] == "patient"
+    assert "voucher_code" not in str(entry)  # the code is never stored, nor audited
