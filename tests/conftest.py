@@ -166,6 +166,37 @@ class CommittingClient(FlaskClient):
 
 
 @pytest.fixture
+def commit_patients(app, database_url):
+    """Make `count` patients, each with a token, committed for real (for app instances
+    racing on them); returns the app that made them and the tokens. Wiped after the test."""
+    from consent_api.auth import clients
+    from tests.support import dispose
+
+    made: list[Flask] = []
+
+    def make(count: int) -> tuple[Flask, list[str]]:
+        setup = create_app(app_config(database_url))
+        made.append(setup)
+        with setup.app_context():
+            app_client = clients.create_app_client(
+                name="Wallet app", redirect_uris=["https://app.example/callback"]
+            )
+            tokens = []
+            for _ in range(count):
+                someone = factories.PatientFactory()
+                db.session.flush()
+                tokens.append(issue_patient_token(someone, app_client))
+            db.session.commit()
+            db.session.remove()
+        return setup, tokens
+
+    yield make
+    for setup in made:
+        wipe_committed(setup)
+        dispose(setup)
+
+
+@pytest.fixture
 def signing_key_file(tmp_path) -> str:
     """A key file of one new ES256 key, as production is given one (SIGNING_KEY_FILE)."""
     from server import signing

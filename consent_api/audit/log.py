@@ -20,7 +20,7 @@ from server.db import core, db, insert_or_skip
 class Actor:
     """Who did what an entry records."""
 
-    type: str  # patient | organisation | operator | system
+    type: str  # one of entries.ACTORS
     id: str | None = None
 
     @classmethod

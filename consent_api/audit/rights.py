@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import delete
 
-from consent_api.audit import reading
+from consent_api.audit import log, reading
 from consent_api.audit.models import AuditKey
 from consent_api.audit.schemas import exported
 from server.db import db
@@ -22,6 +22,15 @@ def export_for(patient: Any, *, now: datetime) -> dict[str, Any]:
     return {"audit": exported(reading.export_for_patient(patient.id))}
 
 
-def forget(patient_id: uuid.UUID) -> None:
-    """Destroy the patient's payload key."""
+def forget(patient_id: uuid.UUID, *, now: datetime) -> None:
+    """Record the erasure, sealed under the patient's key, then destroy the key (call it
+    after every other change of the erasure is audited: their payloads go with it)."""
+    log.record(
+        "patient.erased",
+        actor=log.Actor.patient(patient_id),
+        subjects={"patient": patient_id},
+        payload={"erased_at": now.isoformat()},
+        now=now,
+        patient_id=patient_id,
+    )
     db.session.execute(delete(AuditKey).where(AuditKey.patient_id == patient_id))

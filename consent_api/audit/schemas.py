@@ -8,6 +8,8 @@ from datetime import UTC
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
+from consent_api.audit import entries
+
 
 def b64(value: bytes) -> str:
     return base64.b64encode(bytes(value)).decode()
@@ -101,15 +103,12 @@ def exported(found) -> dict:
     }
 
 
-ACTORS = ("patient", "organisation", "operator", "system")
-
-
 class AdminAuditQuery(AuditListQuery):
     """The operator's filters: kind, patient, kind of actor, and a time range."""
 
     kind = fields.String(validate=validate.Length(min=1, max=60))
     patient_id = fields.UUID()
-    actor_type = fields.String(validate=validate.OneOf(ACTORS))
+    actor_type = fields.String(validate=validate.OneOf(entries.ACTORS))
     since = fields.AwareDateTime(default_timezone=UTC)
     until = fields.AwareDateTime(default_timezone=UTC)
 

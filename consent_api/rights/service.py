@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from consent_api.audit import log as audit_log
 from consent_api.audit import rights as audit
 from consent_api.auth import rights as auth
 from consent_api.consents import rights as consents
@@ -46,13 +45,5 @@ def erase(patient: Patient, *, now: datetime) -> None:
     notifications.forget(patient.id)
     uses.forget(patient.id)
     auth.forget(patient.id)
-    audit_log.record(
-        "patient.erased",
-        actor=audit_log.Actor.patient(patient.id),
-        subjects={"patient": patient.id},
-        payload={"erased_at": now.isoformat()},
-        now=now,
-        patient_id=patient.id,
-    )
-    audit.forget(patient.id)  # after every change above is audited: their payloads go too
+    audit.forget(patient.id, now=now)  # after every change above is audited
     patients.forget(patient, now=now)

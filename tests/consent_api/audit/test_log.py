@@ -29,6 +29,16 @@ def _entries(patient_id) -> list[AuditEntry]:
     )
 
 
+def _in_tree_order() -> tuple[list[AuditEntry], merkle.MemoryTree]:
+    """The sequenced entries by leaf index, and the tree their leaves make in memory."""
+    rows = db.session.scalars(
+        select(AuditEntry)
+        .join(AuditLeaf, AuditLeaf.entry_id == AuditEntry.id)
+        .order_by(AuditLeaf.leaf_index)
+    ).all()
+    return rows, merkle.MemoryTree([as_entry(row).leaf_hash() for row in rows])
+
+
 def _life_of_a_consent(client, grant):
     """Grant, pause, resume and revoke one consent through the API."""
     patient, consent, token = grant()
@@ -72,12 +82,7 @@ def test_the_sequencer_builds_the_tree_every_entry_proves_itself_in(client, gran
     assert run_job_now("sequence-audit") == 12
     assert run_job_now("sequence-audit") == 0
 
-    rows = db.session.scalars(
-        select(AuditEntry)
-        .join(AuditLeaf, AuditLeaf.entry_id == AuditEntry.id)
-        .order_by(AuditLeaf.leaf_index)
-    ).all()
-    expected = merkle.MemoryTree([as_entry(row).leaf_hash() for row in rows])
+    rows, expected = _in_tree_order()
     head = proofs.latest_head()
     assert head.tree_size == 12
     assert bytes(head.root) == merkle.root(expected.perfect, 12)
@@ -96,12 +101,7 @@ def test_batches_of_any_size_make_the_same_tree(client, grant):
     for batch in (1, 2, 3, 5, 4, 1, 4):
         sizes.append(sequencer.sequence(now=utcnow(), batch=batch))
     assert sum(sizes) == 20
-    rows = db.session.scalars(
-        select(AuditEntry)
-        .join(AuditLeaf, AuditLeaf.entry_id == AuditEntry.id)
-        .order_by(AuditLeaf.leaf_index)
-    ).all()
-    expected = merkle.MemoryTree([as_entry(row).leaf_hash() for row in rows])
+    _, expected = _in_tree_order()
     heads = db.session.scalars(select(AuditTreeHead).order_by(AuditTreeHead.tree_size)).all()
     assert [h.tree_size for h in heads] == [1, 3, 6, 11, 15, 16, 20]
     for older in heads:

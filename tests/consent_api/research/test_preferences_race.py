@@ -4,14 +4,9 @@ row made once), never a 500."""
 
 import threading
 
-import pytest
-
-from consent_api.auth import clients
 from server.app import create_app
-from server.db import db
-from tests import factories
-from tests.conftest import app_config, bearer, wipe_committed
-from tests.support import dispose, issue_patient_token, race
+from tests.conftest import app_config, bearer
+from tests.support import dispose, race
 
 RACERS, PATIENTS = 4, 10
 ACCEPTS = {
@@ -23,27 +18,8 @@ ACCEPTS = {
 }
 
 
-@pytest.fixture
-def committed_patients(app, database_url):
-    """Patients (each with a token) committed for real, for app instances racing on them."""
-    setup = create_app(app_config(database_url))
-    with setup.app_context():
-        app_client = clients.create_app_client(
-            name="Wallet app", redirect_uris=["https://app.example/callback"]
-        )
-        tokens = []
-        for _ in range(PATIENTS):
-            someone = factories.PatientFactory()
-            db.session.flush()
-            tokens.append(issue_patient_token(someone, app_client))
-        db.session.commit()
-        db.session.remove()
-    yield tokens
-    wipe_committed(setup)
-    dispose(setup)
-
-
-def test_a_double_tapped_first_opt_in_is_never_a_500(committed_patients, database_url):
+def test_a_double_tapped_first_opt_in_is_never_a_500(commit_patients, database_url):
+    _, tokens = commit_patients(PATIENTS)
     """A careless app sends a patient's first PUT /v1/me/research-preferences twice at once
     (a double tap, a retry): each answer is the preferences (or a 4xx problem), never a 500.
     Both read "no row yet" and both insert it; the second insert breaks the primary key.
@@ -55,7 +31,7 @@ def test_a_double_tapped_first_opt_in_is_never_a_500(committed_patients, databas
         def save():
             client = application.test_client()
             statuses = []
-            for token in committed_patients:
+            for token in tokens:
                 together.wait(timeout=60)
                 answer = client.put(
                     "/v1/me/research-preferences", json=ACCEPTS, headers=bearer(token)

@@ -26,7 +26,8 @@ PREFERENCES = {
 }
 
 
-def _study(title: str) -> dict:
+def study_terms(title: str) -> dict:
+    """A study as the studies service takes it (dates, not text), open today."""
     today = utcnow().date()
     return {
         "title": title,
@@ -52,7 +53,7 @@ def test_concurrent_workers_keep_every_cap_and_invite_once_per_study(app, databa
                 db.session.flush()
                 preferences.replace(someone.id, PREFERENCES, now=utcnow())
             for number in range(STUDIES):
-                made = studies.register(sponsor, _study(f"Study {number}"), now=utcnow())
+                made = studies.register(sponsor, study_terms(f"Study {number}"), now=utcnow())
                 studies.review(made.id, approve=True, reason=None, now=utcnow())
             db.session.commit()
             db.session.remove()

@@ -11,15 +11,14 @@ from datetime import date, datetime, time, timedelta
 
 import pytest
 
-from consent_api.auth import clients
 from consent_api.registration import service as registrations
 from consent_api.studies import service as studies
 from server import jobs, worker
 from server.app import create_app
 from server.db import db, utcnow
-from tests import factories
 from tests.conftest import app_config, basic_auth, bearer, wipe_committed
-from tests.support import dispose, issue_patient_token, race, run_job_now
+from tests.consent_api.studies.test_fanout_concurrency import study_terms
+from tests.support import dispose, race, run_job_now
 
 RACERS = 4
 SCOPE = {"data_categories": ["lab_results"], "purposes": ["HRESCH"], "actions": ["use"]}
@@ -123,27 +122,14 @@ PATIENTS = 30
 
 
 @pytest.fixture
-def committed_patients(app, database_url):
+def committed_patients(commit_patients):
     """Patients opted in to research, each with a token, committed for real."""
-    setup = create_app(app_config(database_url))
-    with setup.app_context():
-        app_client = clients.create_app_client(
-            name="Wallet app", redirect_uris=["https://app.example/callback"]
-        )
-        tokens = []
-        for _ in range(PATIENTS):
-            someone = factories.PatientFactory()
-            db.session.flush()
-            tokens.append(issue_patient_token(someone, app_client))
-        db.session.commit()
-        db.session.remove()
+    setup, tokens = commit_patients(PATIENTS)
     client = setup.test_client()
     for token in tokens:  # each has a stored row already: the erasure deletes it
         saved = client.put("/v1/me/research-preferences", json=ACCEPTS, headers=bearer(token))
         assert saved.status_code == 200, saved.json
-    yield setup, tokens
-    wipe_committed(setup)
-    dispose(setup)
+    return setup, tokens
 
 
 def _erase_while_saving(apps, tokens):
@@ -188,21 +174,9 @@ def test_an_erased_patient_is_never_invited_even_if_an_opt_in_raced_the_erasure(
     # Every patient is erased now. A study that every one of them had accepted opens.
     with setup.app_context():
         sponsor = registrations.register_org(name="Sponsor", type="pharma").org
-        today = utcnow().date()
         study = studies.register(
             sponsor,
-            {
-                "title": "Kidney function",
-                "description": "Routine lab results over time.",
-                "purpose": "HRESCH",
-                "data_categories": ["lab_results"],
-                "actions": ["use"],
-                "fee_per_use": 0,
-                "ethics_reference": "EC-1",
-                "starts_on": today,
-                "ends_on": today + timedelta(days=90),
-                "recruitment_target": 1000,
-            },
+            study_terms("Kidney function"),
             now=utcnow(),
         )
         studies.review(study.id, approve=True, reason=None, now=utcnow())
