@@ -1,6 +1,7 @@
 """Write an audit entry in the caller's transaction (flush only, never commit): the change and
 its entry land together or not at all. No sequence number is taken (the sequencer gives
-leaf indexes later), so concurrent writers share no row."""
+leaf indexes later), so concurrent writers share no row; the entry's row in the sequencer's
+queue is written by the database itself (a trigger, migration 0025)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import Any
 from sqlalchemy import insert, select
 
 from consent_api.audit import entries
-from consent_api.audit.models import AuditEntry, AuditKey, AuditQueue
+from consent_api.audit.models import AuditEntry, AuditKey
 from server.db import core, db, insert_or_skip
 
 
@@ -41,12 +42,16 @@ SYSTEM = Actor("system")
 
 def patient_key(patient_id: uuid.UUID, *, now: datetime) -> bytes:
     """The patient's payload key, made on their first entry."""
+    query = select(AuditKey.key).where(AuditKey.patient_id == patient_id)
+    key = db.session.scalar(query)
+    if key is not None:
+        return key
     core().execute(
         insert_or_skip(AuditKey.__table__, "patient_id").values(
             patient_id=patient_id, key=entries.new_key(), created_at=now
         )
     )
-    return db.session.scalar(select(AuditKey.key).where(AuditKey.patient_id == patient_id))
+    return db.session.scalar(query)
 
 
 def record(
@@ -83,7 +88,6 @@ def record(
             }
         ],
     )
-    core().execute(insert(AuditQueue.__table__), [{"entry_id": entry_id, "recorded_at": now}])
     return entry_id
 
 

@@ -5,7 +5,9 @@ legs returns the first posting; with other legs it is a conflict), and keeps eac
 wallet's balance with a conditional UPDATE, so no wallet goes below zero, whatever runs
 concurrently (the database's CHECK constraint is the last word). Wallet rows are updated in
 account-id order, so two postings never wait on each other in a cycle. Lots (what expires
-when) are kept beside the ledger by `lots.py`; entries themselves are append-only.
+when) are kept beside the ledger by `lots.py`; entries themselves are append-only. Every
+transaction written is in the audit log (`points.posted`), sealed under the patient's key
+when a wallet moves.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import func, insert, select, update
 
+from consent_api.audit import log as audit
 from consent_api.points.models import Account, Entry, Transaction
 from server import pagination
 from server.db import core, db, insert_or_skip
@@ -127,13 +130,14 @@ def post(
     kind: str,
     legs: Iterable[Leg],
     *,
+    by: audit.Actor,
     now: datetime,
     data_use_id: uuid.UUID | None = None,
     reverses_id: uuid.UUID | None = None,
     details: dict[str, Any] | None = None,
 ) -> Posted:
-    """Write one balanced transaction and move wallet balances. Legs on the same account are
-    added up; legs of zero are left out."""
+    """Write one balanced transaction (`by` whom, for the audit log) and move wallet
+    balances. Legs on the same account are added up; legs of zero are left out."""
     merged: dict[tuple[str, uuid.UUID | None], int] = {}
     for leg in legs:
         merged[leg.kind, leg.owner_id] = merged.get((leg.kind, leg.owner_id), 0) + leg.amount
@@ -190,7 +194,42 @@ def post(
             for leg in legs
         ],
     )
+    _audited(transaction, legs, by=by, now=now)
     return Posted(transaction, True, entries)
+
+
+def _audited(transaction: Transaction, legs: list[Leg], *, by: audit.Actor, now: datetime) -> None:
+    wallets = [leg.owner_id for leg in legs if leg.kind == WALLET]
+    patient_id = wallets[0] if len(wallets) == 1 else None
+    subjects: dict[str, Any] = {"transaction": transaction.id}
+    if patient_id is not None:
+        subjects["patient"] = patient_id
+    if transaction.data_use_id is not None:
+        subjects["data_use"] = transaction.data_use_id
+    if transaction.reverses_id is not None:
+        subjects["reverses"] = transaction.reverses_id
+    audit.record(
+        "points.posted",
+        actor=by,
+        subjects=subjects,
+        payload={
+            "transaction": {
+                "kind": transaction.kind,
+                "key": transaction.key,
+                "legs": [
+                    {
+                        "account": leg.kind,
+                        "owner_id": None if leg.owner_id is None else str(leg.owner_id),
+                        "amount": leg.amount,
+                    }
+                    for leg in legs
+                ],
+                "details": transaction.details,
+            }
+        },
+        now=now,
+        patient_id=patient_id,
+    )
 
 
 def wallet_balance(patient_id: uuid.UUID) -> int:

@@ -106,6 +106,7 @@ def post_use(use: Any, priced: Priced, *, now: datetime) -> int:
         f"use:{use.id}",
         "use_fee",
         legs,
+        by=audit.Actor.organisation(use.org_id),
         now=now,
         data_use_id=use.id,
         details={
@@ -244,6 +245,7 @@ def redeem(patient_id: uuid.UUID, reward_id: uuid.UUID, *, now: datetime) -> Red
         f"redemption:{redemption_id}",
         "redemption",
         [ledger.wallet(patient_id, -reward.cost), ledger.system(ledger.REDEMPTIONS, reward.cost)],
+        by=audit.Actor.patient(patient_id),
         now=now,
         details={"reward_id": str(reward.id), "cost": reward.cost},
     )
@@ -327,6 +329,7 @@ def reverse(transaction_id: uuid.UUID, *, reason: str, now: datetime) -> LedgerT
         f"reversal:{original.id}",
         "reversal",
         legs,
+        by=audit.Actor.operator(),
         now=now,
         reverses_id=original.id,
         details={"reason": reason, "reverses_kind": original.kind},

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import select
 
+from consent_api.audit import log as audit
 from consent_api.points import ledger, lots, notices
 from consent_api.points.models import Account, Lot
 from server.db import db
@@ -28,6 +29,7 @@ def sweep_wallet(patient_id: uuid.UUID, *, now: datetime) -> int:
                 ledger.wallet(patient_id, -lot.remaining),
                 ledger.system(ledger.BREAKAGE, lot.remaining),
             ],
+            by=audit.SYSTEM,
             now=now,
             details={"lot_id": str(lot.id), "expired_at": lot.expires_at.isoformat()},
         )

@@ -24,7 +24,7 @@ from consent_api.orgs.values import Org
 from consent_api.patients.models import Patient
 from consent_api.points import service as points
 from consent_api.points.split import Terms
-from consent_api.uses import notices
+from consent_api.uses import auditing, notices
 from consent_api.uses.deciding import EMERGENCY_ACCESS, UseDecision, decide_use
 from consent_api.uses.models import DataUse
 from notifications import outbox
@@ -185,6 +185,8 @@ def report(org: Org, body: dict[str, Any], *, now: datetime) -> DataUse:
     if priced is not None:
         use.points_credited = priced.split.patient
     core().execute(insert(DataUse.__table__), [{key: getattr(use, key) for key in _USE_COLUMNS}])
+    if not patient.erased:
+        auditing.audited(use, now=now)
     if not decision.permitted:
         if not patient.erased:
             window = timedelta(minutes=current_app.config["REFUSAL_ALERT_WINDOW_MINUTES"])

@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import func, select
 
+from consent_api.audit.log import SYSTEM
 from consent_api.auth.clients import create_app_client
 from consent_api.links import refs
 from consent_api.points import ledger
@@ -170,7 +171,9 @@ def test_first_postings_to_the_same_new_accounts_at_once_all_succeed(racers):
                 with application.app_context():
                     try:
                         legs = [ledger.organisation(payer, -1), ledger.organisation(payee, 1)]
-                        ledger.post(f"race:{number}:{index}", "redemption", legs, now=utcnow())
+                        ledger.post(
+                            f"race:{number}:{index}", "redemption", legs, by=SYSTEM, now=utcnow()
+                        )
                         db.session.commit()
                     finally:
                         db.session.remove()
