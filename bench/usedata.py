@@ -52,7 +52,20 @@ DEVICE_PREFIX = "bench-device-"
 NAMESPACE = uuid.UUID("0b6a4a53-4f0e-4b8e-9a8e-6d3c1f0b5e21")
 # Written per use (a paid use also posts to the ledger: accounts, and through the references
 # below its transaction, entries and lot).
-WRITTEN = ("data_uses", "outbox_messages", "notifications", "idempotency_keys", "ledger_accounts")
+WRITTEN = (
+    "data_uses",
+    "outbox_messages",
+    "notifications",
+    "idempotency_keys",
+    "ledger_accounts",
+    # the audit log: entries (and their queue), the tree over them, patients' keys
+    "audit_entries",
+    "audit_queue",
+    "audit_leaves",
+    "audit_nodes",
+    "audit_tree_heads",
+    "audit_keys",
+)
 PAID_FEE = 100  # points per use of each consent relied on, while data-use-paid runs
 HOLDER = "Riverside University Hospital"  # the data holder every other paid use names
 FEES_KEPT = "bench_paid_consents"  # the original fees of the consents made paid (SQL below)
@@ -119,8 +132,9 @@ def set_fees(connection: psycopg.Connection, patients: list[str], fee: int = PAI
 
 
 def reset(connection: psycopg.Connection) -> dict[str, int]:
-    """Undo earlier runs' writes: fees and use counts back; uses, notices, pushes, keys and
-    the ledger gone."""
+    """Undo earlier runs' writes: fees and use counts back; uses, notices, pushes, keys, the
+    ledger and the audit log gone (TRUNCATE: the log's triggers refuse only UPDATE and
+    DELETE)."""
     fees = restore_fees(connection)
     restored = connection.execute(
         "UPDATE consents c SET use_count = c.use_count - d.n FROM ("
