@@ -44,7 +44,7 @@ def consent_expired(consent: Consent, *, now: datetime) -> Notification:
         type=CONSENT_EXPIRED,
         title=f"Your consent for {_grantee(consent)} has ended",
         body="It no longer allows any use of your data.",
-        data={"consent_id": consent.id},
+        data={"consent_id": consent.id, "receipt_id": receipt_id(consent.id, consent.version)},
         now=now,
     )
 

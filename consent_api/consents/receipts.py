@@ -10,8 +10,8 @@ signature differs on each fetch (ECDSA signatures are randomised; after a key ro
 new key signs), the claims do not.
 
 **Receipt ids.** uuid5(NAMESPACE, "<consent id>/<version>"), the consent named by the id its
-holder knows it by: the patient's receipt by the consent's own id, so the revocation's push
-notice can carry the id of the receipt the patient will fetch (notices.py); an
+holder knows it by: the patient's receipt by the consent's own id, so the notice of a
+revocation or an expiry can carry the id of the receipt the patient will fetch (notices.py); an
 organisation's by the id it was shown (links/refs.py). A consent to a whole type of
 organisation is one consent that each of them holds under an id of its own, and an id they
 all shared would be a key to join their patients on; so are the subject and the audit

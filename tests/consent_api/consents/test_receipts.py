@@ -14,7 +14,7 @@ from datetime import timedelta
 from joserfc.jwk import ECKey
 
 from consent_api.audit import merkle
-from consent_api.consents.models import ConsentVersion
+from consent_api.consents.models import Consent, ConsentVersion
 from notifications.push import RecordingPushSender
 from server import signing
 from server.db import db, utcnow
@@ -297,3 +297,51 @@ def test_a_version_kept_in_an_older_shape_still_has_its_receipt(client, grant, h
         "name": "St Mary's",
     }
     assert (claims["feePerUse"], claims["dataPeriod"]) == (0, None)
+
+
+def test_an_expiry_has_a_receipt_and_its_notice_carries_the_id(client, grant):
+    _, consent, token = grant(valid_until=(utcnow() + timedelta(days=1)).isoformat())
+    db.session.get(Consent, uuid.UUID(consent["id"])).valid_until = utcnow() - timedelta(seconds=1)
+    assert run_job_now("expire-consents") == 1
+
+    receipt = _receipt(client, token, consent["id"])
+    claims = _verified(client, receipt)
+
+    assert (claims["change"], claims["status"], claims["termsVersion"]) == ("expired", "expired", 1)
+    assert claims["collectionMethod"] == "ended by the service at the end of its validity"
+    notices = client.get("/v1/me/notifications", headers=bearer(token)).json["items"]
+    (expired,) = [n for n in notices if n["type"] == "consent_expired"]
+    assert expired["data"]["receipt_id"] == receipt["receipt_id"]
+
+
+def test_after_erasure_the_organisation_still_reads_the_receipts(
+    client, grant, hospital, hospital_token
+):
+    _, consent, token = grant(grantee={"org_id": str(hospital.org.id)})
+    before = _verified(client, _receipt(client, token, consent["id"]))
+    assert client.delete("/v1/me", headers=bearer(token)).status_code == 204
+    held = shown(hospital_token, consent["id"])
+
+    last = _verified(client, _receipt(client, hospital_token, held, mine=False))
+    first = _verified(client, _receipt(client, hospital_token, held, mine=False, version=1))
+
+    assert (last["change"], last["status"], last["consentVersion"]) == ("revoked", "revoked", 2)
+    assert last["audit"]["entryId"] not in (None, before["audit"]["entryId"])
+    assert first["audit"] == before["audit"]  # the entries outlive the patient's key
+    answer = client.get(f"/v1/me/consents/{consent['id']}/receipt", headers=bearer(token))
+    assert answer.status_code == 401
+
+
+def test_a_receipt_kept_from_before_a_rotation_still_verifies(app, client, grant, monkeypatch):
+    _, consent, token = grant()
+    kept = _receipt(client, token, consent["id"])
+    old = signing.signer()
+    rotated = signing.Signer([ECKey.import_key(signing.new_key()), *old.keys])
+    monkeypatch.setitem(app.extensions, "signer", rotated)
+
+    again = _receipt(client, token, consent["id"])
+
+    assert _verified(client, kept) == _verified(client, again)
+    header, _ = verified(again["jws"], client.get("/.well-known/jwks.json").json)
+    assert header["kid"] == rotated.active.kid != old.active.kid
+    assert again["receipt_id"] == kept["receipt_id"]
