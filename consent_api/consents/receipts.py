@@ -106,12 +106,14 @@ class Holder:
 
     @property
     def consent_id(self) -> uuid.UUID:
+        """The consent, by the id the holder knows it by."""
         if self.org is None:
             return self.consent.id
         return refs.shown_consent_id(self.org.id, self.consent.id)
 
     @property
     def subject(self) -> str:
+        """The patient, as the holder knows them: their random id, or the `patient_ref`."""
         if self.org is None:
             return str(self.consent.patient_id)
         return refs.encode(self.org.id, self.consent.patient_id)
@@ -122,6 +124,7 @@ class Holder:
         return self.org is None or self.consent.grantee_org_id == self.org.id
 
     def exclusions(self, kept: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        """The version's exclusions the holder may see (an organisation: its own business)."""
         return kept if self.org is None else visible_exclusions(kept, self.org.id)
 
 
