@@ -1,5 +1,5 @@
-"""The service's signing keys, and what they sign (tree heads of the audit log; consent
-receipts to come): ES256 JSON Web Keys (P-256), kept in SIGNING_KEY_FILE as a JWK Set of
+"""The service's signing keys, and what they sign (tree heads of the audit log, consent
+receipts): ES256 JSON Web Keys (P-256), kept in SIGNING_KEY_FILE as a JWK Set of
 private keys. The first key signs; every key in the file is published at
 /.well-known/jwks.json, so that what an older key signed still verifies after a rotation
 (a new key is put first; an old one is retired by removing it from the file).
