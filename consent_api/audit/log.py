@@ -6,6 +6,7 @@ queue is written by the database itself (a trigger, migration 0025)."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -40,18 +41,63 @@ class Actor:
 SYSTEM = Actor("system")
 
 
-def patient_key(patient_id: uuid.UUID, *, now: datetime) -> bytes:
-    """The patient's payload key, made on their first entry."""
-    query = select(AuditKey.key).where(AuditKey.patient_id == patient_id)
-    key = db.session.scalar(query)
-    if key is not None:
-        return key
-    core().execute(
-        insert_or_skip(AuditKey.__table__, "patient_id").values(
-            patient_id=patient_id, key=entries.new_key(), created_at=now
+def patient_keys(patient_ids: Iterable[uuid.UUID], *, now: datetime) -> dict[uuid.UUID, bytes]:
+    """The patients' payload keys, each made on its patient's first entry: one read when
+    every key exists, however many patients."""
+    wanted = set(patient_ids)
+    query = select(AuditKey.patient_id, AuditKey.key).where(AuditKey.patient_id.in_(wanted))
+    keys = dict(db.session.execute(query).all())
+    missing = sorted(wanted - keys.keys())  # in id order: concurrent writers never wait in a cycle
+    if missing:
+        core().execute(
+            insert_or_skip(AuditKey.__table__, "patient_id"),
+            [{"patient_id": p, "key": entries.new_key(), "created_at": now} for p in missing],
         )
-    )
-    return db.session.scalar(query)
+        keys = dict(db.session.execute(query).all())
+    return keys
+
+
+@dataclass(frozen=True)
+class Record:
+    """One entry to write: the ids it concerns, what it said, and its patient (none for an
+    entry that concerns no patient: its payload is kept unsealed)."""
+
+    subjects: dict[str, Any]
+    payload: dict[str, Any]
+    patient_id: uuid.UUID | None = None
+
+
+def record_many(
+    kind: str, *, actor: Actor, records: list[Record], now: datetime
+) -> list[uuid.UUID]:
+    """Write entries of one kind by one actor in one statement (and one read of their
+    patients' keys): a batch of a thousand costs what one does."""
+    if not records:
+        return []
+    keys = patient_keys((r.patient_id for r in records if r.patient_id is not None), now=now)
+    rows = []
+    for item in records:
+        entry_id = uuid.uuid4()
+        if item.patient_id is None:
+            kept = entries.unsealed(item.payload)
+        else:
+            kept = entries.seal(keys[item.patient_id], item.payload, entry_id=entry_id.bytes)
+        rows.append(
+            {
+                "id": entry_id,
+                "patient_id": item.patient_id,
+                "kind": kind,
+                "actor_type": actor.type,
+                "actor_id": actor.id,
+                "subjects": {name: str(value) for name, value in item.subjects.items()},
+                "occurred_at": now,
+                "commitment": kept.commitment,
+                "payload": kept.sealed,
+                "recorded_at": now,
+            }
+        )
+    core().execute(insert(AuditEntry.__table__), rows)
+    return [row["id"] for row in rows]
 
 
 def record(
@@ -63,30 +109,10 @@ def record(
     now: datetime,
     patient_id: uuid.UUID | None = None,
 ) -> uuid.UUID:
-    """Write one entry (and queue it for the tree); `payload` is JSON-ready and is sealed
-    under the patient's key when the entry concerns a patient."""
-    entry_id = uuid.uuid4()
-    if patient_id is None:
-        kept = entries.unsealed(payload)
-    else:
-        key = patient_key(patient_id, now=now)
-        kept = entries.seal(key, payload, entry_id=entry_id.bytes)
-    core().execute(
-        insert(AuditEntry.__table__),
-        [
-            {
-                "id": entry_id,
-                "patient_id": patient_id,
-                "kind": kind,
-                "actor_type": actor.type,
-                "actor_id": actor.id,
-                "subjects": {name: str(value) for name, value in subjects.items()},
-                "occurred_at": now,
-                "commitment": kept.commitment,
-                "payload": kept.sealed,
-                "recorded_at": now,
-            }
-        ],
+    """Write one entry; `payload` is JSON-ready and is sealed under the patient's key when
+    the entry concerns a patient."""
+    (entry_id,) = record_many(
+        kind, actor=actor, records=[Record(subjects, payload, patient_id)], now=now
     )
     return entry_id
 
