@@ -192,7 +192,8 @@ def test_cli_and_server_share_the_database_url(tmp_path):
 
 def test_help_lists_our_commands_and_not_flasks(cli):
     shown = cli("--help").output
-    for ours in ("orgs", "apps", "outbox", "ledger", "demo", "serve", "worker", "db"):
+    commands = ("orgs", "apps", "outbox", "ledger", "signing-keys", "demo", "serve", "worker", "db")
+    for ours in commands:
         assert f"  {ours} " in shown or f"  {ours}\n" in shown, ours
     not_ours = ("  run ", "  shell ", "  routes ", "  limiter ", "--env-file", "--app", "--debug")
     for flasks in (*not_ours, "dotenv"):
