@@ -117,6 +117,20 @@ def record(
     return entry_id
 
 
+def operator_action(
+    kind: str,
+    *,
+    by: uuid.UUID | None,
+    subjects: dict[str, Any],
+    payload: dict[str, Any],
+    now: datetime,
+) -> uuid.UUID:
+    """Write an operator's action: by the operator organisation acting (`by`; None for the
+    `consent-wallet` CLI and the demo seed, run by whoever operates the service), its payload
+    kept unsealed, since it concerns no patient."""
+    return record(kind, actor=Actor.operator(by), subjects=subjects, payload=payload, now=now)
+
+
 def as_entry(row: AuditEntry) -> entries.Entry:
     """A stored entry as its leaf commits to it."""
     return entries.Entry(
