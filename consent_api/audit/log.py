@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Select, insert, select
 
 from consent_api.audit import entries
 from consent_api.audit.models import AuditEntry, AuditKey
@@ -41,19 +41,65 @@ class Actor:
 SYSTEM = Actor("system")
 
 
+def _known() -> dict[uuid.UUID, bytes]:
+    """The patients' keys this transaction has already read (none carried over into the next
+    one: a key may be destroyed by an erasure committed meanwhile)."""
+    session = db.session()
+    transaction = session.get_transaction()
+    held = session.info.get("audit_keys")
+    if held is None or held[0] is not transaction:
+        held = session.info["audit_keys"] = (transaction, {})
+    return held[1]
+
+
+# A patient's key, for a query that reads the patient anyway (a data use's): joined there,
+# the entry written later in the transaction costs no read of its own (`known_key`).
+KEY = AuditKey.key.label("audit_key")
+
+
+def join_key(query: Select, patient_id: Any) -> Select:
+    """`query` with the patient's key (`KEY`, None before their first entry) joined in."""
+    return query.add_columns(KEY).outerjoin(AuditKey, AuditKey.patient_id == patient_id)
+
+
+def known_key(patient_id: uuid.UUID, key: bytes | None) -> None:
+    """Keep a key read with the patient (nothing when they have none yet)."""
+    if key is not None:
+        _known()[patient_id] = key
+
+
+def forgotten(patient_id: uuid.UUID) -> None:
+    """Drop a destroyed key from what this transaction knows."""
+    _known().pop(patient_id, None)
+
+
 def patient_keys(patient_ids: Iterable[uuid.UUID], *, now: datetime) -> dict[uuid.UUID, bytes]:
-    """The patients' payload keys, each made on its patient's first entry: one read when
-    every key exists, however many patients."""
+    """The patients' payload keys, each made on its patient's first entry: no read for keys
+    this transaction knows, one for the rest however many, and one more to make the missing."""
+    known = _known()
     wanted = set(patient_ids)
-    query = select(AuditKey.patient_id, AuditKey.key).where(AuditKey.patient_id.in_(wanted))
-    keys = dict(db.session.execute(query).all())
+    keys = {p: known[p] for p in wanted if p in known}
+    if len(keys) < len(wanted):
+        query = select(AuditKey.patient_id, AuditKey.key).where(
+            AuditKey.patient_id.in_(wanted - keys.keys())
+        )
+        keys.update(db.session.execute(query).all())
     missing = sorted(wanted - keys.keys())  # in id order: concurrent writers never wait in a cycle
     if missing:
-        core().execute(
-            insert_or_skip(AuditKey.__table__, "patient_id"),
-            [{"patient_id": p, "key": entries.new_key(), "created_at": now} for p in missing],
+        made = core().execute(
+            insert_or_skip(AuditKey.__table__, "patient_id")
+            .values(
+                [{"patient_id": p, "key": entries.new_key(), "created_at": now} for p in missing]
+            )
+            .returning(AuditKey.patient_id, AuditKey.key)
         )
-        keys = dict(db.session.execute(query).all())
+        keys.update(made.all())
+        if len(keys) < len(wanted):  # made meanwhile by a concurrent writer: read theirs
+            query = select(AuditKey.patient_id, AuditKey.key).where(
+                AuditKey.patient_id.in_(wanted - keys.keys())
+            )
+            keys.update(db.session.execute(query).all())
+    known.update(keys)
     return keys
 
 
