@@ -41,7 +41,7 @@ class Actor:
 SYSTEM = Actor("system")
 
 
-def _known() -> dict[uuid.UUID, bytes]:
+def _known() -> dict[uuid.UUID, bytes | None]:
     """The patients' keys this transaction has already read (none carried over into the next
     one: a key may be destroyed by an erasure committed meanwhile)."""
     session = db.session()
@@ -58,7 +58,8 @@ KEY = AuditKey.key.label("audit_key")
 
 
 def join_key(query: Select, patient_id: Any) -> Select:
-    """`query` with the patient's key (`KEY`, None before their first entry) joined in."""
+    """`query` with the patient's key (`KEY`: None before their first entry, and after
+    their erasure) joined in."""
     return query.add_columns(KEY).outerjoin(AuditKey, AuditKey.patient_id == patient_id)
 
 
@@ -69,21 +70,21 @@ def known_key(patient_id: uuid.UUID, key: bytes | None) -> None:
 
 
 def forgotten(patient_id: uuid.UUID) -> None:
-    """Drop a destroyed key from what this transaction knows."""
-    _known().pop(patient_id, None)
+    """A destroyed key, as this transaction knows it."""
+    _known()[patient_id] = None
 
 
-def patient_keys(patient_ids: Iterable[uuid.UUID], *, now: datetime) -> dict[uuid.UUID, bytes]:
-    """The patients' payload keys, each made on its patient's first entry: no read for keys
-    this transaction knows, one for the rest however many, and one more to make the missing."""
+def patient_keys(
+    patient_ids: Iterable[uuid.UUID], *, now: datetime
+) -> dict[uuid.UUID, bytes | None]:
+    """The patients' payload keys, each made on its patient's first entry; None for an
+    erased patient's, destroyed (never made again). No read for keys this transaction
+    knows, one for the rest however many, and one more to make the missing."""
     known = _known()
     wanted = set(patient_ids)
     keys = {p: known[p] for p in wanted if p in known}
     if len(keys) < len(wanted):
-        query = select(AuditKey.patient_id, AuditKey.key).where(
-            AuditKey.patient_id.in_(wanted - keys.keys())
-        )
-        keys.update(db.session.execute(query).all())
+        keys.update(_stored(wanted - keys.keys()))
     missing = sorted(wanted - keys.keys())  # in id order: concurrent writers never wait in a cycle
     if missing:
         made = core().execute(
@@ -95,12 +96,14 @@ def patient_keys(patient_ids: Iterable[uuid.UUID], *, now: datetime) -> dict[uui
         )
         keys.update(made.all())
         if len(keys) < len(wanted):  # made meanwhile by a concurrent writer: read theirs
-            query = select(AuditKey.patient_id, AuditKey.key).where(
-                AuditKey.patient_id.in_(wanted - keys.keys())
-            )
-            keys.update(db.session.execute(query).all())
+            keys.update(_stored(wanted - keys.keys()))
     known.update(keys)
     return keys
+
+
+def _stored(patient_ids: set[uuid.UUID]) -> list[Any]:
+    query = select(AuditKey.patient_id, AuditKey.key).where(AuditKey.patient_id.in_(patient_ids))
+    return db.session.execute(query).all()
 
 
 @dataclass(frozen=True)
@@ -115,19 +118,22 @@ class Record:
 
 def record_many(
     kind: str, *, actor: Actor, records: list[Record], now: datetime
-) -> list[uuid.UUID]:
+) -> list[uuid.UUID | None]:
     """Write entries of one kind by one actor in one statement (and one read of their
-    patients' keys): a batch of a thousand costs what one does."""
-    if not records:
-        return []
+    patients' keys): a batch of a thousand costs what one does. An erased patient's entry
+    is not written (None in its place): their key is destroyed, and none is made again."""
     keys = patient_keys((r.patient_id for r in records if r.patient_id is not None), now=now)
-    rows = []
+    rows, written = [], []
     for item in records:
         entry_id = uuid.uuid4()
         if item.patient_id is None:
             kept = entries.unsealed(item.payload)
+        elif keys[item.patient_id] is None:
+            written.append(None)
+            continue
         else:
             kept = entries.seal(keys[item.patient_id], item.payload, entry_id=entry_id.bytes)
+        written.append(entry_id)
         rows.append(
             {
                 "id": entry_id,
@@ -142,8 +148,9 @@ def record_many(
                 "recorded_at": now,
             }
         )
-    core().execute(insert(AuditEntry.__table__), rows)
-    return [row["id"] for row in rows]
+    if rows:
+        core().execute(insert(AuditEntry.__table__), rows)
+    return written
 
 
 def record(
@@ -154,9 +161,9 @@ def record(
     payload: dict[str, Any],
     now: datetime,
     patient_id: uuid.UUID | None = None,
-) -> uuid.UUID:
+) -> uuid.UUID | None:
     """Write one entry; `payload` is JSON-ready and is sealed under the patient's key when
-    the entry concerns a patient."""
+    the entry concerns a patient (None, and nothing written, for an erased patient)."""
     (entry_id,) = record_many(
         kind, actor=actor, records=[Record(subjects, payload, patient_id)], now=now
     )

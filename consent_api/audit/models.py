@@ -87,10 +87,13 @@ class AuditTreeHead(db.Model):
 
 
 class AuditKey(db.Model):
-    """A patient's payload key: erasure deletes it, and their payloads cannot be read."""
+    """A patient's payload key. Erasure destroys it (NULL, `destroyed_at` set): their
+    payloads cannot be read, and the row left behind keeps any later entry from making
+    them a key again."""
 
     __tablename__ = "audit_keys"
 
     patient_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    key: Mapped[bytes | None] = mapped_column(LargeBinary(32))
     created_at: Mapped[datetime]
+    destroyed_at: Mapped[datetime | None]

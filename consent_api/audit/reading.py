@@ -38,7 +38,10 @@ def _opened(rows: list[AuditEntry], patient_id: uuid.UUID) -> list[Shown]:
     for row in rows:
         opened = None
         if key is not None:
-            opened = entries.open_sealed(key, row.payload, entry_id=row.id.bytes)
+            try:
+                opened = entries.open_sealed(key, row.payload, entry_id=row.id.bytes)
+            except entries.Unreadable:  # sealed under another key: shown unread, not a 500
+                opened = None
         shown.append(
             Shown(
                 row,

@@ -1,6 +1,6 @@
 """The audit log's part in export and erasure. Erasure destroys the patient's key, so their
 payloads can no longer be read; the entries, leaves and proofs stay (the record,
-pseudonymous, as erasure keeps it)."""
+pseudonymous, as erasure keeps it), and no entry is written about the patient again."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete
+from sqlalchemy import update
 
 from consent_api.audit import log, reading
 from consent_api.audit.models import AuditKey
 from consent_api.audit.schemas import exported
-from server.db import db
+from server.db import core
 
 
 def export_for(patient: Any, *, now: datetime) -> dict[str, Any]:
@@ -24,7 +24,8 @@ def export_for(patient: Any, *, now: datetime) -> dict[str, Any]:
 
 def forget(patient_id: uuid.UUID, *, now: datetime) -> None:
     """Record the erasure, sealed under the patient's key, then destroy the key (call it
-    after every other change of the erasure is audited: their payloads go with it)."""
+    after every other change of the erasure is audited: their payloads go with it). The
+    key's row stays, emptied: nothing written about the patient later makes them a new one."""
     log.record(
         "patient.erased",
         actor=log.Actor.patient(patient_id),
@@ -33,5 +34,6 @@ def forget(patient_id: uuid.UUID, *, now: datetime) -> None:
         now=now,
         patient_id=patient_id,
     )
-    db.session.execute(delete(AuditKey).where(AuditKey.patient_id == patient_id))
+    destroyed = {"key": None, "destroyed_at": now}
+    core().execute(update(AuditKey).where(AuditKey.patient_id == patient_id).values(destroyed))
     log.forgotten(patient_id)

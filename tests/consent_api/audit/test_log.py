@@ -138,7 +138,8 @@ def test_erasure_destroys_the_key_and_keeps_every_proof(client, grant):
     assert client.delete("/v1/me", headers=bearer(token)).status_code == 204
     run_job_now("sequence-audit")
 
-    assert db.session.get(AuditKey, patient.id) is None
+    tombstone = db.session.get(AuditKey, patient.id)
+    assert (tombstone.key, tombstone.destroyed_at is not None) == (None, True)
     [erased] = [entry for entry in _entries(patient.id) if entry.kind == "patient.erased"]
     assert (erased.kind, erased.actor_type, erased.subjects) == (
         "patient.erased",

@@ -5,16 +5,18 @@ operator; sealed under the patient's key when their wallet moves."""
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import select
 
 from consent_api.audit import entries
 from consent_api.audit.models import AuditEntry, AuditKey
 from consent_api.points import service as points
-from consent_api.points.models import Redemption, Transaction
+from consent_api.points.models import Lot, Redemption, Transaction
 from server.db import db, utcnow
 from tests.conftest import bearer, org_id_of
 from tests.consent_api.points.conftest import paid_use, redeem
+from tests.support import run_job_now
 
 
 def _postings(**subject) -> list[AuditEntry]:
@@ -88,3 +90,18 @@ def test_a_refused_posting_makes_no_entry(client, paid, pharma_token, reward):
     assert redeem(client, token, reward(cost=50)["id"]).status_code == 409
     assert len(_postings(patient=patient.id)) == before
     assert len(_postings(patient=patient.id)) == before
+
+
+def test_nothing_after_an_erasure_makes_the_patient_a_key_again(client, paid, pharma_token):
+    patient, token, _ = paid(fee=100)
+    assert paid_use(client, pharma_token, patient.id).status_code == 201
+    assert client.delete("/v1/me", headers=bearer(token)).status_code == 204
+    for lot in db.session.scalars(select(Lot).where(Lot.remaining > 0)).all():
+        lot.expires_at = utcnow() - timedelta(seconds=1)
+    db.session.commit()
+
+    run_job_now("expire-points")
+
+    assert db.session.scalars(select(Transaction).where(Transaction.kind == "expiry")).all()
+    assert db.session.get(AuditKey, patient.id).key is None
+    assert len(_postings(patient=patient.id)) == 1  # the fee before the erasure, not the expiry
