@@ -7,11 +7,11 @@ import logging
 import re
 import secrets
 from collections.abc import Callable, Mapping
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from flask import Flask, Response, current_app, g, request, url_for
-from marshmallow import Schema, ValidationError
+from marshmallow import Schema, ValidationError, fields
 from marshmallow.experimental.context import Context
 from werkzeug.exceptions import BadRequest
 
@@ -162,6 +162,13 @@ def query(schema: type[Schema]) -> Callable:
 
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            repeated = sorted(
+                {name for name in request.args if len(request.args.getlist(name)) > 1}
+            )
+            if repeated:  # which one was meant? not ours to guess
+                raise ValidationFailed(
+                    errors={name: ["Give this parameter once."] for name in repeated}
+                )
             params = request.args.to_dict()
             refuse_nul(params)
             return view(*args, query=load(loader, params), **kwargs)
@@ -169,6 +176,22 @@ def query(schema: type[Schema]) -> Callable:
         return wrapper
 
     return decorator
+
+
+class UTCDateTime(fields.AwareDateTime):
+    """An ISO 8601 timestamp, returned in UTC; one without an offset is read as UTC."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        parsed = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError as exc:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
+            raise ValidationError("Out of the supported range of dates.") from exc
+
+
+def when(**kwargs) -> UTCDateTime:
+    """A timestamp field, normalised to UTC."""
+    return UTCDateTime(default_timezone=UTC, **kwargs)
 
 
 class Rendering(Context):

@@ -4,11 +4,11 @@ the signed checkpoints."""
 from __future__ import annotations
 
 import base64
-from datetime import UTC
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from consent_api.audit import entries
+from server.http import when
 
 
 def b64(value: bytes) -> str:
@@ -109,8 +109,8 @@ class AdminAuditQuery(AuditListQuery):
     kind = fields.String(validate=validate.Length(min=1, max=60))
     patient_id = fields.UUID()
     actor_type = fields.String(validate=validate.OneOf(entries.ACTORS))
-    since = fields.AwareDateTime(default_timezone=UTC)
-    until = fields.AwareDateTime(default_timezone=UTC)
+    since = when()
+    until = when()
 
     @validates_schema
     def _range_in_order(self, data, **kwargs):

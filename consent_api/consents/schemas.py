@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import UTC
 from typing import Any
 
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
@@ -11,7 +10,7 @@ from consent_api import catalog
 from consent_api.consents import propagation
 from consent_api.links import refs
 from consent_api.orgs.types import DATA_ORG_TYPES
-from server.http import rendered
+from server.http import rendered, when
 
 CATEGORY_CODES = (*catalog.CATEGORIES, catalog.ALL)
 
@@ -29,22 +28,6 @@ def codes(choices, *, required: bool = True, min_length: int = 1, **kwargs) -> f
 def _unique(values: list) -> None:
     if len(set(values)) != len(values):
         raise ValidationError("Each code may appear once.")
-
-
-class UTCDateTime(fields.AwareDateTime):
-    """An ISO 8601 timestamp, returned in UTC; one without an offset is read as UTC."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        parsed = super()._deserialize(value, attr, data, **kwargs)
-        try:
-            return parsed.astimezone(UTC)
-        except OverflowError as exc:  # e.g. 0001-01-01T00:00+01:00 is before year 1 in UTC
-            raise ValidationError("Out of the supported range of dates.") from exc
-
-
-def when(**kwargs) -> UTCDateTime:
-    """A timestamp field, normalised to UTC."""
-    return UTCDateTime(default_timezone=UTC, **kwargs)
 
 
 class GranteeSchema(Schema):

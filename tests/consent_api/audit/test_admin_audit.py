@@ -66,6 +66,9 @@ def test_the_operator_filters_the_log_and_reads_no_payload(client, grant, admin_
         ({"since": "yesterday"}, "since"),
         ({"since": "2026-11-30T10:00:00Z", "until": "2026-11-30T09:00:00Z"}, "until"),
         ({"kind": "x" * 61}, "kind"),
+        ({"since": "0001-01-01T00:00:00+01:00"}, "since"),  # before year 1 in UTC
+        ({"until": "9999-12-31T23:59:59-23:59"}, "until"),  # after year 9999 in UTC
+        ([("kind", "consent.granted"), ("kind", "consent.revoked")], "kind"),  # which?
     ],
 )
 def test_bad_filters_name_the_field(client, admin_token, query, field):
