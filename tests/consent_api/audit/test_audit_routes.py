@@ -6,12 +6,11 @@ entry not yet in the tree, and sizes the log does not have are refused."""
 from __future__ import annotations
 
 import base64
-from datetime import datetime
+from datetime import UTC, datetime
 
 import rfc8785
 
 from consent_api.audit import merkle
-from consent_api.audit.entries import moment
 from tests.conftest import bearer
 from tests.jose_check import verified
 from tests.support import problem_code, run_job_now
@@ -28,7 +27,10 @@ def _leaf(entry: dict) -> bytes:
         "kind": entry["kind"],
         "actor": entry["actor"],
         "subjects": entry["subjects"],
-        "occurred_at": moment(datetime.fromisoformat(entry["occurred_at"])),
+        # as the contract writes it: UTC, six digits of fraction, Z
+        "occurred_at": datetime.fromisoformat(entry["occurred_at"])
+        .astimezone(UTC)
+        .strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
         "payload": _b(entry["commitment"]).hex(),
     }
     return merkle.leaf_hash(rfc8785.dumps(data))
