@@ -291,5 +291,20 @@ def for_org(
     org: Organisation, shown_id: uuid.UUID, version: int | None, *, controller: Controller
 ) -> Receipt:
     """The receipt of a version of a consent `org` holds, by the id it was shown (404 for
-    any other, as GET /v1/consents/{id} answers)."""
-    return _receipt(Holder(one_for_org(org, shown_id), org), version, controller=controller)
+    any other, as GET /v1/consents/{id} answers, and for one whose exclusions leave `org`
+    nothing)."""
+    consent = one_for_org(org, shown_id)
+    if _shut_out(consent, org.id):
+        raise NotFound("No consent with this id.")
+    return _receipt(Holder(consent, org), version, controller=controller)
+
+
+def _shut_out(consent: Consent, org_id: uuid.UUID) -> bool:
+    """Whether the consent's exclusions leave `org` nothing at all (an exclusion naming it,
+    for every category and purpose): it holds no consent to have a receipt of."""
+    return any(
+        str(org_id) in (e.get("org_ids") or [])
+        and not e.get("data_categories")
+        and not e.get("purposes")
+        for e in consent.exclusions or []
+    )

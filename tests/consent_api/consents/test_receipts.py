@@ -227,6 +227,7 @@ def test_a_type_wide_consent_shows_each_organisation_its_own_receipt(
 ):
     rival = org_credentials("hospital")
     rival_token = token_for(registration=rival)
+    other_token = token_for(registration=org_credentials("hospital"))
     _, consent, _ = grant(
         exclusions=[{"org_ids": [str(rival.org.id)]}, {"data_categories": ["imaging"]}]
     )
@@ -235,7 +236,7 @@ def test_a_type_wide_consent_shows_each_organisation_its_own_receipt(
         client, _receipt(client, hospital_token, shown(hospital_token, consent["id"]), mine=False)
     )
     theirs = _verified(
-        client, _receipt(client, rival_token, shown(rival_token, consent["id"]), mine=False)
+        client, _receipt(client, other_token, shown(other_token, consent["id"]), mine=False)
     )
 
     assert ours["consentReceiptID"] != theirs["consentReceiptID"]
@@ -244,6 +245,11 @@ def test_a_type_wide_consent_shows_each_organisation_its_own_receipt(
     assert ours["exclusions"] == [{"data_categories": ["imaging"], "purposes": [], "org_ids": []}]
     assert str(rival.org.id) not in str(ours)
     assert ours["recipient"] == {"orgId": None, "orgType": "hospital", "name": "every hospital"}
+    # the rival, excluded from everything, holds nothing to have a receipt of
+    excluded = client.get(
+        f"/v1/consents/{shown(rival_token, consent['id'])}/receipt", headers=bearer(rival_token)
+    )
+    assert (excluded.status_code, problem_code(excluded.json)) == (404, "not_found")
 
 
 def test_an_organisation_reads_no_receipt_of_a_consent_it_does_not_hold(
