@@ -331,10 +331,24 @@ def signing_keys_list() -> None:
 
 
 @signing_keys.command("add", with_appcontext=False)
-def signing_keys_add() -> None:
-    """Put a new ES256 key first: it signs from the next start, and every key stays
-    published (a missing file is made with the new key alone)."""
-    _key_file_after(signing.add_key)
+@click.option(
+    "--standby",
+    is_flag=True,
+    help="Publish the new key without signing with it, until `promote`d.",
+)
+def signing_keys_add(standby: bool) -> None:
+    """Put a new ES256 key first: it signs from the next start (with --standby, last: it is
+    published and does not sign), and every key stays published (a missing file is made
+    with the new key alone)."""
+    _key_file_after(lambda path: signing.add_key(path, standby=standby))
+
+
+@signing_keys.command("promote", with_appcontext=False)
+@click.argument("kid")
+def signing_keys_promote(kid: str) -> None:
+    """Make a published key the signing one, from the next start (the others stay
+    published)."""
+    _key_file_after(lambda path: signing.promote_key(path, kid))
 
 
 @signing_keys.command("retire", with_appcontext=False)

@@ -124,12 +124,26 @@ class Refused(ValueError):
         self.code = code
 
 
-def add_key(path: Path) -> Signer:
-    """Put a new key first in the file (it signs from the processes' next start; every key
-    stays published); a missing file is made with it alone."""
+def add_key(path: Path, *, standby: bool = False) -> Signer:
+    """Put a new key first in the file (it signs from the processes' next start), or last
+    with `standby` (published, not signing, until promoted: verifiers holding a cached key
+    set learn it before anything is signed with it); every key stays published. A missing
+    file is made with the new key alone."""
     path = Path(path)
     if not write_new(path):
-        _rewrite(path, [_generated(), *load(path).keys])
+        kept = load(path).keys
+        _rewrite(path, [*kept, _generated()] if standby else [_generated(), *kept])
+    return load(path)
+
+
+def promote_key(path: Path, kid: str) -> Signer:
+    """Make a published key the signing one (first), from the processes' next start."""
+    path = Path(path)
+    keys = load(path).keys
+    chosen = [key for key in keys if key.kid == kid]
+    if not chosen:
+        raise Refused(f"No key {kid} in {path}.", code="not_found")
+    _rewrite(path, [*chosen, *(key for key in keys if key.kid != kid)])
     return load(path)
 
 

@@ -76,6 +76,30 @@ def test_a_new_key_signs_after_a_restart_and_a_retired_one_stops_verifying(
     assert verified(signed_after, published)[0]["kid"] == new
 
 
+def test_a_standby_key_is_published_before_it_signs_then_promoted(database_url, signing_key_file):
+    before, _ = _started(database_url, signing_key_file)
+    [old] = _kids(before)
+
+    code, listed = _keys(signing_key_file, "add", "--standby")
+    standby = listed[1]["kid"]
+    assert (code, [(k["kid"], k["signs"]) for k in listed]) == (0, [(old, True), (standby, False)])
+    published, signed = _started(database_url, signing_key_file)
+    assert _kids(published) == [old, standby]  # verifiers can learn it now
+    assert verified(signed, published)[0]["kid"] == old  # the old key still signs
+
+    code, listed = _keys(signing_key_file, "promote", standby)
+    assert (code, [(k["kid"], k["signs"]) for k in listed]) == (0, [(standby, True), (old, False)])
+    published, signed = _started(database_url, signing_key_file)
+    assert _kids(published) == [standby, old]
+    assert verified(signed, before) is None  # a set cached before the standby: not enough
+    assert verified(signed, published)[0]["kid"] == standby
+
+    unchanged = Path(signing_key_file).read_bytes()
+    code, said = _keys(signing_key_file, "promote", "no-such-kid")
+    assert (code, said[0]["error"]) == (1, "not_found")
+    assert Path(signing_key_file).read_bytes() == unchanged
+
+
 @pytest.mark.parametrize("added", [0, 1], ids=["the only key", "the first of two"])
 def test_retiring_the_signing_key_is_refused_and_changes_nothing(signing_key_file, added):
     for _ in range(added):
