@@ -36,8 +36,35 @@ ACTORS = ("patient", "organisation", "operator", "system")
 
 
 def canonical(value: Any) -> bytes:
-    """RFC 8785 canonical JSON: one byte string for one value, whoever serialises it."""
+    """RFC 8785 canonical JSON: one byte string for one value, whoever serialises it.
+
+    rfc8785 writes it; for a value with no float and only keys of the Basic Multilingual
+    Plane (what entries hold: ids, codes, texts, counts), the standard library's JSON with
+    sorted keys, no spaces and no ASCII escaping writes the same bytes about five times
+    faster (tests compare the two on generated values), which the fan-out and the data
+    use's hot path feel."""
+    if _plain(value):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode()
     return rfc8785.dumps(value)
+
+
+def _plain(value: Any) -> bool:
+    """Whether JSON with sorted keys writes `value` as RFC 8785 does: no float (whose form
+    the RFC fixes), no key outside the BMP (sorted by UTF-16 code units there)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        kind = type(item)
+        if kind is dict:
+            for key, inner in item.items():
+                if type(key) is not str or (not key.isascii() and max(key) > "\uffff"):
+                    return False
+                pending.append(inner)
+        elif kind is list or kind is tuple:
+            pending.extend(item)
+        elif kind is float:
+            return False
+    return True
 
 
 def moment(when: datetime) -> str:
@@ -99,14 +126,14 @@ def seal(key: bytes, payload: dict[str, Any], *, entry_id: bytes) -> Sealed:
     nonce = os.urandom(NONCE_BYTES)
     plain = salt + canonical(payload)
     sealed = nonce + AESGCM(key).encrypt(nonce, plain, entry_id)
-    return Sealed(commitment(salt, payload), sealed)
+    return Sealed(hashlib.sha256(plain).digest(), sealed)  # the commitment: SHA-256(salt || JSON)
 
 
 def unsealed(payload: dict[str, Any]) -> Sealed:
     """A payload that concerns no patient (an operator's, the system's), kept with its salt
     as it is: its commitment is made the same way."""
-    salt = os.urandom(SALT_BYTES)
-    return Sealed(commitment(salt, payload), salt + canonical(payload))
+    plain = os.urandom(SALT_BYTES) + canonical(payload)
+    return Sealed(hashlib.sha256(plain).digest(), plain)
 
 
 def open_unsealed(kept: bytes) -> Opened:

@@ -10,6 +10,9 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
+import rfc8785
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from consent_api.audit import entries, merkle
 from consent_api.audit.entries import Entry
@@ -104,3 +107,32 @@ def test_erasure_keeps_the_tree_verifiable():
         with pytest.raises(entries.Unreadable):
             entries.open_sealed(entries.new_key(), sealed, entry_id=bytes([index]))
     assert key is None
+
+
+_JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(min_value=-(2**53) + 1, max_value=2**53 - 1)
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(), inner, max_size=4),
+    max_leaves=20,
+)
+
+
+@settings(max_examples=400, deadline=None)
+@given(_JSON)
+def test_canonical_json_is_rfc8785s_whichever_way_it_is_written(value):
+    assert entries.canonical(value) == rfc8785.dumps(value)
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"\U0001f600": 1, "\uffff": 2},  # sorted by UTF-16 code units, not code points
+        {"a": [1.0, 1e21, -0.0]},  # floats in the RFC's own form
+        {"control": "\x00\x1f\x7f\u2028", "quote": '"\\'},
+    ],
+)
+def test_canonical_json_where_the_two_ways_could_differ(value):
+    assert entries.canonical(value) == rfc8785.dumps(value)
