@@ -88,11 +88,10 @@ def patient_keys(
     missing = sorted(wanted - keys.keys())  # in id order: concurrent writers never wait in a cycle
     if missing:
         made = core().execute(
-            insert_or_skip(AuditKey.__table__, "patient_id")
-            .values(
-                [{"patient_id": p, "key": entries.new_key(), "created_at": now} for p in missing]
-            )
-            .returning(AuditKey.patient_id, AuditKey.key)
+            insert_or_skip(AuditKey.__table__, "patient_id").returning(
+                AuditKey.patient_id, AuditKey.key
+            ),
+            [{"patient_id": p, "key": entries.new_key(), "created_at": now} for p in missing],
         )
         keys.update(made.all())
         if len(keys) < len(wanted):  # made meanwhile by a concurrent writer: read theirs
