@@ -46,7 +46,7 @@ from psycopg import pq
 from sqlalchemy import Engine, event
 
 from bench.checkdata import CheckFiles
-from bench.settings import ISSUER, RESULTS, ROOT, BenchError
+from bench.settings import ISSUER, PSEUDONYM_KEY, RESULTS, ROOT, BenchError
 from bench.usedata import NOW, UseFiles
 from server.demo import DEMO
 
@@ -81,6 +81,7 @@ def make_app(url: str) -> Flask:
             "APP_ENV": "production",
             "SECRET_KEY": secrets.token_urlsafe(48),
             "ISSUER": ISSUER,
+            "PSEUDONYM_KEY": PSEUDONYM_KEY,
             "LOG_LEVEL": "WARNING",
             "SIGNING_KEY_FILE": signing_key_file(),
         }
