@@ -3,6 +3,7 @@ entries) and `audit-lag` (entry to signed tree head under a data-use load), and 
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from bench.scenarios import AUDIT_LAG, AUDIT_SCALE
@@ -64,7 +65,9 @@ def _scale_lines(found: dict[str, Any]) -> list[str]:
         f"{_fig(copy, 0)} s, the whole database {_fig(stamp.get('build_s'), 0)} s). Check: the "
         f"first {check.get('prefix_leaves', 0):,} leaves and {check.get('prefix_heads', 0)} heads "
         f"rebuilt by the app's code match: {check.get('ok')}; inclusion proofs verified "
-        f"{check.get('inclusion_proofs_verified')}.",
+        f"{check.get('inclusion_proofs_verified')}. Load average (1 min) around the proofs: "
+        f"{' → '.join(str(x) for x in found.get('loadavg_1m') or ())} on "
+        f"{os.cpu_count()} CPUs.",
         "",
         "| proof (in-process, `consent_api.audit.proofs`) | samples | p50 ms | p90 ms | p99 ms "
         "| max ms | not verified |",

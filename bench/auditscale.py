@@ -14,6 +14,7 @@ context, a fresh session per proof as a request has):
 
 from __future__ import annotations
 
+import os
 import random
 import statistics
 import time
@@ -231,6 +232,7 @@ def time_proofs(app, samples: int) -> dict[str, Any]:
     from server.db import db
 
     rng = random.Random(SEED + 1)
+    load_before = os.getloadavg()[0]
     with app.app_context():
         latest = proofs.latest_head()
         size = latest.tree_size
@@ -268,6 +270,9 @@ def time_proofs(app, samples: int) -> dict[str, Any]:
             )
             _fresh(db)
     return {
+        # The machine is shared: proofs are a few milliseconds of CPU, which a busy run queue
+        # stretches (the 1-minute load average around the timings).
+        "loadavg_1m": [round(load_before, 2), round(os.getloadavg()[0], 2)],
         "tree_size": size,
         "tree_heads": len(sizes),
         "inclusion": {**_spread(inclusion), "not_verified": bad},

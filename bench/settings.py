@@ -45,6 +45,12 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
     return _positive(name, env.get(name, "").strip(), default)
 
 
+def _natural(env: Mapping[str, str], name: str, default: int) -> int:
+    """A count that may be 0 (to skip what it counts)."""
+    raw = env.get(name, "").strip()
+    return 0 if raw == "0" else _positive(name, raw, default)
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -115,7 +121,7 @@ class Settings:
             ledger_runs=_count(env, "BENCH_LEDGER_RUNS", 3),
             audit_entries=_count(env, "BENCH_AUDIT_ENTRIES", 10_000_000),
             audit_proofs=_count(env, "BENCH_AUDIT_PROOFS", 2_000),
-            audit_verify_runs=_count(env, "BENCH_AUDIT_VERIFY_RUNS", 1),
+            audit_verify_runs=_natural(env, "BENCH_AUDIT_VERIFY_RUNS", 1),
         )
         if settings.connections < settings.threads:
             raise BenchError(
