@@ -31,6 +31,7 @@ The sample is reproducible (rows ordered by a hash of their id, one seeded RNG).
 from __future__ import annotations
 
 import json
+import os
 import random
 import uuid
 from dataclasses import dataclass
@@ -212,6 +213,18 @@ def register_devices(connection: psycopg.Connection, patients: list[str]) -> int
     return connection.execute("SELECT count(*) FROM devices").fetchone()[0] - before
 
 
+def give_audit_keys(connection: psycopg.Connection, patients: list[str]) -> None:
+    """Give each patient the audit key granting their first consent would have made (the
+    generator writes consents without their audit entries), so a use writes its entry as
+    it would for a patient of the service, not as for one seen the first time."""
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            "INSERT INTO audit_keys (patient_id, key, created_at) VALUES (%s, %s, now()) "
+            "ON CONFLICT (patient_id) DO NOTHING",
+            [(patient, os.urandom(32)) for patient in patients],
+        )
+
+
 def bench_devices(connection: psycopg.Connection) -> list[tuple[uuid.UUID, uuid.UUID]]:
     """Return (device id, patient id) of every active bench device, in a stable order."""
     return connection.execute(
@@ -252,6 +265,7 @@ def write(url: str, directory: Path, count: int = USES, *, keep: tuple[str, ...]
             raise ValueError("the dataset has no consent permitting the demo hospital a use")
         patients = sorted({row[0] for row in rows})
         added = register_devices(connection, patients)
+        give_audit_keys(connection, patients)
         # The hospital names each patient by the reference it knows them by.
         named = hospital_refs(connection, [row[0] for row in rows])
         rows = [(ref, *row[1:]) for ref, row in zip(named, rows, strict=True)]

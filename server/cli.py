@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 from flask.cli import FlaskGroup, with_appcontext
@@ -28,9 +28,11 @@ from consent_api.registration import service as registration
 from consent_api.registration.schemas import OrgCreatedOut
 from consent_api.uses import verify as ledger_checks
 from notifications import dispatch
+from server import config as config_module
 from server import demo as demo_module
-from server import login_client
+from server import login_client, signing
 from server.app import create_app
+from server.config import ConfigError
 from server.db import db, utcnow
 from server.errors import Problem, ValidationFailed
 from server.http import dump
@@ -47,6 +49,12 @@ def emit(payload: Any) -> None:
     click.echo(json.dumps(payload, default=_json_value, sort_keys=True))
 
 
+def refuse(code: str, detail: str, errors: Any = None, *, status: int = 1) -> NoReturn:
+    """Print why a command was refused, as the API's problem would say it, and exit."""
+    emit({"error": code, "detail": detail, "errors": errors})
+    sys.exit(status)
+
+
 def transactional(command: Callable) -> Callable:
     """Run a command as one transaction: commit on success, roll back on a problem and exit
     2 when what was given is invalid (as click does for a usage error), 1 on a refusal (no
@@ -60,8 +68,12 @@ def transactional(command: Callable) -> Callable:
             db.session.commit()
         except Problem as problem:
             db.session.rollback()
-            emit({"error": problem.code, "detail": problem.detail, "errors": problem.errors})
-            sys.exit(2 if isinstance(problem, ValidationFailed) else 1)
+            refuse(
+                problem.code,
+                problem.detail,
+                problem.errors,
+                status=2 if isinstance(problem, ValidationFailed) else 1,
+            )
         except BaseException:
             db.session.rollback()
             raise
@@ -289,6 +301,48 @@ def audit_check_export(export_file, keys_file) -> None:
     emit(found)
     if not found["ok"]:
         sys.exit(1)
+
+
+@main.group("signing-keys")
+def signing_keys() -> None:
+    """Rotate the keys that sign the audit log's checkpoints: SIGNING_KEY_FILE (development's
+    var/signing-keys.json when unset). Processes read it when they start: restart them."""
+
+
+def _key_file_after(change: Callable[[Path], signing.Signer]) -> None:
+    """Apply a change to the key file and print its keys, the signing one first, without
+    their private parts; a bad file or a refused change exits 1 and says why."""
+    try:
+        signer = change(signing.key_file(config_module.from_env()))
+    except ConfigError as error:
+        refuse("bad_key_file", str(error))
+    except signing.Refused as error:
+        refuse(error.code, str(error))
+    except OSError as error:
+        refuse("key_file_not_written", str(error))
+    for key in signer.keys:
+        emit({"kid": key.kid, "alg": signing.ALG, "signs": key is signer.active})
+
+
+@signing_keys.command("list", with_appcontext=False)
+def signing_keys_list() -> None:
+    """List the keys: each one's kid, and which one signs (the first)."""
+    _key_file_after(signing.load)
+
+
+@signing_keys.command("add", with_appcontext=False)
+def signing_keys_add() -> None:
+    """Put a new ES256 key first: it signs from the next start, and every key stays
+    published (a missing file is made with the new key alone)."""
+    _key_file_after(signing.add_key)
+
+
+@signing_keys.command("retire", with_appcontext=False)
+@click.argument("kid")
+def signing_keys_retire(kid: str) -> None:
+    """Remove a key that no longer signs: after the next start it is not published, and
+    what it signed no longer verifies. The signing key is refused."""
+    _key_file_after(lambda path: signing.retire_key(path, kid))
 
 
 @main.command("demo")

@@ -94,6 +94,10 @@ def from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         "REFRESH_TOKEN_TTL": _int(env, "REFRESH_TOKEN_TTL", 30 * 24 * 3600),
         "AUTH_CODE_TTL": _int(env, "AUTH_CODE_TTL", 120),
         "ISSUER": env.get("ISSUER", ""),
+        # The trustee as consent receipts name it (consent_api/consents/receipts.py).
+        "TRUSTEE_NAME": env.get("TRUSTEE_NAME", "Consent Wallet"),
+        "JURISDICTION": env.get("JURISDICTION", "EU"),
+        "PRIVACY_POLICY_URL": env.get("PRIVACY_POLICY_URL", ""),
         "PSEUDONYM_KEY": env.get("PSEUDONYM_KEY", DEV_PSEUDONYM_KEY),
         "LINK_CODE_TTL": _int(env, "LINK_CODE_TTL", 600),
         "RATELIMIT_STORAGE_URI": env.get("RATELIMIT_STORAGE_URI", "memory://"),

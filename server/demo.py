@@ -9,10 +9,12 @@ from flask import current_app
 from sqlalchemy import select
 
 from consent_api.auth.models import OAuthClient, digest
+from consent_api.orgs import service as orgs
 from consent_api.orgs.models import Organisation
 from consent_api.orgs.types import BY_ORG_TYPE
 from consent_api.patients.models import Patient
 from consent_api.patients.passwords import passwords
+from consent_api.points import service as points
 from consent_api.points.models import Reward
 from server import demo_story, scopes
 from server.db import db, utcnow
@@ -58,9 +60,7 @@ class DemoSeed:
 def _org_client(name: str, org_type: str, client_id: str, secret: str) -> Organisation:
     client = db.session.scalar(select(OAuthClient).where(OAuthClient.client_id == client_id))
     if client is None:
-        org = Organisation(name=name, type=org_type, status="active")
-        db.session.add(org)
-        db.session.flush()
+        org = orgs.add(name=name, type=org_type)  # in the audit log, as any registration
         client = OAuthClient(
             client_id=client_id,
             name=name,
@@ -79,9 +79,12 @@ def _org_client(name: str, org_type: str, client_id: str, secret: str) -> Organi
 
 def _reward(name: str, description: str, cost: int, instructions: str) -> None:
     reward = db.session.scalar(select(Reward).where(Reward.name == name))
-    if reward is None:
-        reward = Reward(name=name, description=description, cost=cost, active=True)
-        db.session.add(reward)
+    if reward is None:  # in the audit log, as any reward the operator adds
+        reward = points.create_reward(
+            {"name": name, "description": description, "cost": cost, "instructions": instructions},
+            by=None,
+            now=utcnow(),
+        )
     reward.instructions = instructions
 
 

@@ -34,3 +34,4 @@ def forget(patient_id: uuid.UUID, *, now: datetime) -> None:
         patient_id=patient_id,
     )
     db.session.execute(delete(AuditKey).where(AuditKey.patient_id == patient_id))
+    log.forgotten(patient_id)

@@ -9,6 +9,7 @@ import uuid
 from datetime import datetime
 
 from consent_api.consents.models import Consent
+from consent_api.consents.receipts import receipt_id
 from consent_api.wording import ORG_TYPE_PLURALS, day, join_words
 from notifications.models import Notification
 from notifications.outbox import notify
@@ -43,7 +44,7 @@ def consent_expired(consent: Consent, *, now: datetime) -> Notification:
         type=CONSENT_EXPIRED,
         title=f"Your consent for {_grantee(consent)} has ended",
         body="It no longer allows any use of your data.",
-        data={"consent_id": consent.id},
+        data={"consent_id": consent.id, "receipt_id": receipt_id(consent.id, consent.version)},
         now=now,
     )
 
@@ -58,10 +59,13 @@ def consents_revoked(
         type=CONSENT_REVOKED,
         title=f"Consent withdrawn: {grantees}",
         body="From now on every check for this consent is refused.",
-        # `consent_id` (the contract's key) names the first; `consent_ids` every one changed.
+        # `consent_id` (the contract's key) names the first; `consent_ids` every one changed;
+        # `receipt_id` and `receipt_ids` the receipts of the versions this change made.
         data={
             "consent_id": consents[0].id,
             "consent_ids": ",".join(str(c.id) for c in consents),
+            "receipt_id": receipt_id(consents[0].id, consents[0].version),
+            "receipt_ids": ",".join(str(receipt_id(c.id, c.version)) for c in consents),
         },
         now=now,
     )

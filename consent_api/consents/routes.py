@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import uuid
 
-from flask import Blueprint, url_for
+from flask import Blueprint, current_app, url_for
 
-from consent_api.consents import listing, service
+from consent_api.consents import listing, receipts, service
 from consent_api.consents.schemas import (
     ConsentIn,
     ConsentListOut,
@@ -19,6 +19,8 @@ from consent_api.consents.schemas import (
     OrgConsentListQuery,
     OrgConsentPageOut,
     ReasonIn,
+    ReceiptOut,
+    ReceiptQuery,
     RevokeAllIn,
 )
 from consent_api.orgs.current import current_org, current_org_ref
@@ -26,7 +28,7 @@ from consent_api.patients.current import current_patient
 from server import scopes
 from server.db import utcnow
 from server.guard import require
-from server.http import body, output, query
+from server.http import body, issuer, output, query
 
 bp = Blueprint("consents", __name__)
 
@@ -56,6 +58,17 @@ def list_mine(query):
 def get(consent_id: uuid.UUID):
     """Show one consent with its whole version history."""
     return service.get(current_patient(), consent_id)
+
+
+@bp.get("/v1/me/consents/<uuid:consent_id>/receipt")
+@require(scopes.PATIENT)
+@output(ReceiptOut)
+@query(ReceiptQuery)
+def receipt(consent_id: uuid.UUID, query):
+    """The signed receipt of a version of one of the patient's consents (the latest unless
+    asked)."""
+    patient, version = current_patient(), query.get("version")
+    return receipts.for_patient(patient, consent_id, version, controller=_controller())
 
 
 @bp.patch("/v1/me/consents/<uuid:consent_id>")
@@ -118,3 +131,17 @@ def list_granted(query):
 def get_granted(consent_id: uuid.UUID):
     """Show one consent granted to the calling organisation, by the id it was shown."""
     return listing.one_for_org(current_org(), consent_id)
+
+
+@bp.get("/v1/consents/<uuid:consent_id>/receipt")
+@require(scopes.CONSENT_READ)
+@output(ReceiptOut)
+@query(ReceiptQuery)
+def granted_receipt(consent_id: uuid.UUID, query):
+    """The signed receipt of a version of a consent the calling organisation holds."""
+    org, version = current_org(), query.get("version")
+    return receipts.for_org(org, consent_id, version, controller=_controller())
+
+
+def _controller() -> receipts.Controller:
+    return receipts.Controller.configured(current_app.config, url=issuer())

@@ -320,3 +320,22 @@ class OrgConsentPageOut(Schema):
 
     items = fields.List(fields.Nested(HeldConsentOut))
     next_cursor = fields.String(allow_none=True)
+
+
+# --- receipts --------------------------------------------------------------------------------
+
+
+class ReceiptQuery(Schema):
+    """Which version's receipt: the latest unless told."""
+
+    version = fields.Integer(strict=False, validate=validate.Range(min=1, max=2**31 - 1))
+
+
+class ReceiptOut(Schema):
+    """A version's signed receipt: its id, the compact JWS, and the claims it signs."""
+
+    receipt_id = fields.UUID(attribute="id")
+    consent_id = fields.UUID()
+    version = fields.Integer()
+    jws = fields.String()
+    claims = fields.Dict()

@@ -51,7 +51,7 @@ def suspend_org(org_id: uuid.UUID):
 @output(OrgOut)
 def resume_org(org_id: uuid.UUID):
     """Lift an organisation's suspension."""
-    return service.resume(org_id)
+    return service.resume(org_id, by=acting_org_id())
 
 
 @bp.get("/v1/org")

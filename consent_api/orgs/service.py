@@ -1,12 +1,16 @@
-"""Organisations' lifecycle: add, look up, suspend, resume. Services flush, never commit."""
+"""Organisations' lifecycle: add, look up, suspend, resume. Services flush, never commit.
+Adding, suspending and resuming are operator actions, each in the audit log (`by` is the
+operator organisation acting; None for the CLI and the demo seed)."""
 
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 
+from consent_api.audit import log as audit
 from consent_api.events import journal, kinds
 from consent_api.orgs.models import Organisation
 from consent_api.orgs.schemas import PROFILE_FIELDS
@@ -22,12 +26,29 @@ class CannotSuspendSelf(Conflict):
     code = "cannot_suspend_self"
 
 
-def add(*, name: str, type: str, profile: dict[str, Any] | None = None) -> Organisation:
+REGISTERED, SUSPENDED, RESUMED = "org.registered", "org.suspended", "org.resumed"
+
+
+def add(
+    *,
+    name: str,
+    type: str,
+    profile: dict[str, Any] | None = None,
+    by: uuid.UUID | None = None,
+) -> Organisation:
     """Add an active organisation (its credentials are registration's business)."""
-    org = Organisation(name=name, type=type, status="active", **(profile or {}))
+    given = {field: value for field, value in (profile or {}).items() if value is not None}
+    org = Organisation(name=name, type=type, status="active", created_at=utcnow(), **given)
     db.session.add(org)
     db.session.flush()
+    _audited(REGISTERED, org, {"name": name, "type": type, **given}, by=by, now=org.created_at)
     return org
+
+
+def _audited(
+    kind: str, org: Organisation, payload: dict[str, Any], *, by: uuid.UUID | None, now: datetime
+) -> None:
+    audit.operator_action(kind, by=by, subjects={"org": org.id}, payload=payload, now=now)
 
 
 def get(org_id: uuid.UUID) -> Organisation:
@@ -79,14 +100,17 @@ def suspend(org_id: uuid.UUID, *, by: uuid.UUID | None = None) -> Organisation:
         org.status, org.suspended_at = "suspended", utcnow()
         db.session.flush()
         journal.record(kinds.ORG_SUSPENDED, now=org.suspended_at, org_ids=[org.id])
+        _audited(SUSPENDED, org, {"status": org.status}, by=by, now=org.suspended_at)
     return org
 
 
-def resume(org_id: uuid.UUID) -> Organisation:
+def resume(org_id: uuid.UUID, *, by: uuid.UUID | None = None) -> Organisation:
     """Lift a suspension."""
     org = get(org_id)
     if not org.is_active:
         org.status, org.suspended_at = "active", None
         db.session.flush()
-        journal.record(kinds.ORG_RESUMED, now=utcnow(), org_ids=[org.id])
+        now = utcnow()
+        journal.record(kinds.ORG_RESUMED, now=now, org_ids=[org.id])
+        _audited(RESUMED, org, {"status": org.status}, by=by, now=now)
     return org

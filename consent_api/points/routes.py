@@ -29,7 +29,7 @@ from consent_api.points.schemas import (
 )
 from server import scopes
 from server.db import utcnow
-from server.guard import public, require
+from server.guard import acting_org_id, public, require
 from server.http import body, output, query
 from server.idempotency import idempotent
 
@@ -103,14 +103,15 @@ def list_rewards():
 @body(RewardIn)
 def create_reward(body):
     """Add a reward to the catalog."""
-    return service.create_reward(body, now=utcnow()), {"Location": url_for(".list_rewards")}
+    reward = service.create_reward(body, by=acting_org_id(), now=utcnow())
+    return reward, {"Location": url_for(".list_rewards")}
 
 
 @bp.delete("/v1/admin/rewards/<uuid:reward_id>")
 @require(scopes.ADMIN)
 def retire_reward(reward_id: uuid.UUID):
     """Take a reward off the catalog."""
-    service.retire_reward(reward_id)
+    service.retire_reward(reward_id, by=acting_org_id(), now=utcnow())
     return "", 204
 
 
@@ -128,4 +129,4 @@ def get_terms():
 @body(TermsIn)
 def put_terms(body):
     """Change the split for uses reported from now on."""
-    return service.set_terms(body, now=utcnow())
+    return service.set_terms(body, by=acting_org_id(), now=utcnow())

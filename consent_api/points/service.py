@@ -61,14 +61,28 @@ def terms_or_defaults(commission_bp: int | None, patient_bp: int | None) -> Term
     return Terms(commission_bp, patient_bp)
 
 
-def set_terms(body: dict[str, Any], *, now: datetime) -> Terms:
-    """Record new terms; they apply to uses reported from now on."""
-    db.session.add(
-        PointsTerms(
-            commission_bp=body["commission_bp"], patient_bp=body["patient_share_bp"], created_at=now
-        )
+TERMS_CHANGED = "points.terms_changed"
+REWARD_CREATED, REWARD_RETIRED = "points.reward_created", "points.reward_retired"
+
+
+def set_terms(body: dict[str, Any], *, by: uuid.UUID | None, now: datetime) -> Terms:
+    """Record new terms (an operator's action, audited); they apply to uses reported from
+    now on."""
+    terms = PointsTerms(
+        id=uuid.uuid4(),
+        commission_bp=body["commission_bp"],
+        patient_bp=body["patient_share_bp"],
+        created_at=now,
     )
+    db.session.add(terms)
     db.session.flush()
+    audit.operator_action(
+        TERMS_CHANGED,
+        by=by,
+        subjects={"terms": terms.id},
+        payload={"commission_bp": terms.commission_bp, "patient_share_bp": terms.patient_bp},
+        now=now,
+    )
     return current_terms()
 
 
@@ -191,8 +205,8 @@ def rewards(*, active_only: bool = True) -> list[Reward]:
     return list(db.session.scalars(statement))
 
 
-def create_reward(body: dict[str, Any], *, now: datetime) -> Reward:
-    """Add a reward to the catalog (operator)."""
+def create_reward(body: dict[str, Any], *, by: uuid.UUID | None, now: datetime) -> Reward:
+    """Add a reward to the catalog (an operator's action, audited)."""
     reward = Reward(
         id=uuid.uuid4(),
         name=body["name"],
@@ -205,6 +219,16 @@ def create_reward(body: dict[str, Any], *, now: datetime) -> Reward:
     )
     db.session.add(reward)
     db.session.flush()
+    audit.operator_action(
+        REWARD_CREATED,
+        by=by,
+        subjects={"reward": reward.id},
+        payload={
+            field: getattr(reward, field)
+            for field in ("name", "description", "cost", "fulfilment", "instructions")
+        },
+        now=now,
+    )
     return reward
 
 
@@ -216,13 +240,22 @@ def reward(reward_id: uuid.UUID) -> Reward:
     return found
 
 
-def retire_reward(reward_id: uuid.UUID) -> Reward:
-    """Take a reward off the catalog; past redemptions keep pointing at it."""
+def retire_reward(reward_id: uuid.UUID, *, by: uuid.UUID | None, now: datetime) -> Reward:
+    """Take a reward off the catalog (an operator's action, audited once: retiring a retired
+    reward changes nothing); past redemptions keep pointing at it."""
     reward = db.session.get(Reward, reward_id)
     if reward is None:
         raise NotFound("No such reward.")
-    reward.active = False
-    db.session.flush()
+    if reward.active:
+        reward.active = False
+        db.session.flush()
+        audit.operator_action(
+            REWARD_RETIRED,
+            by=by,
+            subjects={"reward": reward.id},
+            payload={"active": False},
+            now=now,
+        )
     return reward
 
 

@@ -7,7 +7,7 @@ from flask import Blueprint
 from consent_api.registration import service
 from consent_api.registration.schemas import AppIn, AppOut, OrgCreatedOut, OrgIn
 from server import scopes
-from server.guard import require
+from server.guard import acting_org_id, require
 from server.http import body, output
 
 bp = Blueprint("registration", __name__)
@@ -19,7 +19,7 @@ bp = Blueprint("registration", __name__)
 @body(OrgIn)
 def create_org(body):
     """Register an organisation and its client credentials."""
-    return service.register_org(**body)
+    return service.register_org(**body, by=acting_org_id())
 
 
 @bp.post("/v1/admin/apps")

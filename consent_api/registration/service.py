@@ -3,6 +3,7 @@ Services flush, never commit."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any, NamedTuple
 
 from consent_api.auth import clients, keys
@@ -27,10 +28,12 @@ def register_org(
     type: str,
     scopes: list[str] | None = None,
     jwks: dict[str, Any] | None = None,
+    by: uuid.UUID | None = None,
     **profile: str | None,
 ) -> Registration:
     """Create an organisation and its confidential client, narrowed to `scopes` if given,
-    with its public profile (description, website, logo_url) if given."""
+    with its public profile (description, website, logo_url) if given; `by` is the operator
+    organisation registering it (None: the CLI)."""
     if type not in BY_ORG_TYPE:
         raise ValidationFailed(errors={"type": [f"Must be one of {', '.join(ORG_TYPES)}."]})
     allowed = BY_ORG_TYPE[type]
@@ -44,7 +47,7 @@ def register_org(
             keys.public_key_set(jwks)
         except keys.UnusableKeys as error:
             raise ValidationFailed(errors={"jwks": [str(error)]}) from error
-    org = orgs.add(name=name, type=type, profile=profile)
+    org = orgs.add(name=name, type=type, profile=profile, by=by)
     client, secret = clients.create_org_client(org, scope=" ".join(wanted), jwks=jwks)
     return Registration(org, client, secret)
 

@@ -1,6 +1,7 @@
 """Invitations: one consent request, the same for every patient, filed with many patients at
 once (a study's fan-out, consent_api/studies/fanout.py). Core inserts in the caller's
-transaction, flush only: a batch of patients costs three statements, however many there are.
+transaction, flush only: a batch of patients costs a few statements, however many there are
+(requests, their audit entries and keys, notices, pushes).
 
 An invitation is an ordinary request to its patient (approved, narrowed, denied or left to
 lapse as any other) that names its study; its organisation never sees it, only its study's
@@ -17,7 +18,7 @@ from datetime import datetime
 from sqlalchemy import insert
 
 from consent_api.consents.summary import summarise
-from consent_api.requests import notices
+from consent_api.requests import auditing, notices
 from consent_api.requests.models import ConsentRequest
 from server.db import core
 
@@ -56,35 +57,34 @@ def file(invitation: Invitation, patient_ids: Sequence[uuid.UUID], *, now: datet
         return 0
     summary = invitation.summary()
     filed = [(patient_id, uuid.uuid4()) for patient_id in patient_ids]
-    core().execute(
-        insert(ConsentRequest.__table__),
-        [
-            {
-                "id": request_id,
-                "org_id": invitation.org_id,
-                "patient_id": patient_id,
-                "study_id": invitation.study_id,
-                "data_categories": invitation.data_categories,
-                "purposes": invitation.purposes,
-                "actions": invitation.actions,
-                "data_period_start": None,
-                "data_period_end": None,
-                "valid_from": None,
-                "valid_until": invitation.valid_until,
-                "max_uses": None,
-                "exclusions": [],
-                "scope_key": None,
-                "justification": invitation.justification,
-                "fee_per_use": invitation.fee_per_use,
-                "expires_at": invitation.expires_at,
-                "status": "pending",
-                "summary": summary,
-                "created_at": now,
-                "updated_at": now,
-            }
-            for patient_id, request_id in filed
-        ],
-    )
+    rows = [
+        {
+            "id": request_id,
+            "org_id": invitation.org_id,
+            "patient_id": patient_id,
+            "study_id": invitation.study_id,
+            "data_categories": invitation.data_categories,
+            "purposes": invitation.purposes,
+            "actions": invitation.actions,
+            "data_period_start": None,
+            "data_period_end": None,
+            "valid_from": None,
+            "valid_until": invitation.valid_until,
+            "max_uses": None,
+            "exclusions": [],
+            "scope_key": None,
+            "justification": invitation.justification,
+            "fee_per_use": invitation.fee_per_use,
+            "expires_at": invitation.expires_at,
+            "status": "pending",
+            "summary": summary,
+            "created_at": now,
+            "updated_at": now,
+        }
+        for patient_id, request_id in filed
+    ]
+    core().execute(insert(ConsentRequest.__table__), rows)
+    auditing.invitations_filed(rows, now=now)
     notices.invited(
         filed,
         org_id=invitation.org_id,

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from flask import current_app
 from sqlalchemy import and_, bindparam, insert, select
 
+from consent_api.audit import log as audit
 from consent_api.decisions import locking
 from consent_api.links import naming
 from consent_api.links.schemas import PatientNamedIn
@@ -63,9 +64,10 @@ class UsePatient(NamedTuple):
 
 _patients = Patient.__table__
 # Everything a use needs to know about its patient, in one query: whether they exist and
-# allow emergency access, the points terms in force, and their push audience (one row per
-# active device, with their notification preferences).
-_PATIENT = (
+# allow emergency access, the points terms in force, their push audience (one row per
+# active device, with their notification preferences) and their audit key (so the use's
+# audit entry, and its posting's, read none).
+_PATIENT = audit.join_key(
     select(
         _patients.c.erased_at,
         _patients.c.emergency_access,
@@ -75,7 +77,8 @@ _PATIENT = (
     .select_from(_patients)
     .outerjoin(NotificationPreferences, NotificationPreferences.patient_id == _patients.c.id)
     .outerjoin(Device, and_(Device.patient_id == _patients.c.id, Device.active.is_(True)))
-    .where(_patients.c.id == bindparam("patient_id"))
+    .where(_patients.c.id == bindparam("patient_id")),
+    _patients.c.id,
 )
 _orgs = Organisation.__table__
 _HOLDER = select(_orgs.c.type, _orgs.c.status).where(_orgs.c.id == bindparam("org_id"))
@@ -118,6 +121,7 @@ def _validate(body: dict[str, Any], org: Org, *, now: datetime) -> UsePatient:
     if not rows:  # no such patient (a forged reference): refused as if unconsented
         raise UseNotPermitted("no_consent", uuid.uuid4())
     first = rows[0]
+    audit.known_key(patient_id, first.audit_key)
     return UsePatient(
         patient_id,
         first.erased_at is not None,

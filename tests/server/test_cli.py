@@ -8,8 +8,11 @@ import sys
 import pytest
 from flask.cli import ScriptInfo
 from joserfc.jwk import RSAKey
+from sqlalchemy import func, select
 
+from consent_api.audit.models import AuditEntry
 from server.cli import main
+from server.db import db
 from tests.conftest import basic_auth, bearer
 from tests.support import ROOT
 
@@ -53,6 +56,25 @@ def test_orgs_suspend_and_resume_by_id(cli, client):
     resumed = cli("orgs", "resume", created["id"])
     assert json.loads(resumed.stdout)["status"] == "active"
     assert client.get("/v1/org", headers=bearer(token)).status_code == 200
+
+
+def test_the_clis_operator_actions_are_audited_with_no_acting_organisation(cli):
+    created = json.loads(cli("orgs", "create", "--name", "Q", "--type", "pharma").stdout)
+    cli("orgs", "suspend", created["id"])
+    cli("orgs", "resume", created["id"])
+    assert cli("orgs", "create", "--name", "X", "--type", "pharma", "--scope", "admin").exit_code
+
+    mine = db.session.scalars(
+        select(AuditEntry)
+        .where(AuditEntry.subjects["org"].as_string() == created["id"])
+        .order_by(AuditEntry.recorded_at)
+    ).all()
+    assert [(e.kind, e.actor_type, e.actor_id) for e in mine] == [
+        ("org.registered", "operator", None),
+        ("org.suspended", "operator", None),
+        ("org.resumed", "operator", None),
+    ]
+    assert db.session.scalar(select(func.count()).select_from(AuditEntry)) == 3
 
 
 def test_orgs_create_with_a_scope_the_type_cannot_hold_fails_cleanly(cli):
@@ -135,6 +157,10 @@ def test_demo_seed_is_idempotent_and_its_credentials_work(cli, client):
     assert sum(org["name"] == "St. Demo Hospital" for org in orgs) == 1
     rewards = client.get("/v1/rewards").json["items"]
     assert [r["name"] for r in rewards] == ["Pharmacy voucher"]  # once, seeded twice
+    operators = db.session.scalars(
+        select(AuditEntry.kind).where(AuditEntry.actor_type == "operator")
+    ).all()
+    assert sorted(operators) == ["org.registered"] * 3 + ["points.reward_created"]
 
 
 def test_cli_and_server_share_the_database_url(tmp_path):
@@ -166,7 +192,8 @@ def test_cli_and_server_share_the_database_url(tmp_path):
 
 def test_help_lists_our_commands_and_not_flasks(cli):
     shown = cli("--help").output
-    for ours in ("orgs", "apps", "outbox", "ledger", "demo", "serve", "worker", "db"):
+    commands = ("orgs", "apps", "outbox", "ledger", "signing-keys", "demo", "serve", "worker", "db")
+    for ours in commands:
         assert f"  {ours} " in shown or f"  {ours}\n" in shown, ours
     not_ours = ("  run ", "  shell ", "  routes ", "  limiter ", "--env-file", "--app", "--debug")
     for flasks in (*not_ours, "dotenv"):

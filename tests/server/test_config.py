@@ -145,3 +145,11 @@ def test_production_refuses_a_key_file_without_a_usable_private_key(
         create_app(
             {**PRODUCTION, "SIGNING_KEY_FILE": str(path), "SQLALCHEMY_DATABASE_URI": database_url}
         )
+
+
+def test_consent_receipts_name_the_trustee_from_the_environment():
+    defaults = from_env({})
+    assert (defaults["TRUSTEE_NAME"], defaults["JURISDICTION"]) == ("Consent Wallet", "EU")
+    assert defaults["PRIVACY_POLICY_URL"] == ""
+    given = from_env({"TRUSTEE_NAME": "Trust", "JURISDICTION": "NL"})
+    assert (given["TRUSTEE_NAME"], given["JURISDICTION"]) == ("Trust", "NL")

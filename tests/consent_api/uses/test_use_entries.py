@@ -5,10 +5,13 @@ patient's uses make no entry (no key is made for them again)."""
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import pytest
+from sqlalchemy import delete, event, select
 
+from consent_api.audit import entries
+from consent_api.audit import log as audit
 from consent_api.audit.models import AuditEntry, AuditKey
-from server.db import db
+from server.db import db, utcnow
 from tests.conftest import bearer, org_id_of, ref, report, use_body
 from tests.factories import PatientFactory
 from tests.support import run_job_now
@@ -69,3 +72,51 @@ def test_an_erased_patients_uses_make_no_entry(client, hospital_token, patient, 
     assert report(client, hospital_token, use_body(patient_ref)).status_code == 403
     assert _entries(patient.id) == []
     assert db.session.get(AuditKey, patient.id) is None
+
+
+def test_a_use_reads_no_key_of_its_own_when_the_patient_has_one(client, hospital_token, grant):
+    patient, _, _ = grant()  # the grant's entry made the patient's key
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:
+        statements.append(" ".join(statement.split()))
+
+    engine = db.engine
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        answer = report(client, hospital_token, use_body(ref(hospital_token, patient)))
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+
+    assert answer.status_code == 201, answer.json
+    assert [e.kind for e in _entries(patient.id)] == ["data_use.permitted"]
+    # read with the patient (joined), never on its own, never made again
+    assert [s for s in statements if "FROM audit_keys" in s or "INTO audit_keys" in s] == []
+    assert any("JOIN audit_keys" in s for s in statements)
+
+
+def test_a_key_read_in_one_transaction_is_not_used_in_the_next(app, patient):
+    def entry_for(patient_id) -> AuditEntry:
+        entry_id = audit.record(
+            "test.kept",
+            actor=audit.SYSTEM,
+            subjects={"patient": patient_id},
+            payload={"n": 1},
+            now=utcnow(),
+            patient_id=patient_id,
+        )
+        db.session.commit()
+        return db.session.get(AuditEntry, entry_id)
+
+    first = entry_for(patient.id)
+    old = db.session.get(AuditKey, patient.id).key
+    db.session.execute(delete(AuditKey).where(AuditKey.patient_id == patient.id))
+    db.session.commit()  # destroyed meanwhile, as an erasure would
+
+    second = entry_for(patient.id)
+    new = db.session.get(AuditKey, patient.id).key
+    assert new != old
+    opened = entries.open_sealed(new, second.payload, entry_id=second.id.bytes)
+    assert opened.payload == {"n": 1}
+    with pytest.raises(entries.Unreadable):
+        entries.open_sealed(new, first.payload, entry_id=first.id.bytes)
