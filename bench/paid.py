@@ -81,12 +81,17 @@ def fees(pg_url: str, bodies: Path, fee: int = usedata.PAID_FEE) -> Iterator[Fee
 
 
 def ledger_verify(database_url: str, timeout: float = VERIFY_TIMEOUT) -> dict[str, Any]:
-    """Run `consent-wallet ledger verify` as production would; return its JSON, exit code and
-    wall time (process start to exit: interpreter, app import, connection and queries)."""
+    """Run `consent-wallet ledger verify` as production would (see `verify_cli`)."""
+    return verify_cli("ledger", database_url, timeout)
+
+
+def verify_cli(command: str, database_url: str, timeout: float = VERIFY_TIMEOUT) -> dict[str, Any]:
+    """Run `consent-wallet <command> verify` as production would; return its JSON, exit code
+    and wall time (process start to exit: interpreter, app import, connection and queries)."""
     started = time.perf_counter()
     try:
         done = subprocess.run(
-            [str(CLI), "ledger", "verify"],
+            [str(CLI), command, "verify"],
             cwd=ROOT,
             env=production_env(database_url),
             capture_output=True,
@@ -95,12 +100,12 @@ def ledger_verify(database_url: str, timeout: float = VERIFY_TIMEOUT) -> dict[st
             check=False,
         )
     except subprocess.TimeoutExpired as exc:
-        raise BenchError(f"`consent-wallet ledger verify` ran past {timeout:.0f}s") from exc
+        raise BenchError(f"`consent-wallet {command} verify` ran past {timeout:.0f}s") from exc
     wall = time.perf_counter() - started
     lines = [line for line in done.stdout.splitlines() if line.startswith("{")]
     if not lines:
         raise BenchError(
-            f"`consent-wallet ledger verify` exited {done.returncode} without its JSON:\n"
+            f"`consent-wallet {command} verify` exited {done.returncode} without its JSON:\n"
             f"{done.stdout[-1000:]}{done.stderr[-2000:]}"
         )
     found = json.loads(lines[-1])

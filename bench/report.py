@@ -12,6 +12,7 @@ from importlib.metadata import version
 from pathlib import Path
 from typing import Any
 
+from bench import auditreport
 from bench.load import LoadResult
 from bench.scenarios import (
     BASELINE,
@@ -364,6 +365,7 @@ def build(
     verified: dict[str, Any] | None = None,
     hooks: list[dict[str, Any]] | None = None,
     invited: dict[str, Any] | None = None,
+    audit: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return the whole results document of a run."""
     baseline = next((o.result for o in outcomes if o.scenario.name == BASELINE and o.valid), None)
@@ -389,14 +391,17 @@ def build(
         and not (drain and drain.get("problem"))
         and not (verified and verified.get("problem"))
         and not any(h.get("problem") for h in hooks or ())
-        and not (invited and invited.get("problem")),
+        and not (invited and invited.get("problem"))
+        and not auditreport.problems(audit or {}),
         "scenarios": scenarios,
         "data_use_sample": sample,
         PUSH_DRAIN: drain,
         LEDGER_VERIFY: verified,
         WEBHOOK_DRAIN: hooks,
         STUDY_FANOUT: invited,
-        "targets": targets(scenarios, drain, hooks, invited),
+        "audit": audit or {},
+        "targets": targets(scenarios, drain, hooks, invited)
+        + auditreport.targets(audit or {}, _target),
     }
 
 
@@ -861,6 +866,7 @@ def markdown(results: dict[str, Any]) -> str:
     lines += _checks_section(results) + _uses_section(results) + _cohort_section(results)
     lines += _fanout_section(results)
     lines += _ledger_section(results)
+    lines += auditreport.section(results.get("audit"))
     lines += _targets_section(results) + _profile_section(results)
     return "\n".join(lines) + "\n"
 

@@ -5,7 +5,8 @@ BENCH_CONNECTIONS (32), BENCH_THREADS (2), BENCH_SCENARIOS (comma-separated name
 BENCH_PATIENTS (200000), BENCH_CONSENTS (1000000), BENCH_REGENERATE (0), BENCH_BATCH_SIZE
 (1000), BENCH_BATCH_REQUESTS (200), BENCH_PROFILE (auto: only when a check target is missed),
 BENCH_DRAIN_NOTICES (20000), BENCH_DRAIN_TIMEOUT (120), BENCH_LEDGER_USES (1000000),
-BENCH_LEDGER_RUNS (3).
+BENCH_LEDGER_RUNS (3), BENCH_AUDIT_ENTRIES (10000000), BENCH_AUDIT_PROOFS (2000),
+BENCH_AUDIT_VERIFY_RUNS (1), BENCH_AUDIT_DATABASE (consent_bench_audit).
 """
 
 from __future__ import annotations
@@ -14,16 +15,21 @@ import os
 import sys
 import time
 from contextlib import nullcontext
+from dataclasses import replace
 from datetime import UTC, datetime
 
 import psycopg
 import requests
 
 from bench import (
+    auditdata,
+    auditlag,
+    auditscale,
     checkdata,
     cohortdata,
     database,
     fanout,
+    generate,
     ledgerdata,
     load,
     paid,
@@ -37,8 +43,13 @@ from bench import (
 from bench.load import LoadResult
 from bench.report import Outcome
 from bench.scenarios import (
+    AUDIT_LAG,
+    AUDIT_SCALE,
+    BASELINE,
+    DATA_USE,
     LEDGER_VERIFY,
     PUSH_DRAIN,
+    SCENARIOS,
     STUDY_FANOUT,
     WEBHOOK_DRAIN,
     Scenario,
@@ -307,6 +318,89 @@ def measure_ledger(settings: Settings, dataset: dict) -> dict:
     return found
 
 
+def audit_spec(settings: Settings) -> generate.Spec:
+    """The consent dataset the audit database holds: the same as consent_bench's."""
+    return generate.Spec(patients=settings.patients, consents=settings.consents)
+
+
+def measure_audit_scale(settings: Settings) -> dict:
+    """Build (or reuse) the 10M-entry audit log; time proofs and `audit verify` on it."""
+    say(f"{AUDIT_SCALE}: {settings.audit_entries:,} audit entries in {auditdata.DATABASE}")
+    try:
+        return auditscale.measure(
+            audit_spec(settings),
+            settings.audit_entries,
+            database.head_revision(),
+            regenerate=settings.regenerate,
+            samples=settings.audit_proofs,
+            verify_runs=settings.audit_verify_runs,
+            say=say,
+        )
+    except (BenchError, psycopg.Error, OSError) as exc:
+        return {"entries": settings.audit_entries, "problem": f"{type(exc).__name__}: {exc}"}
+
+
+def measure_audit_lag(settings: Settings, healthz: LoadResult | None) -> dict:
+    """The data-use load on the audit database with one worker sequencing: the lag from each
+    entry to the first signed tree head that covers it (bench/auditlag.py)."""
+    say(f"{AUDIT_LAG}: data-use load on {auditdata.DATABASE} with one worker sequencing")
+    found: dict = {"database": auditdata.DATABASE}
+    try:
+        stamp = auditscale.prepare(
+            audit_spec(settings),
+            settings.audit_entries,
+            database.head_revision(),
+            regenerate=settings.regenerate,
+            say=say,
+        )
+        found["tree_size_before"] = base = stamp["tree_size"]
+        uses = usedata.write(auditdata.URL, WORK / "audit", keep=auditdata.LOG_TABLES)
+        scenario = next(s for s in SCENARIOS if s.name == DATA_USE)
+        outcome = Outcome(replace(scenario, name=AUDIT_LAG))
+        with gunicorn(auditdata.DATABASE_URL, settings.workers) as base_url:
+            target = Target(
+                base_url, token_margin=settings.warmup + settings.duration + TOKEN_SLACK, uses=uses
+            )
+            prepared = outcome.scenario.prepare(target)
+            since = datetime.now(UTC)
+            with push.worker(auditdata.DATABASE_URL, None) as process:
+                problem, _ = probe(prepared, base_url)
+                if problem:
+                    raise BenchError(problem)
+                found["worker_shown_up_by_a_head"] = auditlag.wait_ready(since)
+                cpu = push.cpu_seconds(process.pid)
+                outcome.result = drive(prepared, target, settings, outcome)
+                left = auditlag.wait_sequenced()
+                used = push.cpu_seconds(process.pid)
+        found.update(auditlag.lag(outcome.window, base, left))
+    except (BenchError, requests.RequestException, psycopg.Error, OSError) as exc:
+        found["problem"] = f"{type(exc).__name__}: {exc}"
+        return found
+    result = outcome.result
+    found["load"] = {
+        "requests": result.requests,
+        "rps": round(result.rps, 1),
+        "rps_ratio": round(result.rps / healthz.rps, 3) if healthz and healthz.rps else None,
+        "p50_ms": round(result.p50_ms, 1),
+        "p99_ms": round(result.p99_ms, 1),
+        "decisions": result.decisions,
+        "problems": report.judge(result),
+    }
+    found["worker_cpu_s"] = None if cpu is None or used is None else round(used - cpu, 2)
+    if found["load"]["problems"]:
+        found["problem"] = "; ".join(found["load"]["problems"])
+    elif not found["entries"]:
+        found["problem"] = "no audit entry was recorded during the data-use load"
+    elif left or found["leaves_without_head"]:
+        found["problem"] = f"{left} entries still queued, {found['leaves_without_head']} unsigned"
+    if "p99_ms" in found:
+        say(
+            f"{AUDIT_LAG}: entry → signed head p50 {found['p50_ms']:,.0f} ms, p99 "
+            f"{found['p99_ms']:,.0f} ms, max {found['max_ms']:,.0f} ms ({found['entries']:,})"
+        )
+    return found
+
+
 def bench(settings: Settings) -> dict:
     """Run every selected scenario against the dataset and a fresh server; return the results."""
     scenarios = selected(settings.only)
@@ -315,19 +409,23 @@ def bench(settings: Settings) -> dict:
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     url, dataset = database.prepare(settings, say)
     machine["postgres"] = database.postgres_version()
-    checks = sample_checks(settings)
-    uses = sample_uses(settings)
-    say(
-        f"data uses: {uses.uses:,} bodies for {uses.patients:,} patients "
-        f"({uses.devices_added:,} devices added); undid {uses.reset['data_uses_removed']:,} "
-        "earlier uses"
-    )
-    cohorts = sample_cohorts()
-    buckets = cohorts.summary["consenting_estimate_by_bucket"]
-    say(
-        f"cohort counts: {cohorts.summary['bodies']:,} bodies, estimated consenting counts "
-        + ", ".join(f"{name}: {n}" for name, n in buckets.items())
-    )
+    checks = uses = cohorts = None
+    # With only phases asked for (BENCH_SCENARIOS naming no request but healthz), consent_bench
+    # is left as it is: no sample, and no reset of the uses an earlier run wrote.
+    if any(scenario.name != BASELINE for scenario in scenarios):
+        checks = sample_checks(settings)
+        uses = sample_uses(settings)
+        say(
+            f"data uses: {uses.uses:,} bodies for {uses.patients:,} patients "
+            f"({uses.devices_added:,} devices added); undid "
+            f"{uses.reset['data_uses_removed']:,} earlier uses"
+        )
+        cohorts = sample_cohorts()
+        buckets = cohorts.summary["consenting_estimate_by_bucket"]
+        say(
+            f"cohort counts: {cohorts.summary['bodies']:,} bodies, estimated consenting counts "
+            + ", ".join(f"{name}: {n}" for name, n in buckets.items())
+        )
     outcomes = []
     say(f"starting gunicorn with {settings.workers} workers (the served configuration)")
     with gunicorn(url, settings.workers) as base_url:
@@ -348,6 +446,12 @@ def bench(settings: Settings) -> dict:
     verified = None
     if phase_selected(LEDGER_VERIFY, settings.only):
         verified = measure_ledger(settings, dataset)
+    healthz = next((o.result for o in outcomes if o.scenario.name == BASELINE and o.valid), None)
+    audit = {}
+    if phase_selected(AUDIT_LAG, settings.only):  # first: audit-scale then rewinds the log
+        audit[AUDIT_LAG] = measure_audit_lag(settings, healthz)
+    if phase_selected(AUDIT_SCALE, settings.only):
+        audit[AUDIT_SCALE] = measure_audit_scale(settings)
     machine["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     results = report.build(
         stamp,
@@ -360,6 +464,7 @@ def bench(settings: Settings) -> dict:
         verified,
         hooks,
         invited,
+        audit,
     )
     results["profile"] = profile_if_needed(results, settings, url, checks, uses)
     return results

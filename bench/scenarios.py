@@ -35,6 +35,10 @@ WEBHOOK_DRAIN = "webhook-drain"
 # Not a request: one worker filing an approved study's invitations (bench/fanout.py).
 STUDY_FANOUT = "study-fanout"
 LEDGER_VERIFY = "ledger-verify"  # not a request: `ledger verify` over 1M postings (ledgerdata)
+# Not requests: proofs and `audit verify` over a 10M-entry log (bench/auditscale.py), and the
+# checkpoint lag under a data-use load on that log's database (bench/auditlag.py).
+AUDIT_SCALE = "audit-scale"
+AUDIT_LAG = "audit-lag"
 
 
 @dataclass
@@ -303,7 +307,7 @@ SCENARIOS: list[Scenario] = [
     ),
 ]
 # Not request scenarios, selectable with BENCH_SCENARIOS like one; they run after them.
-PHASES = (PUSH_DRAIN, WEBHOOK_DRAIN, STUDY_FANOUT, LEDGER_VERIFY)
+PHASES = (PUSH_DRAIN, WEBHOOK_DRAIN, STUDY_FANOUT, LEDGER_VERIFY, AUDIT_LAG, AUDIT_SCALE)
 
 
 def selected(names: tuple[str, ...]) -> list[Scenario]:

@@ -45,6 +45,12 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
     return _positive(name, env.get(name, "").strip(), default)
 
 
+def _natural(env: Mapping[str, str], name: str, default: int) -> int:
+    """A count that may be 0 (to skip what it counts)."""
+    raw = env.get(name, "").strip()
+    return 0 if raw == "0" else _positive(name, raw, default)
+
+
 def _flag(env: Mapping[str, str], name: str) -> bool:
     return env.get(name, "").strip().lower() in {"1", "true", "yes", "on"}
 
@@ -88,6 +94,9 @@ class Settings:
     drain_timeout: int = 120
     ledger_uses: int = 1_000_000
     ledger_runs: int = 3
+    audit_entries: int = 10_000_000
+    audit_proofs: int = 2_000
+    audit_verify_runs: int = 1
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -110,6 +119,9 @@ class Settings:
             drain_timeout=_seconds(env, "BENCH_DRAIN_TIMEOUT", 120),
             ledger_uses=_count(env, "BENCH_LEDGER_USES", 1_000_000),
             ledger_runs=_count(env, "BENCH_LEDGER_RUNS", 3),
+            audit_entries=_count(env, "BENCH_AUDIT_ENTRIES", 10_000_000),
+            audit_proofs=_count(env, "BENCH_AUDIT_PROOFS", 2_000),
+            audit_verify_runs=_natural(env, "BENCH_AUDIT_VERIFY_RUNS", 1),
         )
         if settings.connections < settings.threads:
             raise BenchError(
@@ -139,4 +151,7 @@ class Settings:
             "drain_timeout_s": self.drain_timeout,
             "ledger_uses": self.ledger_uses,
             "ledger_runs": self.ledger_runs,
+            "audit_entries": self.audit_entries,
+            "audit_proofs": self.audit_proofs,
+            "audit_verify_runs": self.audit_verify_runs,
         }

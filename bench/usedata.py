@@ -132,10 +132,11 @@ def set_fees(connection: psycopg.Connection, patients: list[str], fee: int = PAI
     ).rowcount
 
 
-def reset(connection: psycopg.Connection) -> dict[str, int]:
+def reset(connection: psycopg.Connection, keep: tuple[str, ...] = ()) -> dict[str, int]:
     """Undo earlier runs' writes: fees and use counts back; uses, notices, pushes, keys, the
     ledger and the audit log gone (TRUNCATE: the log's triggers refuse only UPDATE and
-    DELETE)."""
+    DELETE), but the tables in `keep` (the `audit-lag` phase keeps its generated log and
+    takes back what a run appended itself, bench/auditscale.py)."""
     fees = restore_fees(connection)
     restored = connection.execute(
         "UPDATE consents c SET use_count = c.use_count - d.n FROM ("
@@ -145,7 +146,11 @@ def reset(connection: psycopg.Connection) -> dict[str, int]:
         ") d WHERE c.id = d.id"
     ).rowcount
     uses = connection.execute("SELECT count(*) FROM data_uses").fetchone()[0]
-    tables = [row[0] for row in connection.execute(_REFERENCING, (list(WRITTEN),)).fetchall()]
+    tables = [
+        row[0]
+        for row in connection.execute(_REFERENCING, (list(WRITTEN),)).fetchall()
+        if row[0] not in keep
+    ]
     connection.execute("TRUNCATE " + ", ".join(tables))
     return {
         "data_uses_removed": uses,
@@ -249,11 +254,12 @@ def paid_bodies(rows: list[tuple], holder_org_id: str) -> list[dict]:
     return bodies
 
 
-def write(url: str, directory: Path, count: int = USES) -> UseFiles:
-    """Reset earlier writes, sample the use bodies, register their devices; say where."""
+def write(url: str, directory: Path, count: int = USES, *, keep: tuple[str, ...] = ()) -> UseFiles:
+    """Reset earlier writes (but the tables in `keep`), sample the use bodies, register their
+    devices; say where."""
     rng = random.Random(SEED)
     with psycopg.connect(url) as connection:
-        undone = reset(connection)
+        undone = reset(connection, keep)
         rows = _permitting(connection, count)
         if not rows:
             raise ValueError("the dataset has no consent permitting the demo hospital a use")

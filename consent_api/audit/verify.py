@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, select
+from sqlalchemy import and_, or_, select
 
 from consent_api.audit import merkle
 from consent_api.audit.log import as_entry
@@ -67,10 +67,43 @@ class _Frontier:
         return digest
 
 
+def completed_ranges(start: int, end: int) -> list[tuple[int, int, int]]:
+    """(height, first, last position) of the perfect subtrees (height >= 1) whose last leaf is
+    in [start, end): at height h, the positions p with start < (p + 1) * 2^h <= end."""
+    ranges, height = [], 1
+    while (1 << height) <= end:
+        first, last = start >> height, (end >> height) - 1
+        if first <= last:
+            ranges.append((height, first, last))
+        height += 1
+    return ranges
+
+
+def _nodes_completed(start: int, end: int) -> dict[tuple[int, int], bytes]:
+    """The stored subtrees the leaves [start, end) complete: a range of the primary key per
+    height, so a page reads its own nodes only (a condition on an expression of the key read
+    every node of the tree, for every page)."""
+    ranges = completed_ranges(start, end)
+    if not ranges:
+        return {}
+    return {
+        (height, position): bytes(digest)
+        for height, position, digest in db.session.execute(
+            select(AuditNode.height, AuditNode.position, AuditNode.hash).where(
+                or_(
+                    *(
+                        and_(AuditNode.height == height, AuditNode.position.between(first, last))
+                        for height, first, last in ranges
+                    )
+                )
+            )
+        )
+    }
+
+
 def verify(*, page: int = PAGE) -> Report:
     """Check every leaf, subtree and tree head; stop at the first that does not match."""
     report = Report()
-    ends_after = (AuditNode.position + 1).op("<<")(AuditNode.height)  # one past its last leaf
     heads = {
         size: bytes(root)
         for size, root in db.session.execute(select(AuditTreeHead.tree_size, AuditTreeHead.root))
@@ -86,15 +119,7 @@ def verify(*, page: int = PAGE) -> Report:
         ).all()
         if not rows:
             break
-        stored_nodes = {
-            (height, position): bytes(digest)
-            for height, position, digest in db.session.execute(
-                select(AuditNode.height, AuditNode.position, AuditNode.hash).where(
-                    # Those the page's leaves complete: their last leaf is in the page.
-                    and_(ends_after > index, ends_after <= index + len(rows))
-                )
-            )
-        }
+        stored_nodes = _nodes_completed(index, index + len(rows))
         for leaf_index, stored, entry in rows:
             if leaf_index != index:
                 return report.fail(leaf_index=index, what="leaf missing from the tree")

@@ -11,7 +11,7 @@ from sqlalchemy import select, text, update
 
 from consent_api.audit import sequencer
 from consent_api.audit.models import AuditEntry, AuditLeaf, AuditNode, AuditTreeHead
-from consent_api.audit.verify import verify
+from consent_api.audit.verify import completed_ranges, verify
 from server.cli import main
 from server.db import db, utcnow
 from tests.conftest import bearer
@@ -54,6 +54,19 @@ def _run_cli(app):
 
     result = CliRunner().invoke(main, ["audit", "verify"], obj=ScriptInfo(create_app=lambda: app))
     return result.exit_code, json.loads(result.stdout)
+
+
+def test_a_page_reads_exactly_the_subtrees_its_leaves_complete():
+    for start in range(40):
+        for end in range(start + 1, 70):
+            wanted = {
+                (height, position)
+                for height in range(1, 8)
+                for position in range(70)
+                if start < (position + 1) << height <= end
+            }
+            ranges = completed_ranges(start, end)
+            assert {(h, p) for h, first, last in ranges for p in range(first, last + 1)} == wanted
 
 
 def test_an_untouched_log_verifies(app, log):
