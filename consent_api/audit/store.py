@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import TypeVar
 
-from sqlalchemy import select, tuple_
+from sqlalchemy import Integer, literal, select, tuple_, union_all
 
 from consent_api.audit import merkle
 from consent_api.audit.models import AuditLeaf, AuditNode
@@ -30,22 +30,28 @@ class StoredTree:
             raise merkle.ProofError(f"no subtree {position} at height {height}") from None
 
     def load(self, keys: Iterable[tuple[int, int]]) -> None:
-        """Read the hashes of these subtrees not known yet (two queries at most)."""
+        """Read the hashes of these subtrees not known yet, leaves and nodes in one query."""
         wanted = {key for key in keys if key not in self.known}
         leaves = [position for height, position in wanted if height == 0]
         nodes = [key for key in wanted if key[0] > 0]
+        parts = []
         if leaves:
-            for index, digest in db.session.execute(
-                select(AuditLeaf.leaf_index, AuditLeaf.hash).where(AuditLeaf.leaf_index.in_(leaves))
-            ):
-                self.known[(0, index)] = bytes(digest)
+            parts.append(
+                select(literal(0, Integer), AuditLeaf.leaf_index, AuditLeaf.hash).where(
+                    AuditLeaf.leaf_index.in_(leaves)
+                )
+            )
         if nodes:
-            for height, position, digest in db.session.execute(
+            parts.append(
                 select(AuditNode.height, AuditNode.position, AuditNode.hash).where(
                     tuple_(AuditNode.height, AuditNode.position).in_(nodes)
                 )
-            ):
-                self.known[(height, position)] = bytes(digest)
+            )
+        if not parts:
+            return
+        query = parts[0] if len(parts) == 1 else union_all(*parts)
+        for height, position, digest in db.session.execute(query):
+            self.known[(height, position)] = bytes(digest)
 
     def run(self, work: Callable[[merkle.Hashes], T]) -> T:
         """Run `work` (a root, a proof) over this tree: once to learn which subtrees it

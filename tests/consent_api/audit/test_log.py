@@ -8,7 +8,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from sqlalchemy import delete, select, update
+from sqlalchemy import delete, event, select, update
 from sqlalchemy.exc import DBAPIError
 
 from consent_api.audit import entries, merkle, proofs, sequencer
@@ -167,3 +167,25 @@ def test_a_proof_of_an_entry_not_in_the_tree_is_not_found(client, grant):
         proofs.inclusion(entry.id)
     with pytest.raises(proofs.NotFound):
         proofs.inclusion(uuid.uuid4())
+
+
+def test_a_proof_reads_the_tree_in_two_queries_however_large(client, grant):
+    for _ in range(5):
+        _life_of_a_consent(client, grant)  # 20 entries: a path through leaves and subtrees
+    run_job_now("sequence-audit")
+    rows, _ = _in_tree_order()
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    for row in (rows[0], rows[13], rows[-1]):
+        db.session.expunge_all()  # nothing known before
+        event.listen(db.engine, "before_cursor_execute", seen)
+        try:
+            proof = proofs.inclusion(row.id)
+        finally:
+            event.remove(db.engine, "before_cursor_execute", seen)
+        assert (proof.tree_size, bool(proof.path)) == (20, True)
+        assert len(statements) == 2, statements  # the leaf with its head; the path's hashes
+        statements.clear()
