@@ -25,7 +25,10 @@ def _keys(path, *args, env=None):
     result = CliRunner().invoke(
         main, ["signing-keys", *args], env=env or {"SIGNING_KEY_FILE": str(path)}
     )
-    return result.exit_code, [json.loads(line) for line in result.stdout.splitlines()]
+    lines = [json.loads(line) for line in result.stdout.splitlines()]
+    # a command says what it did or why it refused: silence is a crash, shown as one
+    assert lines, (result.exit_code, result.output, result.exc_info)
+    return result.exit_code, lines
 
 
 def _started(database_url, path):
