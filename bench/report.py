@@ -366,6 +366,7 @@ def build(
     hooks: list[dict[str, Any]] | None = None,
     invited: dict[str, Any] | None = None,
     audit: dict[str, Any] | None = None,
+    abuse: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Return the whole results document of a run."""
     baseline = next((o.result for o in outcomes if o.scenario.name == BASELINE and o.valid), None)
@@ -392,7 +393,8 @@ def build(
         and not (verified and verified.get("problem"))
         and not any(h.get("problem") for h in hooks or ())
         and not (invited and invited.get("problem"))
-        and not auditreport.problems(audit or {}),
+        and not auditreport.problems(audit or {})
+        and not (abuse and abuse.get("problem")),
         "scenarios": scenarios,
         "data_use_sample": sample,
         PUSH_DRAIN: drain,
@@ -400,6 +402,7 @@ def build(
         WEBHOOK_DRAIN: hooks,
         STUDY_FANOUT: invited,
         "audit": audit or {},
+        "abuse_detection": abuse,
         "targets": targets(scenarios, drain, hooks, invited)
         + auditreport.targets(audit or {}, _target),
     }

@@ -11,8 +11,10 @@ BENCH_AUDIT_VERIFY_RUNS (1), BENCH_AUDIT_DATABASE (consent_bench_audit).
 
 from __future__ import annotations
 
+import json
 import os
 import sys
+import threading
 import time
 from contextlib import nullcontext
 from dataclasses import replace
@@ -22,6 +24,7 @@ import psycopg
 import requests
 
 from bench import (
+    abuse,
     auditdata,
     auditlag,
     auditscale,
@@ -43,6 +46,7 @@ from bench import (
 from bench.load import LoadResult
 from bench.report import Outcome
 from bench.scenarios import (
+    ABUSE_DETECTION,
     AUDIT_LAG,
     AUDIT_SCALE,
     BASELINE,
@@ -401,6 +405,99 @@ def measure_audit_lag(settings: Settings, healthz: LoadResult | None) -> dict:
     return found
 
 
+def measure_abuse(settings: Settings, url: str, uses: usedata.UseFiles | None) -> dict:
+    """The data-use load with the abuse rules off and on, alternating, beside one worker;
+    the incidents the benign mix raised; then attacks under load and how fast each was
+    noticed (bench/abuse.py)."""
+    found: dict = {"database": "consent_bench"}
+    if uses is None:
+        return {"problem": "no data-use bodies were sampled"}
+    bodies = [json.loads(line) for line in uses.bodies.read_text().splitlines() if line]
+    try:
+        with psycopg.connect(url, autocommit=True) as connection:
+            patients = abuse.sampled_patients(connection, bodies)
+        since = datetime.now(UTC)
+        found["history"] = abuse.prepare(url, patients, now=since)
+        scenario = next(s for s in SCENARIOS if s.name == DATA_USE)
+        runs: list[dict] = []
+        with gunicorn(url, settings.workers) as base_url:
+            target = Target(
+                base_url,
+                token_margin=4 * (settings.warmup + settings.duration) + TOKEN_SLACK,
+                uses=uses,
+            )
+            for rules_on in (False, True, False, True):
+                outcome = Outcome(
+                    replace(scenario, name=f"{ABUSE_DETECTION} {'on' if rules_on else 'off'}")
+                )
+                prepared = outcome.scenario.prepare(target)
+                env = abuse.ON if rules_on else abuse.OFF
+                with push.worker(url, None, extra=env):
+                    problem, _ = probe(prepared, base_url)
+                    if problem:
+                        raise BenchError(problem)
+                    result = drive(prepared, target, settings, outcome)
+                runs.append(
+                    {
+                        "rules": "on" if rules_on else "off",
+                        "rps": round(result.rps, 1),
+                        "p99_ms": round(result.p99_ms, 1),
+                        "decisions": result.decisions,
+                        "problems": report.judge(result),
+                    }
+                )
+                say(f"{ABUSE_DETECTION}: rules {runs[-1]['rules']} {result.rps:,.1f} req/s")
+            found["runs"] = runs
+            off = [r["rps"] for r in runs if r["rules"] == "off"]
+            on = [r["rps"] for r in runs if r["rules"] == "on"]
+            found["ratio_on_to_off"] = round(sum(on) / sum(off), 3) if sum(off) else None
+            found["benign_incidents"] = [
+                {k: str(v) for k, v in i.items() if k != "evidence"}
+                for i in abuse.incidents(url, since)
+            ]
+            say(
+                f"{ABUSE_DETECTION}: rules on / off {found['ratio_on_to_off']}, "
+                f"{len(found['benign_incidents'])} incidents from the benign mix"
+            )
+            # Attacks under load, the rules on (scans every 10 s).
+            attack_since = datetime.now(UTC)
+            admin = target.org_token("operator")
+            outcome = Outcome(replace(scenario, name=f"{ABUSE_DETECTION} attacked"))
+            prepared = outcome.scenario.prepare(target)
+            with push.worker(url, None, extra=abuse.ON):
+                problem, _ = probe(prepared, base_url)
+                if problem:
+                    raise BenchError(problem)
+                attacked: dict = {}
+                runner = threading.Thread(
+                    target=lambda: attacked.update(
+                        abuse.attack(base_url, admin, url, set(patients))
+                    )
+                )
+                runner.start()
+                result = drive(prepared, target, settings, outcome)
+                runner.join()
+                detected = abuse.wait_detected(
+                    url,
+                    attack_since,
+                    bursts=abuse.BURSTS,
+                    scrapers=attacked.get("scraper_orgs", []),
+                )
+            found["attack"] = {**attacked, "load_rps": round(result.rps, 1)}
+            found["latency"] = abuse.latencies(detected)
+            found["attack_incidents"] = {
+                rule: sum(1 for i in detected if i["rule"] == rule)
+                for rule in sorted({i["rule"] for i in detected})
+            }
+    except (BenchError, requests.RequestException, psycopg.Error, OSError) as exc:
+        found["problem"] = f"{type(exc).__name__}: {exc}"
+        return found
+    if found["benign_incidents"]:
+        found["problem"] = f"the benign mix raised {len(found['benign_incidents'])} incidents"
+    say(f"{ABUSE_DETECTION}: latency {found['latency']}")
+    return found
+
+
 def bench(settings: Settings) -> dict:
     """Run every selected scenario against the dataset and a fresh server; return the results."""
     scenarios = selected(settings.only)
@@ -452,6 +549,9 @@ def bench(settings: Settings) -> dict:
         audit[AUDIT_LAG] = measure_audit_lag(settings, healthz)
     if phase_selected(AUDIT_SCALE, settings.only):
         audit[AUDIT_SCALE] = measure_audit_scale(settings)
+    abused = None
+    if phase_selected(ABUSE_DETECTION, settings.only):
+        abused = measure_abuse(settings, url, uses)
     machine["loadavg_after"] = [round(x, 2) for x in os.getloadavg()]
     results = report.build(
         stamp,
@@ -465,6 +565,7 @@ def bench(settings: Settings) -> dict:
         hooks,
         invited,
         audit,
+        abused,
     )
     results["profile"] = profile_if_needed(results, settings, url, checks, uses)
     return results

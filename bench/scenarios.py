@@ -39,6 +39,8 @@ LEDGER_VERIFY = "ledger-verify"  # not a request: `ledger verify` over 1M postin
 # checkpoint lag under a data-use load on that log's database (bench/auditlag.py).
 AUDIT_SCALE = "audit-scale"
 AUDIT_LAG = "audit-lag"
+# Abuse detection: its cost to data uses, the benign mix's incidents, detection latency.
+ABUSE_DETECTION = "abuse-detection"
 
 
 @dataclass
@@ -307,7 +309,15 @@ SCENARIOS: list[Scenario] = [
     ),
 ]
 # Not request scenarios, selectable with BENCH_SCENARIOS like one; they run after them.
-PHASES = (PUSH_DRAIN, WEBHOOK_DRAIN, STUDY_FANOUT, LEDGER_VERIFY, AUDIT_LAG, AUDIT_SCALE)
+PHASES = (
+    PUSH_DRAIN,
+    WEBHOOK_DRAIN,
+    STUDY_FANOUT,
+    LEDGER_VERIFY,
+    AUDIT_LAG,
+    AUDIT_SCALE,
+    ABUSE_DETECTION,
+)
 
 
 def selected(names: tuple[str, ...]) -> list[Scenario]:

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
+from consent_api.abuse.routes import bp as abuse_bp
 from consent_api.audit.routes import bp as audit_bp
 from consent_api.auth import language
 from consent_api.auth import server as auth_server
@@ -58,6 +59,7 @@ BLUEPRINTS = (
     points_bp,
     cohorts_bp,
     rights_bp,
+    abuse_bp,
     audit_bp,
     notifications_bp,
 )

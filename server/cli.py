@@ -151,19 +151,25 @@ def _json_file(path: Path, *, field: str) -> Any:
         raise ValidationFailed(errors={field: [f"{path} is not a JSON file."]}) from error
 
 
-def _org_command(action: str) -> Callable:
-    @click.argument("org_id", type=click.UUID)
-    @transactional
-    def command(org_id: uuid.UUID) -> None:
-        org = getattr(orgs_service, action)(org_id)
-        emit({"id": org.id, "name": org.name, "type": org.type, "status": org.status})
-
-    command.__doc__ = f"{action.capitalize()} an organisation."
-    return command
+def _emit_org(org: Any) -> None:
+    emit({"id": org.id, "name": org.name, "type": org.type, "status": org.status})
 
 
-orgs.command("suspend")(_org_command("suspend"))
-orgs.command("resume")(_org_command("resume"))
+@orgs.command("suspend")
+@click.argument("org_id", type=click.UUID)
+@click.option("--reason", default=None, help="Why: shown to it and to its patients.")
+@transactional
+def orgs_suspend(org_id: uuid.UUID, reason: str | None) -> None:
+    """Suspend an organisation (blacklist it), optionally saying why."""
+    _emit_org(orgs_service.suspend(org_id, reason=reason))
+
+
+@orgs.command("resume")
+@click.argument("org_id", type=click.UUID)
+@transactional
+def orgs_resume(org_id: uuid.UUID) -> None:
+    """Resume an organisation."""
+    _emit_org(orgs_service.resume(org_id))
 
 
 @orgs.command("list")
@@ -324,6 +330,11 @@ def _key_file_after(change: Callable[[Path], signing.Signer]) -> None:
         emit({"kid": key.kid, "alg": signing.ALG, "signs": key is signer.active})
 
 
+# A kid is a key's RFC 7638 thumbprint in base64url, so one in 64 starts with "-": read such
+# a word as the KID argument, not as an unknown option.
+KID_ARGUMENT = {"ignore_unknown_options": True}
+
+
 @signing_keys.command("list", with_appcontext=False)
 def signing_keys_list() -> None:
     """List the keys: each one's kid, and which one signs (the first)."""
@@ -343,7 +354,7 @@ def signing_keys_add(standby: bool) -> None:
     _key_file_after(lambda path: signing.add_key(path, standby=standby))
 
 
-@signing_keys.command("promote", with_appcontext=False)
+@signing_keys.command("promote", with_appcontext=False, context_settings=KID_ARGUMENT)
 @click.argument("kid")
 def signing_keys_promote(kid: str) -> None:
     """Make a published key the signing one, from the next start (the others stay
@@ -351,7 +362,7 @@ def signing_keys_promote(kid: str) -> None:
     _key_file_after(lambda path: signing.promote_key(path, kid))
 
 
-@signing_keys.command("retire", with_appcontext=False)
+@signing_keys.command("retire", with_appcontext=False, context_settings=KID_ARGUMENT)
 @click.argument("kid")
 def signing_keys_retire(kid: str) -> None:
     """Remove a key that no longer signs: after the next start it is not published, and

@@ -140,6 +140,8 @@ def from_env(env: Mapping[str, str] | None = None) -> dict[str, Any]:
         # Studies' invitations: how often the worker files them, how many a second at most,
         # how many kept open per place to fill, and how long each stays open.
         "STUDY_FANOUT_SECONDS": _int(env, "STUDY_FANOUT_SECONDS", 10),
+        # How often the worker scans data uses for abuse (`detect-abuse`).
+        "ABUSE_SCAN_SECONDS": _int(env, "ABUSE_SCAN_SECONDS", 10),
         "STUDY_INVITATIONS_PER_SECOND": _int(env, "STUDY_INVITATIONS_PER_SECOND", 50),
         "STUDY_INVITATIONS_PER_PLACE": _int(env, "STUDY_INVITATIONS_PER_PLACE", 10),
         "STUDY_INVITATION_DAYS": _int(env, "STUDY_INVITATION_DAYS", 30),

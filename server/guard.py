@@ -43,6 +43,9 @@ class Bearer(TokenMixin):
     org_type: str | None
     org_active: bool
     org_name: str | None = None
+    # A suspended organisation's blacklist entry, told to it when its token is refused.
+    org_suspended_at: datetime | None = None
+    org_suspension_reason: str | None = None
 
     def check_client(self, client) -> bool:
         return False  # a bearer-only view; revocation works on the stored token
@@ -69,7 +72,30 @@ def _challenge(error: str | None = None, scope: tuple[str, ...] = ()) -> str:
     return "Bearer " + ", ".join(parts)
 
 
+class OrgSuspended(OAuth2Error):
+    """The token is sound but its organisation is suspended: refused, saying since when and
+    why (the organisation's own view of the blacklist)."""
+
+    error = "org_suspended"
+
+    def __init__(self, token: Bearer) -> None:
+        super().__init__()
+        self.token = token
+
+
 def _auth_problem(error: OAuth2Error, required: tuple[str, ...]) -> Problem:
+    if isinstance(error, OrgSuspended):
+        token = error.token
+        reason = token.org_suspension_reason
+        told: dict[str, Any] = {"reason": reason} if reason else {}
+        if token.org_suspended_at is not None:
+            told["suspended_at"] = token.org_suspended_at.isoformat()
+        return Problem(
+            "This organisation is suspended" + (f": {reason}" if reason else "."),
+            status=403,
+            code="org_suspended",
+            **told,
+        )
     if error.error == "insufficient_scope":
         return Problem(
             f"This route needs one of the scopes: {', '.join(required)}.",

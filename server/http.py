@@ -189,6 +189,16 @@ class UTCDateTime(fields.AwareDateTime):
             raise ValidationError("Out of the supported range of dates.") from exc
 
 
+class JSONBoolean(fields.Boolean):
+    """JSON's true or false, nothing else: marshmallow's Boolean takes 1, "yes" and "on", and
+    a set of {True} still holds 1 (1 == True in Python)."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> bool:
+        if not isinstance(value, bool):
+            raise self.make_error("invalid", input=value)
+        return value
+
+
 def when(**kwargs) -> UTCDateTime:
     """A timestamp field, normalised to UTC."""
     return UTCDateTime(default_timezone=UTC, **kwargs)

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, NamedTuple
 
+from consent_api.abuse import detection
 from consent_api.audit import sequencer
 from consent_api.auth import clients
 from consent_api.consents import sweeps as consent_sweeps
@@ -190,6 +191,13 @@ def invite_to_studies(context: JobContext, *, batch: int = 500) -> int:
     return filed
 
 
+def detect_abuse(context: JobContext) -> dict[str, int]:
+    """Summarise the data-use stream since the last scan and ask every abuse rule about the
+    windows ending now: incidents opened or extended, patients told, rules that suspend
+    applied."""
+    return detection.scan(now=utcnow())
+
+
 def purge_link_codes(context: JobContext) -> int:
     """Delete link codes a day after they ended (their links, if any, stay)."""
     return links.purge_codes(now=utcnow())
@@ -245,6 +253,7 @@ JOBS: tuple[Job, ...] = (
         {"seconds": 10},
         every="STUDY_FANOUT_SECONDS",
     ),
+    Job("detect-abuse", detect_abuse, "interval", {"seconds": 10}, every="ABUSE_SCAN_SECONDS"),
     Job("purge-idempotency-keys", purge_idempotency_keys, "interval", {"hours": 1}),
     Job("purge-link-codes", purge_link_codes, "interval", {"hours": 1}),
     Job("expire-points", expire_points, "interval", {"hours": 1}),

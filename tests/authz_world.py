@@ -24,8 +24,10 @@ from typing import Any
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
+from consent_api.abuse import detection
 from consent_api.audit import sequencer
 from consent_api.auth.models import OAuthToken, digest
+from consent_api.links import refs
 from consent_api.orgs.types import BY_ORG_TYPE, DATA_ORG_TYPES
 from consent_api.registration import service as registration
 from consent_api.webhooks import publishing
@@ -78,6 +80,7 @@ class Caller:
     party: Party | None  # the caller itself (None: no valid token)
     owner: Party | None  # whose ids it sends (None: the operation's rightful owner's)
     valid: bool = True  # False: no token, or one the server refuses (expired, revoked, ...)
+    refused_as: tuple[int, str] = (401, "invalid_token")  # what an invalid token is answered
 
     @property
     def on_others_ids(self) -> bool:
@@ -229,6 +232,7 @@ def build(client: FlaskClient) -> World:
             "reward": reward["id"],
             "webhook": webhook["id"],
             "study": study["id"],
+            "incident": _incident(b, target, p2),
         },
     )
     parties["operator"] = operator
@@ -298,6 +302,32 @@ def _audited(b: _Builder, p1: Party, p1_token: str) -> None:
     assert all(entry["leaf_index"] is not None for entry in found)
     p1.ids["audit_entry"] = found[0]["id"]
     p1.private |= {entry["id"] for entry in found}
+
+
+def _incident(b: _Builder, org: Party, patient: Party) -> str:
+    """An incident for the operator to review: the burst rule lowered to one use or attempt,
+    two reports by `org` on the patient, the worker's scan; the rule put back."""
+    lowered = {"thresholds": {"max_events": 1}}
+    _ok(b.client.patch("/v1/admin/abuse-rules/burst", json=lowered, headers=bearer(b.admin)))
+    ref = refs.encode(uuid.UUID(org.ids["org"]), uuid.UUID(patient.ids["patient_id"]))
+    for _ in range(2):
+        body = {
+            "patient_ref": ref,
+            "data_categories": ["lab_results"],
+            "purpose": "TREAT",
+            "action": "use",
+            "record_count": 1,
+            "occurred_at": utcnow().isoformat(),
+        }
+        headers = {**bearer(b.tokens[org.name]), "Idempotency-Key": uuid.uuid4().hex}
+        reported = b.client.post("/v1/data-uses", json=body, headers=headers)
+        assert reported.status_code in (201, 403), reported.get_data(as_text=True)
+    detection.scan(now=utcnow())
+    put_back = {"thresholds": {"max_events": 30}}
+    _ok(b.client.patch("/v1/admin/abuse-rules/burst", json=put_back, headers=bearer(b.admin)))
+    found = b.get("/v1/admin/incidents", b.admin, rule="burst", org_id=org.ids["org"])
+    (incident,) = found["items"]
+    return incident["id"]
 
 
 def _published(b: _Builder, parties: dict[str, Party]) -> None:
@@ -411,7 +441,13 @@ def _suspended_hospital(
     parties[suspended.name] = suspended
     scope = frozenset(BY_ORG_TYPE["hospital"])
     callers["suspended hospital"] = Caller(
-        "suspended hospital", token, scope, suspended, suspended, valid=False
+        "suspended hospital",
+        token,
+        scope,
+        suspended,
+        suspended,
+        valid=False,
+        refused_as=(403, "org_suspended"),
     )
 
 

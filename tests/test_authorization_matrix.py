@@ -7,7 +7,7 @@ admits a caller) and from whose ids fill its parameters:
 
 - a public operation (`security: []`) answers every caller alike, bearer or not;
 - no token is 401 `unauthorized`; a token the server never issued, an expired or revoked one,
-  or one of a suspended organisation is 401 `invalid_token`;
+  is 401 `invalid_token`; one of a suspended organisation is 403 `org_suspended`;
 - a valid token without a scope the operation admits is 403 `insufficient_scope`;
 - the rightful caller, on its own ids, succeeds (2xx);
 - a caller of the right kind on someone else's ids: 404 `not_found` when those ids are in the
@@ -133,6 +133,7 @@ FILL: dict[str, dict[str, str]] = {
     "reward_id": {"admin": "reward"},
     "endpoint_id": {"org": "webhook", "admin": "webhook"},
     "study_id": {"org": "study", "admin": "study"},
+    "incident_id": {"admin": "incident"},
     "delivery_id": {"org": "delivery"},
     "entry_id": {"patient": "audit_entry"},
     "patient": {"patient": "patient_id", "org": "patient_ref"},  # the FHIR search
@@ -141,6 +142,7 @@ FILL: dict[str, dict[str, str]] = {
 # Parameters that name nobody's data, filled alike for every caller.
 FIXED: dict[str, str] = {
     "asset": "start.js",  # a file of the public API reference (/docs)
+    "rule": "burst",  # an abuse rule: the operator's settings, nobody's data
 }
 # Optional query parameters the matrix fills all the same, by operationId (one of them is
 # needed, as with the FHIR search's `patient` or `patient:identifier`).
@@ -241,6 +243,9 @@ BODIES: dict[str, Callable[[Party, World], dict[str, Any]]] = {
     },
     "createOrganisation": lambda o, w: {"name": "New Research", "type": "research"},
     "createApp": lambda o, w: {"name": "Another app", "redirect_uris": [REDIRECT_URI]},
+    "dismissIncident": lambda o, w: {"note": "A clinic's catch-up after an outage."},
+    "changeAbuseRule": lambda o, w: {"thresholds": {"max_events": 40}},
+    "suspendOrganisation": lambda o, w: {"reason": "Scraping."},
     "setMyEmergencyAccess": lambda o, w: {"allowed": False},
     "grantConsent": lambda o, w: {"grantee": {"org_type": "hospital"}, **SCOPE},
     "revokeAllForOrganisation": lambda o, w: {"org_id": w.parties["first-hospital"].ids["org"]},
@@ -420,7 +425,7 @@ def expected(operation: Operation, caller: Caller) -> Expected:
     if caller.token is None:
         return Expected(401, "unauthorized", "no token")
     if not caller.valid:
-        return Expected(401, "invalid_token", "a token the server does not accept")
+        return Expected(*caller.refused_as, "a token the server does not accept")
     if not operation.admits(caller.scopes):
         return Expected(403, "insufficient_scope", f"needs one of {operation.requirements}")
     if caller.on_others_ids:

@@ -18,7 +18,7 @@ from consent_api.orgs.models import Organisation
 from consent_api.patients.models import Patient
 from server import scopes
 from server.db import db, reads, utcnow
-from server.guard import REALM, Bearer, protector
+from server.guard import REALM, Bearer, OrgSuspended, protector
 
 
 class WalletAuthorizationServer(AuthorizationServer):
@@ -91,6 +91,8 @@ _TOKEN_QUERY = (
         _orgs.c.type,
         _orgs.c.status,
         _orgs.c.name,
+        _orgs.c.suspended_at,
+        _orgs.c.suspension_reason,
     )
     .select_from(_tokens.outerjoin(_orgs, _tokens.c.org_id == _orgs.c.id))
     .where(_tokens.c.access_token_hash == bindparam("token_hash"))
@@ -115,11 +117,15 @@ class BearerValidator(BearerTokenValidator):
             org_type=row.type,
             org_active=row.status == "active",
             org_name=row.name,
+            org_suspended_at=row.suspended_at,
+            org_suspension_reason=row.suspension_reason,
         )
 
     def validate_token(self, token, scopes_required, request_) -> None:
         if token is not None and token.org_id is not None and not token.org_active:
-            raise InvalidTokenError(realm=self.realm)
+            if token.is_expired() or token.is_revoked():
+                raise InvalidTokenError(realm=self.realm)
+            raise OrgSuspended(token)
         super().validate_token(token, scopes_required, request_)
 
 

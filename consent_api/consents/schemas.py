@@ -147,6 +147,25 @@ class GranteeOut(Schema):
         lambda consent: consent.grantee_org.name if consent.grantee_org_id else None,
         allow_none=True,
     )
+    # The blacklist: a named organisation's suspension, since when and why (null while active).
+    suspension = fields.Function(lambda consent: _suspension(consent), allow_none=True)
+
+
+class SuspensionOut(Schema):
+    """Since when and why an organisation is suspended."""
+
+    suspended_at = fields.DateTime(allow_none=True)
+    reason = fields.String(attribute="suspension_reason", allow_none=True)
+
+
+_SUSPENSION = SuspensionOut()
+
+
+def _suspension(consent: Any) -> dict[str, Any] | None:
+    org = consent.grantee_org if consent.grantee_org_id else None
+    if org is None or org.is_active:
+        return None
+    return _SUSPENSION.dump(org)
 
 
 class PeriodOut(Schema):

@@ -14,6 +14,8 @@ REQUEST_LAPSED = "consent_request.lapsed"
 PATIENT_ERASED = "patient.erased"
 ORG_SUSPENDED = "org.suspended"
 ORG_RESUMED = "org.resumed"
+ORG_INCIDENT_OPENED = "org.incident_opened"
+ORG_INCIDENT_CLOSED = "org.incident_closed"
 ENDPOINT_DISABLED = "webhook_endpoint.disabled"
 
 # A consent's kept version names its change ("created", "revoked", ...): its event's kind.
@@ -34,5 +36,7 @@ ALL = (
     PATIENT_ERASED,
     ORG_SUSPENDED,
     ORG_RESUMED,
+    ORG_INCIDENT_OPENED,
+    ORG_INCIDENT_CLOSED,
     ENDPOINT_DISABLED,
 )

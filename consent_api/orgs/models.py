@@ -27,6 +27,8 @@ class Organisation(db.Model):
     status: Mapped[str] = mapped_column(String(20), default="active")
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     suspended_at: Mapped[datetime | None]
+    # Why it is suspended (the blacklist's entry), shown to its patients and to itself.
+    suspension_reason: Mapped[str | None] = mapped_column(String(500))
     # The public profile the directory shows (GET /v1/orgs); https URLs only.
     description: Mapped[str | None] = mapped_column(String(1000))
     website: Mapped[str | None] = mapped_column(String(500))

@@ -14,6 +14,7 @@ from consent_api.orgs.schemas import (
     OrgListOut,
     OrgOut,
     ProfileIn,
+    SuspendIn,
 )
 from server import scopes
 from server.guard import acting_org_id, require
@@ -41,9 +42,10 @@ def get_org(org_id: uuid.UUID):
 @bp.post("/v1/admin/orgs/<uuid:org_id>/suspend")
 @require(scopes.ADMIN)
 @output(OrgOut)
-def suspend_org(org_id: uuid.UUID):
-    """Suspend an organisation (not one's own); its tokens stop working at once."""
-    return service.suspend(org_id, by=acting_org_id())
+@body(SuspendIn, optional=True)
+def suspend_org(org_id: uuid.UUID, body):
+    """Suspend an organisation (not one's own), saying why; its tokens stop working at once."""
+    return service.suspend(org_id, by=acting_org_id(), reason=body.get("reason"))
 
 
 @bp.post("/v1/admin/orgs/<uuid:org_id>/resume")

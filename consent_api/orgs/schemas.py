@@ -7,6 +7,7 @@ from urllib.parse import urlsplit
 from marshmallow import Schema, ValidationError, fields, validate
 
 from consent_api.orgs.types import DATA_ORG_TYPES
+from consent_api.wording import visible
 
 PROFILE_FIELDS = ("description", "website", "logo_url")
 
@@ -96,6 +97,13 @@ class OrgOut(DirectoryEntryOut):
     status = fields.String()
     created_at = fields.DateTime()
     suspended_at = fields.DateTime(allow_none=True)
+    suspension_reason = fields.String(allow_none=True)
+
+
+class SuspendIn(Schema):
+    """Why the operator suspends an organisation: shown to it and to its patients."""
+
+    reason = fields.String(load_default=None, validate=[validate.Length(min=1, max=500), visible])
 
 
 class OrgListOut(Schema):

@@ -88,9 +88,19 @@ def list_all() -> list[Organisation]:
     return list(db.session.scalars(select(Organisation).order_by(Organisation.created_at)))
 
 
-def suspend(org_id: uuid.UUID, *, by: uuid.UUID | None = None) -> Organisation:
-    """Blacklist an organisation: its tokens stop working on the next request. The operator
-    acting (`by`) may not suspend itself; the CLI, with no acting organisation, may."""
+def suspend(
+    org_id: uuid.UUID,
+    *,
+    by: uuid.UUID | None = None,
+    reason: str | None = None,
+    automatic: bool = False,
+    refs: dict[str, Any] | None = None,
+) -> Organisation:
+    """Blacklist an organisation, saying why: its tokens stop working on the next request,
+    and its patients and the organisation itself see the reason. The operator acting (`by`)
+    may not suspend itself; the CLI, with no acting organisation, may. A rule that suspends
+    on its own (`automatic`) is recorded as the system's action, with what it refers to
+    (`refs`, e.g. the incident)."""
     if by == org_id:
         raise CannotSuspendSelf(
             "An operator cannot suspend its own organisation; another operator (or the CLI) can."
@@ -98,9 +108,17 @@ def suspend(org_id: uuid.UUID, *, by: uuid.UUID | None = None) -> Organisation:
     org = get(org_id)
     if org.is_active:
         org.status, org.suspended_at = "suspended", utcnow()
+        org.suspension_reason = reason
         db.session.flush()
-        journal.record(kinds.ORG_SUSPENDED, now=org.suspended_at, org_ids=[org.id])
-        _audited(SUSPENDED, org, {"status": org.status}, by=by, now=org.suspended_at)
+        told = {"reason": reason}
+        told |= {f"{key}_id": str(value) for key, value in (refs or {}).items()}
+        journal.record(kinds.ORG_SUSPENDED, now=org.suspended_at, org_ids=[org.id], data=told)
+        payload = {"status": org.status, "reason": reason, "automatic": automatic}
+        subjects = {"org": org.id, **(refs or {})}
+        actor = audit.SYSTEM if automatic else audit.Actor.operator(by)
+        audit.record(
+            SUSPENDED, actor=actor, subjects=subjects, payload=payload, now=org.suspended_at
+        )
     return org
 
 
@@ -108,7 +126,7 @@ def resume(org_id: uuid.UUID, *, by: uuid.UUID | None = None) -> Organisation:
     """Lift a suspension."""
     org = get(org_id)
     if not org.is_active:
-        org.status, org.suspended_at = "active", None
+        org.status, org.suspended_at, org.suspension_reason = "active", None, None
         db.session.flush()
         now = utcnow()
         journal.record(kinds.ORG_RESUMED, now=now, org_ids=[org.id])

@@ -6,6 +6,7 @@ from marshmallow import Schema, fields, validate
 
 from consent_api.consents.schemas import codes
 from consent_api.research import codes as positions
+from server.http import JSONBoolean
 
 DEFAULT_MAX_PER_MONTH = 2
 LISTS = ("purposes", "data_categories", "org_types")
@@ -15,7 +16,7 @@ class PreferencesIn(Schema):
     """Opt in or out; the lists and the cap given replace the stored ones, those left out
     stay (so opting out alone keeps the choices for opting in again)."""
 
-    opted_in = fields.Boolean(required=True, truthy={True}, falsy={False})
+    opted_in = JSONBoolean(required=True)
     purposes = codes(positions.PURPOSES, required=False, min_length=0)
     data_categories = codes(positions.DATA_CATEGORIES, required=False, min_length=0)
     org_types = codes(positions.ORG_TYPES, required=False, min_length=0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from consent_api.abuse import rights as abuse
 from consent_api.audit import rights as audit
 from consent_api.auth import rights as auth
 from consent_api.consents import rights as consents
@@ -20,7 +21,18 @@ from notifications import rights as notifications
 from server.db import db
 
 # Who holds what of a patient, in the order the export reads them.
-EXPORTERS = (patients, consents, links, requests, research, uses, points, notifications, audit)
+EXPORTERS = (
+    patients,
+    consents,
+    links,
+    requests,
+    research,
+    uses,
+    abuse,
+    points,
+    notifications,
+    audit,
+)
 
 
 def export(patient: Patient, *, now: datetime) -> dict[str, Any]:
@@ -44,6 +56,7 @@ def erase(patient: Patient, *, now: datetime) -> None:
     research.forget(patient.id)
     notifications.forget(patient.id)
     uses.forget(patient.id)
+    abuse.forget(patient.id)
     auth.forget(patient.id)
     audit.forget(patient.id, now=now)  # after every change above is audited
     patients.forget(patient, now=now)

@@ -49,9 +49,14 @@ def test_orgs_suspend_and_resume_by_id(cli, client):
         headers=basic_auth(created["client_id"], created["client_secret"]),
     ).json["access_token"]
 
-    suspended = cli("orgs", "suspend", created["id"])
+    suspended = cli("orgs", "suspend", created["id"], "--reason", "Scraping.")
     assert json.loads(suspended.stdout)["status"] == "suspended"
-    assert client.get("/v1/org", headers=bearer(token)).status_code == 401
+    refused = client.get("/v1/org", headers=bearer(token))
+    assert (refused.status_code, refused.json["code"], refused.json["reason"]) == (
+        403,
+        "org_suspended",
+        "Scraping.",
+    )
 
     resumed = cli("orgs", "resume", created["id"])
     assert json.loads(resumed.stdout)["status"] == "active"

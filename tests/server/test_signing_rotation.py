@@ -167,3 +167,12 @@ def test_in_production_the_commands_refuse_to_use_developments_file(tmp_path, mo
     assert (code, refusal["error"]) == (1, "bad_key_file")
     assert "production needs SIGNING_KEY_FILE" in refusal["detail"]
     assert not development.exists()
+
+
+def test_a_kid_that_starts_with_a_dash_is_a_kid_not_an_option(tmp_path):
+    # A thumbprint in base64url starts with "-" one time in 64: a CI run once retired such
+    # a key and click read it as an unknown option.
+    path = tmp_path / "keys.json"
+    _keys(path, "add")
+    code, lines = _keys(path, "retire", "-Bnot-a-key")
+    assert (code, lines[0]["error"]) == (1, "not_found")

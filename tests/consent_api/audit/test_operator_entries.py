@@ -85,7 +85,7 @@ def test_suspending_and_resuming_are_one_entry_each_however_often_asked(
     for entry in (suspended, resumed):
         assert entry["subjects"] == {"org": str(hospital.id)}
     assert (_payload(suspended), _payload(resumed)) == (
-        {"status": "suspended"},
+        {"status": "suspended", "reason": None, "automatic": False},
         {"status": "active"},
     )
 

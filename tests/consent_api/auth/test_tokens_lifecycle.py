@@ -149,11 +149,19 @@ def test_suspended_organisation_tokens_stop_working_at_once(
     assert client.get("/v1/org", headers=bearer(token)).status_code == 200
 
     suspended = client.post(
-        f"/v1/admin/orgs/{registration.org.id}/suspend", headers=bearer(admin_token)
+        f"/v1/admin/orgs/{registration.org.id}/suspend",
+        json={"reason": "Probed patients who refused."},
+        headers=bearer(admin_token),
     )
     assert suspended.json["status"] == "suspended"
+    assert suspended.json["suspension_reason"] == "Probed patients who refused."
 
-    assert client.get("/v1/org", headers=bearer(token)).status_code == 401
+    # Refused, telling the organisation since when and why (its view of the blacklist).
+    refused = client.get("/v1/org", headers=bearer(token))
+    assert refused.status_code == 403
+    assert refused.json["code"] == "org_suspended"
+    assert refused.json["reason"] == "Probed patients who refused."
+    assert refused.json["suspended_at"] == suspended.json["suspended_at"]
     new_token = client.post(
         "/oauth/token",
         data={"grant_type": "client_credentials"},

@@ -42,6 +42,7 @@ def test_grant_returns_the_consent_with_a_plain_language_summary(grant, hospital
         "org_id": str(hospital.org.id),
         "org_type": "hospital",
         "org_name": "St. Mary's",
+        "suspension": None,
     }
     summary = consent["summary"]
     assert summary.startswith("St. Mary's may see and use your lab results and your medications")

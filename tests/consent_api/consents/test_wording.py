@@ -18,6 +18,7 @@ def test_a_consent_naming_one_organisation_gives_its_type(client, grant, org_cre
         "org_id": str(pharma.org.id),
         "org_name": "Acme Pharma",
         "org_type": "pharma",
+        "suspension": None,
     }
 
 

@@ -191,10 +191,12 @@ def test_an_organisation_hears_of_its_own_suspension_and_reinstatement(
     client, admin_token, hospital, hospital_token, token_for
 ):
     org_id = hospital.org.id
-    assert (
-        client.post(f"/v1/admin/orgs/{org_id}/suspend", headers=bearer(admin_token)).status_code
-        == 200
+    suspended = client.post(
+        f"/v1/admin/orgs/{org_id}/suspend",
+        json={"reason": "Read patients it never treated."},
+        headers=bearer(admin_token),
     )
+    assert suspended.status_code == 200
     assert (
         client.post(f"/v1/admin/orgs/{org_id}/resume", headers=bearer(admin_token)).status_code
         == 200
@@ -203,7 +205,7 @@ def test_an_organisation_hears_of_its_own_suspension_and_reinstatement(
 
     fresh = token_for(registration=hospital)  # tokens stopped working while suspended
     assert [(e["type"], e["data"]) for e in events(client, fresh)] == [
-        ("org.suspended", {}),
+        ("org.suspended", {"reason": "Read patients it never treated."}),
         ("org.resumed", {}),
     ]
 
