@@ -4,9 +4,10 @@ mix raises anything, and how fast an attack is noticed under load.
 It runs on `consent_bench` after the request scenarios, with gunicorn serving it and one real
 worker beside the load (`consent-wallet worker`, production settings, pushes only logged):
 1. History: the demo hospital is an established one. Its trailing week is written into the
-   detector's hourly counts at `HISTORY_PER_HOUR` uses an hour (what the data-use scenario
-   drives it at, about 100 a second), and every patient the sampled bodies name has been
-   touched by it before (8 days ago). Nothing else is seeded: the attackers below have none.
+   detector's hourly counts at `HISTORY_PER_HOUR` permitted uses an hour (about 100 a
+   second, what the data-use scenario drives it at on a quiet machine), emergency uses in
+   the mix's own share, and every patient the sampled bodies name has been touched by it
+   before (8 days ago). Nothing else is seeded: the attackers below have none.
 2. Throughput, rules off then on, then off and on again (alternating, since the machine is
    noisy): the `data-use` scenario against the same worker, once with the `detect-abuse`
    job pushed out of reach (ABUSE_SCAN_SECONDS a day) and once scanning every 10 s (the
@@ -66,9 +67,19 @@ def sampled_patients(connection: psycopg.Connection, bodies: list[dict]) -> list
     return sorted(set(refs.decode_with(PSEUDONYM_KEY, org, [b["patient_ref"] for b in bodies])))
 
 
-def prepare(url: str, patients: list[uuid.UUID], *, now: datetime) -> dict[str, Any]:
-    """Forget earlier runs' incidents and summaries; write the hospital's history."""
+def emergency_share(bodies: list[dict]) -> float:
+    """The share of the mix's bodies that are emergency treatment (ETREAT)."""
+    return sum(1 for b in bodies if b["purpose"] == "ETREAT") / max(len(bodies), 1)
+
+
+def prepare(
+    url: str, patients: list[uuid.UUID], *, now: datetime, emergency: float
+) -> dict[str, Any]:
+    """Forget earlier runs' incidents and summaries; write the hospital's history: its
+    week at the mix's pace and in the mix's proportions (`emergency`: the share of
+    emergency uses)."""
     hour = now.replace(minute=0, second=0, microsecond=0)
+    per_hour_emergency = round(HISTORY_PER_HOUR * emergency)
     with psycopg.connect(url, autocommit=True) as connection:
         connection.execute(f"TRUNCATE {', '.join(TABLES)}")
         org = hospital_id(connection)
@@ -77,7 +88,13 @@ def prepare(url: str, patients: list[uuid.UUID], *, now: datetime) -> dict[str, 
                 "INSERT INTO abuse_hourly_uses (org_id, hour, uses, refused, emergency) "
                 "VALUES (%s, %s, %s, %s, %s)",
                 [
-                    (org, hour - timedelta(hours=h), HISTORY_PER_HOUR, HISTORY_PER_HOUR // 20, 50)
+                    (
+                        org,
+                        hour - timedelta(hours=h),
+                        HISTORY_PER_HOUR,
+                        HISTORY_PER_HOUR // 5,
+                        per_hour_emergency,
+                    )
                     for h in range(1, 169)
                 ],
             )
@@ -88,10 +105,15 @@ def prepare(url: str, patients: list[uuid.UUID], *, now: datetime) -> dict[str, 
             )
             # The detector has summarised the history up to now (the uses table was emptied).
             cursor.execute(
-                "INSERT INTO abuse_scan_state (id, rolled_until, touched_until) VALUES (1, %s, %s)",
-                (hour, now),
+                "INSERT INTO abuse_scan_state (id, rolled_from, rolled_until, touched_until) "
+                "VALUES (1, %s, %s, %s)",
+                (hour - timedelta(hours=168), hour, now),
             )
-    return {"history_per_hour": HISTORY_PER_HOUR, "patients_known": len(patients)}
+    return {
+        "history_per_hour": HISTORY_PER_HOUR,
+        "history_emergency_per_hour": per_hour_emergency,
+        "patients_known": len(patients),
+    }
 
 
 def incidents(url: str, since: datetime) -> list[dict[str, Any]]:

@@ -414,10 +414,11 @@ def measure_abuse(settings: Settings, url: str, uses: usedata.UseFiles | None) -
         return {"problem": "no data-use bodies were sampled"}
     bodies = [json.loads(line) for line in uses.bodies.read_text().splitlines() if line]
     try:
-        with psycopg.connect(url, autocommit=True) as connection:
+        with psycopg.connect(PG_URL, autocommit=True) as connection:
             patients = abuse.sampled_patients(connection, bodies)
         since = datetime.now(UTC)
-        found["history"] = abuse.prepare(url, patients, now=since)
+        share = abuse.emergency_share(bodies)
+        found["history"] = abuse.prepare(PG_URL, patients, now=since, emergency=share)
         scenario = next(s for s in SCENARIOS if s.name == DATA_USE)
         runs: list[dict] = []
         with gunicorn(url, settings.workers) as base_url:
@@ -453,7 +454,7 @@ def measure_abuse(settings: Settings, url: str, uses: usedata.UseFiles | None) -
             found["ratio_on_to_off"] = round(sum(on) / sum(off), 3) if sum(off) else None
             found["benign_incidents"] = [
                 {k: str(v) for k, v in i.items() if k != "evidence"}
-                for i in abuse.incidents(url, since)
+                for i in abuse.incidents(PG_URL, since)
             ]
             say(
                 f"{ABUSE_DETECTION}: rules on / off {found['ratio_on_to_off']}, "
@@ -471,14 +472,14 @@ def measure_abuse(settings: Settings, url: str, uses: usedata.UseFiles | None) -
                 attacked: dict = {}
                 runner = threading.Thread(
                     target=lambda: attacked.update(
-                        abuse.attack(base_url, admin, url, set(patients))
+                        abuse.attack(base_url, admin, PG_URL, set(patients))
                     )
                 )
                 runner.start()
                 result = drive(prepared, target, settings, outcome)
                 runner.join()
                 detected = abuse.wait_detected(
-                    url,
+                    PG_URL,
                     attack_since,
                     bursts=abuse.BURSTS,
                     scrapers=attacked.get("scraper_orgs", []),

@@ -40,8 +40,10 @@ ROLL_HOURS_PER_SCAN = 240  # a first scan on a long history rolls it over severa
 EXAMPLES = 5
 
 _uses = DataUse.__table__
+_permitted = func.sum(case((_uses.c.outcome == "permitted", 1), else_=0))
 _refused = func.sum(case((_uses.c.outcome == "refused", 1), else_=0))
 _emergency = func.sum(case((_uses.c.emergency.is_(True), 1), else_=0))
+_first_permitted = func.min(case((_uses.c.outcome == "permitted", _uses.c.created_at)))
 _first_refused = func.min(case((_uses.c.outcome == "refused", _uses.c.created_at)))
 _first_emergency = func.min(case((_uses.c.emergency.is_(True), _uses.c.created_at)))
 
@@ -90,29 +92,38 @@ def _longest_baseline(in_force: dict[str, Settings]) -> int:
 
 
 def _roll_hours(state: ScanState, *, now: datetime, keep_hours: int) -> int:
-    """Count each organisation's uses in every complete, settled hour not yet counted."""
+    """Count each organisation's uses in every complete, settled hour the longest baseline
+    reaches and no scan has counted: hours completed since the last scan (oldest first),
+    then history the baselines now reach further back (newest first: a first scan, or a
+    longer `baseline_hours`), up to ROLL_HOURS_PER_SCAN in all."""
     until = floor_hour(now - SETTLE)
-    start = until - keep_hours * HOUR
-    if state.rolled_until is not None and state.rolled_until > start:
-        start = state.rolled_until
-    rolled, hour = 0, start
-    while hour < until and rolled < ROLL_HOURS_PER_SCAN:
-        rows = core().execute(
-            select(_uses.c.org_id, func.count(), _refused, _emergency)
-            .where(_uses.c.created_at >= hour, _uses.c.created_at < hour + HOUR)
-            .group_by(_uses.c.org_id)
-        )
-        values = [
-            {"org_id": org_id, "hour": hour, "uses": n, "refused": r or 0, "emergency": e or 0}
-            for org_id, n, r, e in rows
-        ]
-        if values:
-            core().execute(insert_or_skip(HourlyUses.__table__, "org_id", "hour"), values)
-        hour += HOUR
+    oldest = until - keep_hours * HOUR
+    if state.rolled_until is None or state.rolled_until < oldest:
+        state.rolled_from = state.rolled_until = until  # nothing counted is still needed
+    rolled = 0
+    while state.rolled_until < until and rolled < ROLL_HOURS_PER_SCAN:
+        _roll(state.rolled_until)
+        state.rolled_until += HOUR
         rolled += 1
-    if rolled:
-        state.rolled_until = hour
+    while state.rolled_from > oldest and rolled < ROLL_HOURS_PER_SCAN:
+        state.rolled_from -= HOUR
+        _roll(state.rolled_from)
+        rolled += 1
     return rolled
+
+
+def _roll(hour: datetime) -> None:
+    rows = core().execute(
+        select(_uses.c.org_id, _permitted, _refused, _emergency)
+        .where(_uses.c.created_at >= hour, _uses.c.created_at < hour + HOUR)
+        .group_by(_uses.c.org_id)
+    )
+    values = [
+        {"org_id": org_id, "hour": hour, "uses": n or 0, "refused": r or 0, "emergency": e or 0}
+        for org_id, n, r, e in rows
+    ]
+    if values:
+        core().execute(insert_or_skip(HourlyUses.__table__, "org_id", "hour"), values)
 
 
 def _record_touches(state: ScanState, *, now: datetime) -> None:
@@ -184,12 +195,13 @@ def _window_counts(s: Settings, orgs: list[uuid.UUID], now: datetime) -> list[An
         core().execute(
             select(
                 _uses.c.org_id,
-                func.count(),
-                _refused,
-                _emergency,
-                func.min(_uses.c.created_at),
-                _first_refused,
-                _first_emergency,
+                func.count().label("total"),
+                _permitted.label("permitted"),
+                _refused.label("refused"),
+                _emergency.label("emergency"),
+                _first_permitted.label("first_permitted"),
+                _first_refused.label("first_refused"),
+                _first_emergency.label("first_emergency"),
             )
             .where(_in_window(orgs, _window(s, now), now))
             .group_by(_uses.c.org_id)
@@ -221,12 +233,15 @@ def _above_baseline(
     baselines = _baselines(s, now, column)
     since = _window(s, now)
     t = s.thresholds
-    for org_id, total, _, emergency, first, _, first_emergency in _window_counts(s, orgs, now):
-        count = total if rule == "volume" else (emergency or 0)
-        first = first if rule == "volume" else first_emergency
+    for row in _window_counts(s, orgs, now):
+        org_id, volume = row.org_id, rule == "volume"
+        count = (row.permitted if volume else row.emergency) or 0
+        first = row.first_permitted if volume else row.first_emergency
         baseline = baselines.get(org_id, 0.0)
         if rules.above_baseline(count, baseline, factor=t["factor"], floor=t["floor"]):
-            narrowed = () if rule == "volume" else (_uses.c.emergency.is_(True),)
+            narrowed = (
+                (_uses.c.outcome == "permitted",) if volume else (_uses.c.emergency.is_(True),)
+            )
             patients, examples = _uses_of(org_id, since, now, *narrowed)
             yield Detection(
                 rule,
@@ -255,8 +270,8 @@ def ask_emergency(s: Settings, orgs: list[uuid.UUID], *, now: datetime) -> Itera
 
 def ask_refusals(s: Settings, orgs: list[uuid.UUID], *, now: datetime) -> Iterable[Detection]:
     since, t = _window(s, now), s.thresholds
-    for org_id, total, refused, _, _, first, _ in _window_counts(s, orgs, now):
-        refused = refused or 0
+    for row in _window_counts(s, orgs, now):
+        org_id, total, first, refused = row.org_id, row.total, row.first_refused, row.refused or 0
         if rules.too_many_refusals(
             refused, total, min_refused=t["min_refused"], min_share_percent=t["min_share_percent"]
         ):

@@ -24,7 +24,7 @@ from consent_api.events import journal, kinds
 from consent_api.orgs import service as orgs
 from server import pagination
 from server.db import core, db, insert_or_skip
-from server.errors import Conflict, NotFound
+from server.errors import Conflict, NotFound, ValidationFailed
 
 OPENED, ACKNOWLEDGED = "incident.opened", "incident.acknowledged"
 DISMISSED, ESCALATED = "incident.dismissed", "incident.escalated"
@@ -55,7 +55,7 @@ def raise_incident(detection: Detection, rule: Settings, *, now: datetime) -> st
     if latest is not None:
         meets = latest.window_end >= detection.window_start
         if latest.state in OPEN_STATES and meets:
-            _extend(latest, detection, now=now)
+            _extend(latest, detection, rule, now=now)
             return "extended"
         if latest.decided_at is not None and latest.decided_at >= detection.window_start:
             return None  # the operator decided on this very window
@@ -101,22 +101,30 @@ def _open(detection: Detection, rule: Settings, *, now: datetime) -> Incident:
         now=now,
     )
     _tell_patients(incident, detection, now=now)
-    if rule.auto_suspend:
-        org = orgs.get(incident.org_id)
-        if org.is_active:
-            orgs.suspend(
-                org.id,
-                reason=f"Suspended automatically: {notices.RULE_WORDS[incident.rule]} "
-                f"(incident {incident.id}).",
-                automatic=True,
-                refs={"incident": incident.id},
-            )
-            incident.suspended_org = True
+    _apply(rule, incident)
     db.session.flush()
     return incident
 
 
-def _extend(incident: Incident, detection: Detection, *, now: datetime) -> None:
+def _apply(rule: Settings, incident: Incident) -> None:
+    """A rule that suspends suspends an active organisation, whether its incident has just
+    opened or grows (the rule was switched on meanwhile, or the operator reinstated the
+    organisation and it went on)."""
+    if not rule.auto_suspend:
+        return
+    org = orgs.get(incident.org_id)
+    if org.is_active:
+        orgs.suspend(
+            org.id,
+            reason=f"Suspended automatically: {notices.RULE_WORDS[incident.rule]} "
+            f"(incident {incident.id}).",
+            automatic=True,
+            refs={"incident": incident.id},
+        )
+        incident.suspended_org = True
+
+
+def _extend(incident: Incident, detection: Detection, rule: Settings, *, now: datetime) -> None:
     peak = dict(incident.evidence.get("peak") or {})
     for key, value in detection.counts.items():
         if isinstance(value, int) and value > peak.get(key, 0):
@@ -125,6 +133,7 @@ def _extend(incident: Incident, detection: Detection, *, now: datetime) -> None:
     incident.evidence = _evidence(detection, incident.evidence.get("example_use_ids", []), peak)
     incident.updated_at = now
     _tell_patients(incident, detection, now=now)
+    _apply(rule, incident)
     db.session.flush()
 
 
@@ -239,9 +248,13 @@ def acknowledge(incident_id: uuid.UUID, *, by: uuid.UUID | None, now: datetime) 
 def dismiss(
     incident_id: uuid.UUID, *, note: str, resume_org: bool, by: uuid.UUID | None, now: datetime
 ) -> Incident:
-    """Not abuse, saying why; `resume_org` lifts the organisation's suspension too (for an
-    incident whose rule suspended it)."""
+    """Not abuse, saying why; `resume_org` lifts the organisation's suspension too, for an
+    incident whose rule suspended it (any other suspension is the operator's to lift)."""
     incident = _open_one(incident_id)
+    if resume_org and not incident.suspended_org:
+        raise ValidationFailed(
+            errors={"resume_org": ["This incident did not suspend the organisation."]}
+        )
     _decided(incident, "dismissed", by=by, note=note, now=now)
     _audited(DISMISSED, incident, {"note": note, "resume_org": resume_org}, by=by, now=now)
     journal.record(

@@ -102,7 +102,8 @@ class FirstTouch(db.Model):
 
 
 class HourlyUses(db.Model):
-    """An organisation's uses, refused attempts and emergency uses in one complete hour: the
+    """An organisation's (permitted) uses, refused attempts and emergency uses in one complete
+    hour: the
     trailing baseline of the `volume` and `emergency` rules (a shared table of counts)."""
 
     __tablename__ = "abuse_hourly_uses"
@@ -115,11 +116,13 @@ class HourlyUses(db.Model):
 
 
 class ScanState(db.Model):
-    """How far the detector has summarised the stream (one row): the hours rolled up, and
-    the recording time up to which first touches are recorded."""
+    """How far the detector has summarised the stream (one row): the hours counted, and the
+    recording time up to which first touches are recorded."""
 
     __tablename__ = "abuse_scan_state"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # The hours counted: [rolled_from, rolled_until), kept contiguous.
+    rolled_from: Mapped[datetime | None]
     rolled_until: Mapped[datetime | None]
     touched_until: Mapped[datetime | None]

@@ -7,7 +7,7 @@ organisation claims they happened.
 
 - burst: one organisation, one patient, more than `max_events` uses or attempts within
   `window_minutes`.
-- volume: an organisation's uses within `window_minutes` above `factor` times its trailing
+- volume: an organisation's permitted uses within `window_minutes` above `factor` times its trailing
   baseline for as long (its mean over the `baseline_hours` complete hours before this one,
   an hour with none counting as zero) and above `floor`.
 - refusals: an organisation's refused attempts within `window_minutes`: at least

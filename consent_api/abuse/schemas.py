@@ -30,7 +30,9 @@ class RuleChangeIn(Schema):
     enabled = JSONBoolean()
     severity = fields.String(validate=validate.OneOf(SEVERITIES))
     auto_suspend = JSONBoolean()
-    thresholds = fields.Dict(keys=fields.String(), values=fields.Raw())
+    thresholds = fields.Dict(
+        keys=fields.String(), values=fields.Raw(), validate=validate.Length(min=1)
+    )
 
     @validates_schema
     def _not_empty(self, data, **kwargs):
@@ -72,9 +74,10 @@ class DismissIn(Schema):
 
 
 class EscalateIn(Schema):
-    """A note (the suspension's reason, if it suspends), and whether to suspend."""
+    """A note (the suspension's reason, if it suspends: as long as a reason may be), and
+    whether to suspend."""
 
-    note = fields.String(load_default=None, validate=[validate.Length(min=1, max=2000), visible])
+    note = fields.String(load_default=None, validate=[validate.Length(min=1, max=500), visible])
     suspend = JSONBoolean(load_default=False)
 
 

@@ -35,6 +35,7 @@ def upgrade():
     )
     op.create_table('abuse_scan_state',
     sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('rolled_from', sa.DateTime(timezone=True), nullable=True),
     sa.Column('rolled_until', sa.DateTime(timezone=True), nullable=True),
     sa.Column('touched_until', sa.DateTime(timezone=True), nullable=True),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_abuse_scan_state'))

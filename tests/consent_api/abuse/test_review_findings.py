@@ -1,0 +1,135 @@
+"""Defects an outside-style review found in abuse detection (issue 16), each shown failing
+before its fix."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from consent_api.abuse.models import ScanState
+from consent_api.uses.models import DataUse
+from server.db import db, utcnow
+from tests.conftest import bearer, ref, report, use_body
+from tests.consent_api.abuse.test_review import act, audited
+from tests.consent_api.abuse.test_rules_fire import incidents, scan, set_rule
+from tests.factories import PatientFactory
+
+
+def test_dismissing_an_incident_that_suspended_nothing_cannot_lift_another_suspension(
+    client, admin_token, token_for
+):
+    set_rule(client, admin_token, "refusals", thresholds={"min_refused": 3})
+    set_rule(client, admin_token, "burst", thresholds={"max_events": 2})
+    pharma = token_for("pharma")
+    patient = PatientFactory()
+    for _ in range(3):
+        report(client, pharma, use_body(ref(pharma, patient)))
+    scan()
+    raised = {i["rule"]: i for i in incidents(client, admin_token)}
+    act(client, admin_token, raised["refusals"], "escalate", {"note": "Probing.", "suspend": True})
+
+    answer = act(client, admin_token, raised["burst"], "dismiss", {"note": "x", "resume_org": True})
+    assert answer.status_code == 422
+    assert "resume_org" in answer.json["errors"]
+    assert client.get("/v1/org", headers=bearer(pharma)).status_code == 403
+
+
+def test_a_rule_that_suspends_suspends_again_while_its_incident_grows(
+    client, admin_token, grant, hospital, hospital_token
+):
+    set_rule(client, admin_token, "breadth", thresholds={"new_patients": 1})
+    for _ in range(2):
+        report(client, hospital_token, use_body(ref(hospital_token, grant()[0])))
+    scan()
+    client.post(f"/v1/admin/orgs/{hospital.org.id}/resume", headers=bearer(admin_token))
+    for _ in range(3):
+        report(client, hospital_token, use_body(ref(hospital_token, grant()[0])))
+    assert scan()["extended"] == 1
+    assert client.get("/v1/org", headers=bearer(hospital_token)).status_code == 403
+    assert len(audited(client, admin_token, "org.suspended")) == 2
+
+
+def _history(hospital, patient, *, hours: int, per_hour: int) -> None:
+    """Permitted uses recorded in each of the past `hours` complete hours."""
+    top = utcnow().replace(minute=30, second=0, microsecond=0) - timedelta(hours=1)
+    for h in range(hours):
+        for n in range(per_hour):
+            at = top - timedelta(hours=h, minutes=n)
+            db.session.add(
+                DataUse(
+                    patient_id=patient.id,
+                    org_id=hospital.org.id,
+                    data_categories=["lab_results"],
+                    purpose="TREAT",
+                    action="use",
+                    record_count=1,
+                    occurred_at=at,
+                    outcome="permitted",
+                    reason="permitted",
+                    consents=[],
+                    created_at=at,
+                )
+            )
+    db.session.flush()
+
+
+def test_a_longer_baseline_counts_the_history_it_now_reaches(
+    client, admin_token, hospital, hospital_token, grant
+):
+    patient = grant()[0]
+    _history(hospital, patient, hours=336, per_hour=2)
+    set_rule(client, admin_token, "volume", thresholds={"factor": 2, "floor": 1})
+    scan()  # counts the 168 hours the baselines reach
+    set_rule(client, admin_token, "volume", thresholds={"baseline_hours": 336})
+    scan()  # reaches a week further back
+    state = db.session.get(ScanState, 1)
+    assert state.rolled_until - state.rolled_from == timedelta(hours=336)
+    for _ in range(2):  # with the history's last two, 4 in the hour: not above 2 x 2
+        report(client, hospital_token, use_body(ref(hospital_token, patient)))
+    scan()
+    assert incidents(client, admin_token, rule="volume") == []
+
+
+def test_a_first_scan_counts_the_most_recent_hours_first(
+    client, admin_token, hospital, hospital_token, grant
+):
+    patient = grant()[0]
+    _history(hospital, patient, hours=3, per_hour=2)
+    set_rule(
+        client, admin_token, "volume", thresholds={"baseline_hours": 2160, "floor": 1, "factor": 2}
+    )
+    scan()  # 240 hours of 2160: the newest ones
+    state = db.session.get(ScanState, 1)
+    assert state.rolled_until - state.rolled_from == timedelta(hours=240)
+    assert state.rolled_until > utcnow() - timedelta(hours=2)
+
+
+def test_volume_counts_permitted_uses_not_refused_attempts(client, admin_token, token_for):
+    for name in ("burst", "refusals", "emergency", "breadth"):
+        set_rule(client, admin_token, name, enabled=False)
+    set_rule(client, admin_token, "volume", thresholds={"floor": 2, "factor": 2})
+    pharma = token_for("pharma")
+    for _ in range(3):
+        assert report(client, pharma, use_body(ref(pharma, PatientFactory()))).status_code == 403
+    scan()
+    assert incidents(client, admin_token) == []
+
+
+def test_an_escalation_note_is_no_longer_than_a_suspension_reason(client, admin_token, token_for):
+    set_rule(client, admin_token, "refusals", thresholds={"min_refused": 1})
+    pharma = token_for("pharma")
+    report(client, pharma, use_body(ref(pharma, PatientFactory())))
+    scan()
+    (incident,) = incidents(client, admin_token)
+    answer = act(client, admin_token, incident, "escalate", {"note": "N" * 501, "suspend": True})
+    assert answer.status_code == 422
+    assert "note" in answer.json["errors"]
+    assert client.get("/v1/org", headers=bearer(pharma)).status_code == 200
+
+
+def test_an_empty_change_of_thresholds_is_refused_and_not_audited(client, admin_token):
+    answer = client.patch(
+        "/v1/admin/abuse-rules/burst", json={"thresholds": {}}, headers=bearer(admin_token)
+    )
+    assert answer.status_code == 422
+    assert "thresholds" in answer.json["errors"]
+    assert audited(client, admin_token, "abuse_rule.changed") == []
