@@ -21,7 +21,7 @@ from consent_api.audit import offline
 from consent_api.audit import verify as audit_checks
 from consent_api.auth import clients
 from consent_api.orgs import service as orgs_service
-from consent_api.orgs.schemas import ProfileIn
+from consent_api.orgs.schemas import ProfileIn, SuspendIn
 from consent_api.orgs.types import ORG_TYPES
 from consent_api.points import service as points
 from consent_api.registration import service as registration
@@ -161,7 +161,12 @@ def _emit_org(org: Any) -> None:
 @transactional
 def orgs_suspend(org_id: uuid.UUID, reason: str | None) -> None:
     """Suspend an organisation (blacklist it), optionally saying why."""
-    _emit_org(orgs_service.suspend(org_id, reason=reason))
+    given = {} if reason is None else {"reason": reason}
+    try:
+        checked = SuspendIn().load(given)
+    except MarshmallowError as error:
+        raise ValidationFailed(errors=error.messages) from error
+    _emit_org(orgs_service.suspend(org_id, reason=checked["reason"]))
 
 
 @orgs.command("resume")

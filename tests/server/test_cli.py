@@ -41,6 +41,16 @@ def test_orgs_create_prints_credentials_that_work(cli, client):
     assert token.status_code == 200
 
 
+@pytest.mark.parametrize("reason", ["", "   ", "x" * 501])
+def test_orgs_suspend_refuses_a_reason_that_is_blank_or_too_long(cli, client, reason):
+    created = json.loads(cli("orgs", "create", "--name", "P", "--type", "pharma").stdout)
+    refused = cli("orgs", "suspend", created["id"], "--reason", reason)
+    assert refused.exit_code == 2
+    assert "reason" in json.loads(refused.stdout)["errors"]
+    listed = [json.loads(line) for line in cli("orgs", "list").stdout.splitlines()]
+    assert {o["id"]: o["suspended_at"] for o in listed}[created["id"]] is None
+
+
 def test_orgs_suspend_and_resume_by_id(cli, client):
     created = json.loads(cli("orgs", "create", "--name", "P", "--type", "pharma").stdout)
     token = client.post(
