@@ -210,9 +210,10 @@ def _window_counts(s: Settings, orgs: list[uuid.UUID], now: datetime) -> list[An
 
 
 def _baselines(s: Settings, now: datetime, column: str) -> dict[uuid.UUID, float]:
-    """Each organisation's trailing mean, scaled to the rule's window."""
+    """Each organisation's trailing mean, scaled to the rule's window: over the hours the
+    scan has counted (the last hour counts once it has settled, not as zero before)."""
     hours = s.thresholds["baseline_hours"]
-    end = floor_hour(now)
+    end = floor_hour(now - SETTLE)
     table = HourlyUses.__table__
     rows = core().execute(
         select(table.c.org_id, func.sum(table.c[column]))

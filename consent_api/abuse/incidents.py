@@ -281,6 +281,10 @@ def escalate(
         kinds.ORG_INCIDENT_CLOSED, now=now, org_ids=[incident.org_id], data=_described(incident)
     )
     if suspend:
-        reason = note or f"Suspended: {notices.RULE_WORDS[incident.rule]} (incident {incident.id})."
-        orgs.suspend(incident.org_id, by=by, reason=reason, refs={"incident": incident.id})
+        refs = {"incident": incident.id}
+        if note:  # the operator's words become the blacklist's, even over a rule's
+            orgs.restate(incident.org_id, reason=note, by=by, refs=refs)
+        else:
+            reason = f"Suspended: {notices.RULE_WORDS[incident.rule]} (incident {incident.id})."
+            orgs.suspend(incident.org_id, by=by, reason=reason, refs=refs)
     return incident

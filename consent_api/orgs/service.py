@@ -27,6 +27,7 @@ class CannotSuspendSelf(Conflict):
 
 
 REGISTERED, SUSPENDED, RESUMED = "org.registered", "org.suspended", "org.resumed"
+RESTATED = "org.suspension_restated"
 
 
 def add(
@@ -118,6 +119,34 @@ def suspend(
         actor = audit.SYSTEM if automatic else audit.Actor.operator(by)
         audit.record(
             SUSPENDED, actor=actor, subjects=subjects, payload=payload, now=org.suspended_at
+        )
+    return org
+
+
+def restate(
+    org_id: uuid.UUID, *, reason: str, by: uuid.UUID | None, refs: dict[str, Any] | None = None
+) -> Organisation:
+    """Replace a suspended organisation's reason with the operator's (an escalation that
+    confirms what a rule suspended it for): it and its patients read the new one, and it is
+    told again. An active organisation is suspended instead."""
+    org = get(org_id)
+    if org.is_active:
+        return suspend(org_id, by=by, reason=reason, refs=refs)
+    if by == org_id:
+        raise CannotSuspendSelf("An operator cannot suspend its own organisation.")
+    if org.suspension_reason != reason:
+        org.suspension_reason = reason
+        db.session.flush()
+        now = utcnow()
+        told = {"reason": reason}
+        told |= {f"{key}_id": str(value) for key, value in (refs or {}).items()}
+        journal.record(kinds.ORG_SUSPENDED, now=now, org_ids=[org.id], data=told)
+        audit.record(
+            RESTATED,
+            actor=audit.Actor.operator(by),
+            subjects={"org": org.id, **(refs or {})},
+            payload={"status": org.status, "reason": reason},
+            now=now,
         )
     return org
 
