@@ -109,7 +109,8 @@ def _open(detection: Detection, rule: Settings, *, now: datetime) -> Incident:
 def _apply(rule: Settings, incident: Incident) -> None:
     """A rule that suspends suspends an active organisation, whether its incident has just
     opened or grows (the rule was switched on meanwhile, or the operator reinstated the
-    organisation and it went on)."""
+    organisation and it went on). An organisation a rule suspended already is held by this
+    incident too: dismissing another no longer reinstates it."""
     if not rule.auto_suspend:
         return
     org = orgs.get(incident.org_id)
@@ -121,6 +122,8 @@ def _apply(rule: Settings, incident: Incident) -> None:
             automatic=True,
             refs={"incident": incident.id},
         )
+        incident.suspended_org = True
+    elif org.suspension_ref is not None:
         incident.suspended_org = True
 
 
@@ -245,16 +248,40 @@ def acknowledge(incident_id: uuid.UUID, *, by: uuid.UUID | None, now: datetime) 
     return incident
 
 
+def _may_reinstate(incident: Incident) -> None:
+    """Dismissing may lift only a rule's own suspension, held by no other open incident: a
+    suspension an operator made or confirmed is lifted with `/v1/admin/orgs/{id}/resume`."""
+    org = orgs.get(incident.org_id)
+    problem = None
+    if not incident.suspended_org:
+        problem = "This incident did not suspend the organisation."
+    elif org.is_active:
+        problem = "The organisation is not suspended."
+    elif org.suspension_ref is None:
+        problem = "An operator suspended the organisation (or confirmed it): resume it directly."
+    else:
+        others = db.session.scalars(
+            select(Incident.id).where(
+                Incident.org_id == incident.org_id,
+                Incident.id != incident.id,
+                Incident.state.in_(OPEN_STATES),
+                Incident.suspended_org.is_(True),
+            )
+        ).first()
+        if others is not None:
+            problem = f"Incident {others} holds the suspension too: decide it first."
+    if problem:
+        raise ValidationFailed(errors={"resume_org": [problem]})
+
+
 def dismiss(
     incident_id: uuid.UUID, *, note: str, resume_org: bool, by: uuid.UUID | None, now: datetime
 ) -> Incident:
     """Not abuse, saying why; `resume_org` lifts the organisation's suspension too, for an
     incident whose rule suspended it (any other suspension is the operator's to lift)."""
     incident = _open_one(incident_id)
-    if resume_org and not incident.suspended_org:
-        raise ValidationFailed(
-            errors={"resume_org": ["This incident did not suspend the organisation."]}
-        )
+    if resume_org:
+        _may_reinstate(incident)
     _decided(incident, "dismissed", by=by, note=note, now=now)
     _audited(DISMISSED, incident, {"note": note, "resume_org": resume_org}, by=by, now=now)
     journal.record(
@@ -280,11 +307,7 @@ def escalate(
     journal.record(
         kinds.ORG_INCIDENT_CLOSED, now=now, org_ids=[incident.org_id], data=_described(incident)
     )
-    if suspend:
-        refs = {"incident": incident.id}
-        if note:  # the operator's words become the blacklist's, even over a rule's
-            orgs.restate(incident.org_id, reason=note, by=by, refs=refs)
-        else:
-            reason = f"Suspended: {notices.RULE_WORDS[incident.rule]} (incident {incident.id})."
-            orgs.suspend(incident.org_id, by=by, reason=reason, refs=refs)
+    if suspend:  # the operator's suspension from now on, with the note as its reason
+        reason = note or f"Suspended: {notices.RULE_WORDS[incident.rule]} (incident {incident.id})."
+        orgs.restate(incident.org_id, reason=reason, by=by, refs={"incident": incident.id})
     return incident

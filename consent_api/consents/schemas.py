@@ -10,7 +10,7 @@ from consent_api import catalog
 from consent_api.consents import propagation
 from consent_api.links import refs
 from consent_api.orgs.types import DATA_ORG_TYPES
-from server.http import rendered, when
+from server.http import Rendering, rendered, when
 
 CATEGORY_CODES = (*catalog.CATEGORIES, catalog.ALL)
 
@@ -162,8 +162,10 @@ _SUSPENSION = SuspensionOut()
 
 
 def _suspension(consent: Any) -> dict[str, Any] | None:
+    """The named grantee's suspension now; never in a kept version, which would otherwise
+    keep an allegation the operator may later dismiss."""
     org = consent.grantee_org if consent.grantee_org_id else None
-    if org is None or org.is_active:
+    if org is None or org.is_active or Rendering.get().get("kept"):
         return None
     return _SUSPENSION.dump(org)
 

@@ -18,7 +18,9 @@ _SNAPSHOT = ConsentOut()
 def record(consent: Consent, change: str, *, now: datetime) -> None:
     """Keep the consent's current version (call after a flush, so that it reads back), audit
     it, and journal the change for the organisations the consent names (by id or by type)."""
-    snapshot = dump(_SNAPSHOT, consent, now=now)  # JSON-ready: it reads back as it was shown
+    # JSON-ready: it reads back as it was shown; without its grantee's suspension, which is
+    # the organisation's state now, not the consent's (`kept`).
+    snapshot = dump(_SNAPSHOT, consent, now=now, kept=True)
     db.session.add(
         ConsentVersion(
             consent_id=consent.id,

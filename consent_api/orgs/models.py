@@ -29,6 +29,10 @@ class Organisation(db.Model):
     suspended_at: Mapped[datetime | None]
     # Why it is suspended (the blacklist's entry), shown to its patients and to itself.
     suspension_reason: Mapped[str | None] = mapped_column(String(500))
+    # What a rule's automatic suspension refers to (its incident), until an operator takes
+    # the suspension over (suspends or restates it): only such a one may be lifted by
+    # dismissing the incident.
+    suspension_ref: Mapped[uuid.UUID | None]
     # The public profile the directory shows (GET /v1/orgs); https URLs only.
     description: Mapped[str | None] = mapped_column(String(1000))
     website: Mapped[str | None] = mapped_column(String(500))

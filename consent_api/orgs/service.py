@@ -101,46 +101,56 @@ def suspend(
     and its patients and the organisation itself see the reason. The operator acting (`by`)
     may not suspend itself; the CLI, with no acting organisation, may. A rule that suspends
     on its own (`automatic`) is recorded as the system's action, with what it refers to
-    (`refs`, e.g. the incident)."""
+    (`refs`, e.g. the incident). The operator suspending a suspended organisation with a
+    reason restates it (and takes the suspension over from a rule); without one, nothing
+    changes."""
     if by == org_id:
         raise CannotSuspendSelf(
             "An operator cannot suspend its own organisation; another operator (or the CLI) can."
         )
     org = get(org_id)
-    if org.is_active:
-        org.status, org.suspended_at = "suspended", utcnow()
-        org.suspension_reason = reason
-        db.session.flush()
-        told = {"reason": reason}
-        told |= {f"{key}_id": str(value) for key, value in (refs or {}).items()}
-        journal.record(kinds.ORG_SUSPENDED, now=org.suspended_at, org_ids=[org.id], data=told)
-        payload = {"status": org.status, "reason": reason, "automatic": automatic}
-        subjects = {"org": org.id, **(refs or {})}
-        actor = audit.SYSTEM if automatic else audit.Actor.operator(by)
-        audit.record(
-            SUSPENDED, actor=actor, subjects=subjects, payload=payload, now=org.suspended_at
-        )
+    if not org.is_active:
+        if reason is not None and not automatic:
+            return restate(org_id, reason=reason, by=by, refs=refs)
+        return org
+    org.status, org.suspended_at = "suspended", utcnow()
+    org.suspension_reason = reason
+    org.suspension_ref = (refs or {}).get("incident") if automatic else None
+    db.session.flush()
+    _told_suspended(org, reason, refs, now=org.suspended_at)
+    payload = {"status": org.status, "reason": reason, "automatic": automatic}
+    subjects = {"org": org.id, **(refs or {})}
+    actor = audit.SYSTEM if automatic else audit.Actor.operator(by)
+    audit.record(SUSPENDED, actor=actor, subjects=subjects, payload=payload, now=org.suspended_at)
     return org
+
+
+def _told_suspended(
+    org: Organisation, reason: str | None, refs: dict[str, Any] | None, *, now: datetime
+) -> None:
+    told = {"reason": reason}
+    told |= {f"{key}_id": str(value) for key, value in (refs or {}).items()}
+    journal.record(kinds.ORG_SUSPENDED, now=now, org_ids=[org.id], data=told)
 
 
 def restate(
     org_id: uuid.UUID, *, reason: str, by: uuid.UUID | None, refs: dict[str, Any] | None = None
 ) -> Organisation:
-    """Replace a suspended organisation's reason with the operator's (an escalation that
-    confirms what a rule suspended it for): it and its patients read the new one, and it is
-    told again. An active organisation is suspended instead."""
+    """The operator's reason for a suspended organisation's suspension (an escalation that
+    confirms what a rule suspended it for, or a corrected reason): it and its patients read
+    the new one, it is told again, and the suspension is the operator's from now on (no
+    dismissal lifts it). An active organisation is suspended instead."""
+    if by == org_id:
+        raise CannotSuspendSelf("An operator cannot suspend its own organisation.")
     org = get(org_id)
     if org.is_active:
         return suspend(org_id, by=by, reason=reason, refs=refs)
-    if by == org_id:
-        raise CannotSuspendSelf("An operator cannot suspend its own organisation.")
-    if org.suspension_reason != reason:
-        org.suspension_reason = reason
-        db.session.flush()
+    changed = org.suspension_reason != reason
+    org.suspension_reason, org.suspension_ref = reason, None
+    db.session.flush()
+    if changed:
         now = utcnow()
-        told = {"reason": reason}
-        told |= {f"{key}_id": str(value) for key, value in (refs or {}).items()}
-        journal.record(kinds.ORG_SUSPENDED, now=now, org_ids=[org.id], data=told)
+        _told_suspended(org, reason, refs, now=now)
         audit.record(
             RESTATED,
             actor=audit.Actor.operator(by),
@@ -156,6 +166,7 @@ def resume(org_id: uuid.UUID, *, by: uuid.UUID | None = None) -> Organisation:
     org = get(org_id)
     if not org.is_active:
         org.status, org.suspended_at, org.suspension_reason = "active", None, None
+        org.suspension_ref = None
         db.session.flush()
         now = utcnow()
         journal.record(kinds.ORG_RESUMED, now=now, org_ids=[org.id])

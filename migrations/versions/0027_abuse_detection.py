@@ -98,11 +98,13 @@ def upgrade():
     )
     with op.batch_alter_table('organisations', schema=None) as batch_op:
         batch_op.add_column(sa.Column('suspension_reason', sa.String(length=500), nullable=True))
+        batch_op.add_column(sa.Column('suspension_ref', sa.Uuid(), nullable=True))
 
 
 
 def downgrade():
     with op.batch_alter_table('organisations', schema=None) as batch_op:
+        batch_op.drop_column('suspension_ref')
         batch_op.drop_column('suspension_reason')
 
     op.drop_table('abuse_incident_patients')

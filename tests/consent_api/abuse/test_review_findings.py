@@ -171,3 +171,91 @@ def test_in_the_first_minute_of_an_hour_the_last_hour_is_not_counted_as_zero(
     detection._roll_hours(state, now=first_minute, keep_hours=24)
     baseline = detection._baselines(settings["volume"], first_minute, "uses")
     assert baseline[hospital.org.id] == 2.0
+
+
+# --- a second outside-style review ------------------------------------------------------------
+
+
+def _scraped(client, admin_token, grant, hospital_token) -> dict:
+    set_rule(client, admin_token, "breadth", thresholds={"new_patients": 1})
+    for _ in range(2):
+        report(client, hospital_token, use_body(ref(hospital_token, grant()[0])))
+    scan()
+    (incident,) = incidents(client, admin_token, rule="breadth")
+    assert incident["suspended_org"]
+    return incident
+
+
+def test_dismissing_cannot_lift_a_suspension_the_operator_made_since(
+    client, admin_token, grant, hospital, hospital_token
+):
+    incident = _scraped(client, admin_token, grant, hospital_token)
+    org = f"/v1/admin/orgs/{hospital.org.id}"
+    client.post(f"{org}/resume", headers=bearer(admin_token))
+    client.post(f"{org}/suspend", json={"reason": "Fraud."}, headers=bearer(admin_token))
+    answer = act(client, admin_token, incident, "dismiss", {"note": "x", "resume_org": True})
+    assert answer.status_code == 422
+    assert "resume_org" in answer.json["errors"]
+    assert client.get("/v1/org", headers=bearer(hospital_token)).json["reason"] == "Fraud."
+
+
+def test_dismissing_cannot_lift_a_suspension_another_incident_confirmed(
+    client, admin_token, grant, hospital_token
+):
+    set_rule(client, admin_token, "burst", thresholds={"max_events": 1})
+    patient = grant()[0]
+    for _ in range(2):
+        report(client, hospital_token, use_body(ref(hospital_token, patient)))
+    scraped = _scraped(client, admin_token, grant, hospital_token)
+    (burst,) = incidents(client, admin_token, rule="burst")
+    act(client, admin_token, burst, "escalate", {"suspend": True})  # confirmed, no note
+    answer = act(client, admin_token, scraped, "dismiss", {"note": "x", "resume_org": True})
+    assert answer.status_code == 422
+    assert client.get("/v1/org", headers=bearer(hospital_token)).status_code == 403
+
+
+def test_every_open_incident_of_a_suspending_rule_holds_the_suspension(
+    client, admin_token, grant, hospital_token
+):
+    set_rule(client, admin_token, "burst", thresholds={"max_events": 1}, auto_suspend=True)
+    patient = grant()[0]
+    for _ in range(2):
+        report(client, hospital_token, use_body(ref(hospital_token, patient)))
+    _scraped(client, admin_token, grant, hospital_token)
+    raised = {i["rule"]: i for i in incidents(client, admin_token)}
+    assert raised["burst"]["suspended_org"]
+    assert raised["breadth"]["suspended_org"]
+
+    held = act(client, admin_token, raised["burst"], "dismiss", {"note": "x", "resume_org": True})
+    assert held.status_code == 422  # breadth holds it too
+    assert client.get("/v1/org", headers=bearer(hospital_token)).status_code == 403
+    act(client, admin_token, raised["burst"], "dismiss", {"note": "x"})
+    lifted = act(
+        client, admin_token, raised["breadth"], "dismiss", {"note": "y", "resume_org": True}
+    )
+    assert lifted.status_code == 200, lifted.json
+    assert client.get("/v1/org", headers=bearer(hospital_token)).status_code == 200
+
+
+def test_the_operator_suspending_again_with_a_reason_restates_it(
+    client, admin_token, hospital, hospital_token
+):
+    org = f"/v1/admin/orgs/{hospital.org.id}/suspend"
+    client.post(org, json={"reason": "First."}, headers=bearer(admin_token))
+    again = client.post(org, json={"reason": "Corrected."}, headers=bearer(admin_token))
+    assert again.json["suspension_reason"] == "Corrected."
+    assert client.get("/v1/org", headers=bearer(hospital_token)).json["reason"] == "Corrected."
+    unchanged = client.post(org, headers=bearer(admin_token))  # no reason: nothing changes
+    assert unchanged.json["suspension_reason"] == "Corrected."
+    assert len(audited(client, admin_token, "org.suspension_restated")) == 1
+
+
+def test_a_kept_version_does_not_keep_the_grantees_suspension(client, admin_token, grant, hospital):
+    _, consent, token = grant(grantee={"org_id": str(hospital.org.id)})
+    suspend = f"/v1/admin/orgs/{hospital.org.id}/suspend"
+    client.post(suspend, json={"reason": "Alleged."}, headers=bearer(admin_token))
+    client.post(f"/v1/me/consents/{consent['id']}/revoke", json={}, headers=bearer(token))
+    client.post(f"/v1/admin/orgs/{hospital.org.id}/resume", headers=bearer(admin_token))
+    shown = client.get(f"/v1/me/consents/{consent['id']}", headers=bearer(token)).json
+    assert shown["grantee"]["suspension"] is None
+    assert [v["consent"]["grantee"]["suspension"] for v in shown["versions"]] == [None, None]
