@@ -35,7 +35,7 @@ from server.app import create_app
 from server.config import ConfigError
 from server.db import db, utcnow
 from server.errors import Problem, ValidationFailed
-from server.http import dump
+from server.http import dump, load
 from server.worker import run_worker
 
 
@@ -161,11 +161,7 @@ def _emit_org(org: Any) -> None:
 @transactional
 def orgs_suspend(org_id: uuid.UUID, reason: str | None) -> None:
     """Suspend an organisation (blacklist it), optionally saying why."""
-    given = {} if reason is None else {"reason": reason}
-    try:
-        checked = SuspendIn().load(given)
-    except MarshmallowError as error:
-        raise ValidationFailed(errors=error.messages) from error
+    checked = load(SuspendIn(), {} if reason is None else {"reason": reason})
     _emit_org(orgs_service.suspend(org_id, reason=checked["reason"]))
 
 

@@ -172,22 +172,21 @@ def ask_burst(s: Settings, orgs: list[uuid.UUID], *, now: datetime) -> Iterable[
         select(_uses.c.org_id, _uses.c.patient_id, func.count(), func.min(_uses.c.created_at))
         .where(_in_window(orgs, since, now))
         .group_by(_uses.c.org_id, _uses.c.patient_id)
-        .having(func.count() > most)
+        .having(func.count() > most)  # the rule: more than `max_events`
     )
     for org_id, patient_id, n, first in rows:
-        if rules.burst(n, max_events=most):
-            patients, examples = _uses_of(org_id, since, now, _uses.c.patient_id == patient_id)
-            yield Detection(
-                "burst",
-                org_id,
-                since,
-                now,
-                first,
-                {"events": n, "max_events": most},
-                subject=str(patient_id),
-                concerned=patients,
-                examples=examples,
-            )
+        patients, examples = _uses_of(org_id, since, now, _uses.c.patient_id == patient_id)
+        yield Detection(
+            "burst",
+            org_id,
+            since,
+            now,
+            first,
+            {"events": n, "max_events": most},
+            subject=str(patient_id),
+            concerned=patients,
+            examples=examples,
+        )
 
 
 def _window_counts(s: Settings, orgs: list[uuid.UUID], now: datetime) -> list[Any]:
@@ -315,32 +314,31 @@ def ask_breadth(s: Settings, orgs: list[uuid.UUID], *, now: datetime) -> Iterabl
         select(_touches.c.org_id, func.count(), func.min(_touches.c.first_at))
         .where(_new_patients(_touches.c.org_id.in_(orgs), since, now))
         .group_by(_touches.c.org_id)
-        .having(func.count() > limit)
+        .having(func.count() > limit)  # the rule: more than `new_patients`
     )
     for org_id, n, first in rows:
-        if rules.breadth(n, limit=limit):
-            new = _new_patients(_touches.c.org_id == org_id, since, now)
-            patients = select(_touches.c.patient_id).where(new)
-            examples = (
-                select(_uses.c.id)
-                .where(
-                    _uses.c.org_id == org_id,
-                    _uses.c.created_at > since,
-                    _uses.c.patient_id.in_(select(_touches.c.patient_id).where(new)),
-                )
-                .order_by(_uses.c.created_at)
-                .limit(EXAMPLES)
+        new = _new_patients(_touches.c.org_id == org_id, since, now)
+        patients = select(_touches.c.patient_id).where(new)
+        examples = (
+            select(_uses.c.id)
+            .where(
+                _uses.c.org_id == org_id,
+                _uses.c.created_at > since,
+                _uses.c.patient_id.in_(select(_touches.c.patient_id).where(new)),
             )
-            yield Detection(
-                "breadth",
-                org_id,
-                since,
-                now,
-                first,
-                {"new_patients": n, "limit": limit},
-                concerned=patients,
-                examples=examples,
-            )
+            .order_by(_uses.c.created_at)
+            .limit(EXAMPLES)
+        )
+        yield Detection(
+            "breadth",
+            org_id,
+            since,
+            now,
+            first,
+            {"new_patients": n, "limit": limit},
+            concerned=patients,
+            examples=examples,
+        )
 
 
 ASK = {

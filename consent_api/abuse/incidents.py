@@ -211,12 +211,24 @@ def review_queue(query: dict[str, Any]) -> pagination.Page:
     )
 
 
-def _decided(
-    incident: Incident, state: str, *, by: uuid.UUID | None, note: str | None, now: datetime
+def _close(
+    incident: Incident,
+    state: str,
+    kind: str,
+    payload: dict[str, Any],
+    *,
+    by: uuid.UUID | None,
+    note: str | None,
+    now: datetime,
 ) -> None:
+    """The operator's decision: recorded, audited, and told to the organisation."""
     incident.state, incident.decided_at, incident.decided_by = state, now, by
     incident.note, incident.updated_at = note, now
     db.session.flush()
+    _audited(kind, incident, {"note": note, **payload}, by=by, now=now)
+    journal.record(
+        kinds.ORG_INCIDENT_CLOSED, now=now, org_ids=[incident.org_id], data=_described(incident)
+    )
 
 
 def _open_one(incident_id: uuid.UUID) -> Incident:
@@ -282,11 +294,7 @@ def dismiss(
     incident = _open_one(incident_id)
     if resume_org:
         _may_reinstate(incident)
-    _decided(incident, "dismissed", by=by, note=note, now=now)
-    _audited(DISMISSED, incident, {"note": note, "resume_org": resume_org}, by=by, now=now)
-    journal.record(
-        kinds.ORG_INCIDENT_CLOSED, now=now, org_ids=[incident.org_id], data=_described(incident)
-    )
+    _close(incident, "dismissed", DISMISSED, {"resume_org": resume_org}, by=by, note=note, now=now)
     if resume_org:
         orgs.resume(incident.org_id, by=by)
     return incident
@@ -302,11 +310,7 @@ def escalate(
 ) -> Incident:
     """Abuse, confirmed: `suspend` blacklists the organisation, the note as its reason."""
     incident = _open_one(incident_id)
-    _decided(incident, "escalated", by=by, note=note, now=now)
-    _audited(ESCALATED, incident, {"note": note, "suspend": suspend}, by=by, now=now)
-    journal.record(
-        kinds.ORG_INCIDENT_CLOSED, now=now, org_ids=[incident.org_id], data=_described(incident)
-    )
+    _close(incident, "escalated", ESCALATED, {"suspend": suspend}, by=by, note=note, now=now)
     if suspend:  # the operator's suspension from now on, with the note as its reason
         reason = note or f"Suspended: {notices.RULE_WORDS[incident.rule]} (incident {incident.id})."
         orgs.restate(incident.org_id, reason=reason, by=by, refs={"incident": incident.id})

@@ -84,10 +84,6 @@ DEFAULTS: dict[str, Settings] = {
 }
 
 
-def longest_window_minutes(settings: dict[str, Settings]) -> int:
-    return max(s.thresholds["window_minutes"] for s in settings.values())
-
-
 def baseline_for_window(hourly_total: int, *, baseline_hours: int, window_minutes: int) -> float:
     """The trailing mean scaled to the window: what the organisation usually does in as long."""
     return hourly_total / baseline_hours * window_minutes / 60
@@ -103,11 +99,3 @@ def too_many_refusals(
 ) -> bool:
     """`refusals`: as a count and as a share of everything the organisation attempted."""
     return refused >= min_refused and refused * 100 >= min_share_percent * max(total, 1)
-
-
-def burst(count: int, *, max_events: int) -> bool:
-    return count > max_events
-
-
-def breadth(new_patients: int, *, limit: int) -> bool:
-    return new_patients > limit
